@@ -1,0 +1,137 @@
+"""Every error the product raises on purpose, and the exit code each one means.
+
+Foreign errors (YAML, pydantic, httpx, google.rpc) are translated into these once, at the boundary that
+first sees them; `cli` maps them to exit codes in one place. Anything else that escapes is a bug (exit 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+class ReconcilerError(Exception):
+    """Base class: a failure we understand and can explain to a person."""
+
+    exit_code = 1
+
+
+class UserError(ReconcilerError):
+    """Bad input or a refused request; the message says where and what to do."""
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One located problem in the user's files: `path:line:col: message`."""
+
+    path: str
+    line: int
+    col: int
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        where = self.path if self.line <= 0 else f"{self.path}:{self.line}:{self.col}"
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{where}: {prefix}{self.message}"
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "line": self.line, "col": self.col,
+                "message": self.message, "severity": self.severity}
+
+
+class ManifestError(UserError):
+    """One or more located problems in the manifests; all of them, not just the first."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = sorted(diagnostics)
+        errors = [d for d in self.diagnostics if d.severity == "error"]
+        super().__init__("\n".join(str(d) for d in errors) or "invalid manifests")
+
+
+class LockfileError(UserError):
+    """The lock file is corrupt, from a newer version, or otherwise unusable."""
+
+
+class StalePlanError(UserError):
+    """A saved plan no longer matches the lock or the live state."""
+
+
+class StateLockedError(ReconcilerError):
+    """Another run holds the exclusive state lock."""
+
+    exit_code = 4
+
+
+class ApiError(ReconcilerError):
+    """A google.rpc error (or a transport failure) from one of the APIs, translated once."""
+
+    status = "UNKNOWN"
+
+    def __init__(self, message: str, *, method: str = "", url: str = "", http_status: int = 0,
+                 status: str | None = None, details: list | None = None):
+        self.method, self.url, self.http_status = method, url, http_status
+        if status:
+            self.status = status
+        self.details = details or []
+        self.api_message = message
+        where = f"{method} {url}: " if method else ""
+        super().__init__(f"{where}{self.status} ({http_status}): {message}" if http_status
+                         else f"{where}{message}")
+
+
+class InvalidArgument(ApiError):
+    status = "INVALID_ARGUMENT"
+
+
+class FailedPrecondition(ApiError):
+    status = "FAILED_PRECONDITION"
+
+
+class Unauthenticated(ApiError):
+    status = "UNAUTHENTICATED"
+
+
+class PermissionDenied(ApiError):
+    status = "PERMISSION_DENIED"
+
+
+class NotFound(ApiError):
+    status = "NOT_FOUND"
+
+
+class AlreadyExists(ApiError):
+    status = "ALREADY_EXISTS"
+
+
+class Aborted(ApiError):
+    status = "ABORTED"
+
+
+class ResourceExhausted(ApiError):
+    status = "RESOURCE_EXHAUSTED"
+
+
+class Unavailable(ApiError):
+    status = "UNAVAILABLE"
+
+
+class DeadlineExceeded(ApiError):
+    status = "DEADLINE_EXCEEDED"
+
+
+class Internal(ApiError):
+    status = "INTERNAL"
+
+
+class TransportError(ApiError):
+    """No HTTP answer at all (connection refused, reset, timeout): the outcome is unknown."""
+
+    status = "TRANSPORT"
+
+
+API_ERRORS_BY_STATUS: dict[str, type[ApiError]] = {
+    cls.status: cls for cls in (InvalidArgument, FailedPrecondition, Unauthenticated, PermissionDenied,
+                                NotFound, AlreadyExists, Aborted, ResourceExhausted, Unavailable,
+                                DeadlineExceeded, Internal)
+}
