@@ -20,6 +20,65 @@ def cmd_emulator(args: argparse.Namespace) -> int:
     return emulator_main(args.emulator_args)
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    import json
+
+    from reconciler import manifests
+    from reconciler.errors import ManifestError
+
+    try:
+        state = manifests.load(args.path)
+    except ManifestError as err:
+        return _render_invalid(err.diagnostics, as_json=args.json)
+    resources = list(state.resources.values())
+    if args.json:
+        print(json.dumps({"valid": True, "resources": [r.to_json() for r in resources],
+                          "diagnostics": [d.to_json() for d in state.warnings]}, indent=2, sort_keys=True))
+        return EXIT_OK
+    for warning in state.warnings:
+        print(warning, file=sys.stderr)
+    print(_validate_summary(resources, len(state.warnings)))
+    return EXIT_OK
+
+
+def _render_invalid(diagnostics: list, *, as_json: bool) -> int:
+    if as_json:
+        import json
+
+        print(json.dumps({"valid": False, "resources": [],
+                          "diagnostics": [d.to_json() for d in diagnostics]}, indent=2, sort_keys=True))
+        return EXIT_ERROR
+    for diagnostic in diagnostics:
+        print(diagnostic, file=sys.stderr)
+    errors = sum(d.severity == "error" for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    counts = [_plural(errors, "error")] + ([_plural(warnings, "warning")] if warnings else [])
+    print(", ".join(counts), file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _validate_summary(resources: list, warnings: int) -> str:
+    by_platform = {}
+    for resource in resources:
+        by_platform[resource.platform] = by_platform.get(resource.platform, 0) + 1
+    platforms = ", ".join(f"{count} {platform}" for platform, count in sorted(by_platform.items(), reverse=True))
+    summary = f"{_plural(len(resources), 'manifest')} valid" + (f" ({platforms})" if platforms else "")
+    return summary + (f", {_plural(warnings, 'warning')}" if warnings else "")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from reconciler.resources import json_schema
+
+    print(json.dumps(json_schema(), indent=2, sort_keys=True))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reconciler", description=__doc__)
     parser.add_argument("--version", action="version", version=f"reconciler {__version__}")
@@ -29,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    add_help=False)
     emulator.add_argument("emulator_args", nargs=argparse.REMAINDER)
     emulator.set_defaults(run=cmd_emulator)
+
+    validate = commands.add_parser("validate", help="check manifests offline (no credentials, no network)")
+    validate.add_argument("path", metavar="PATH", help="a manifest file or a directory of manifests")
+    validate.add_argument("--json", action="store_true", help="print the result as JSON")
+    validate.set_defaults(run=cmd_validate)
+
+    schema = commands.add_parser("schema", help="print the manifest JSON Schema (for editors)")
+    schema.set_defaults(run=cmd_schema)
     return parser
 
 
