@@ -1,0 +1,185 @@
+"""Credentials as `httpx.Auth`: Application Default Credentials, a static bearer token, an API key.
+
+google-auth has no httpx transport, so `HttpxRequest` adapts `google.auth.transport.Request` to httpx:
+token refreshes (and ADC's metadata-server probe) go through httpx like every other call.
+No class here shows a secret in its repr, and errors mention only where to fix things, never the value.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Generator, Mapping
+from urllib.parse import urlsplit
+
+import google.auth
+import google.auth.credentials
+import google.auth.exceptions
+import google.auth.transport
+import httpx
+
+from reconciler.errors import TransportError, Unauthenticated, UserError
+
+CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+GEMINI_TUNING_SCOPE = "https://www.googleapis.com/auth/generative-language.tuning"
+VERTEX_SCOPES = (CLOUD_PLATFORM_SCOPE,)
+GEMINI_SCOPES = (CLOUD_PLATFORM_SCOPE, GEMINI_TUNING_SCOPE)
+
+TOKEN_ENV = "GOOGLE_OAUTH_ACCESS_TOKEN"  # the variable Terraform's google provider reads
+API_KEY_ENVS = ("GOOGLE_API_KEY", "GEMINI_API_KEY")  # google-genai's order: GOOGLE_API_KEY wins
+ENDPOINT_ENV = "RECONCILER_API_ENDPOINT"
+EMULATOR_TOKEN = "emulator-token"
+EMULATOR_API_KEY = "emulator-key"
+
+
+class BearerToken(httpx.Auth):
+    """A fixed OAuth access token (never refreshed)."""
+
+    def __init__(self, token: str):
+        self._token = token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "BearerToken(<redacted>)"
+
+
+class ApiKey(httpx.Auth):
+    """A Gemini API key, sent as `x-goog-api-key` (never as `?key=`, which would end up in URLs and logs)."""
+
+    def __init__(self, key: str):
+        self._key = key
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["x-goog-api-key"] = self._key
+        yield request
+
+    def __repr__(self) -> str:
+        return "ApiKey(<redacted>)"
+
+
+class HttpxRequest(google.auth.transport.Request):
+    """google-auth's transport interface over an `httpx.Client` (used for token refreshes)."""
+
+    def __init__(self, client: httpx.Client, *, timeout: float = 30.0):
+        self.client, self.timeout = client, timeout
+
+    def __call__(self, url, method="GET", body=None, headers=None, timeout=None, **kwargs):
+        try:
+            response = self.client.request(method, url, content=body, headers=headers,
+                                           timeout=timeout or self.timeout)
+        except httpx.HTTPError as exc:
+            raise google.auth.exceptions.TransportError(f"{type(exc).__name__}: {exc}") from None
+        return _AuthResponse(response)
+
+
+class _AuthResponse:  # google.auth.transport.Response
+    def __init__(self, response: httpx.Response):
+        self.status = response.status_code
+        self.headers = dict(response.headers)
+        self.data = response.content
+
+
+class GoogleCredentials(httpx.Auth):
+    """google-auth credentials (ADC, service account, user) as an `httpx.Auth`.
+
+    Refreshes before a request when the token is missing or expired, and once more after a 401.
+    `before_request` also adds `x-goog-user-project` when the credentials carry a quota project.
+    """
+
+    def __init__(self, credentials: google.auth.credentials.Credentials, token_client: httpx.Client):
+        self.credentials = credentials
+        self._request = HttpxRequest(token_client)
+        self._lock = threading.Lock()  # workers share one credentials object; refresh it once
+
+    def __repr__(self) -> str:
+        return f"GoogleCredentials({type(self.credentials).__name__})"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        self._apply(request, force_refresh=False)
+        response = yield request
+        if response.status_code == 401:
+            self._apply(request, force_refresh=True)
+            yield request
+
+    def _apply(self, request: httpx.Request, *, force_refresh: bool) -> None:
+        headers: dict[str, str] = {}
+        with self._lock:
+            try:
+                if force_refresh:
+                    self.credentials.refresh(self._request)
+                self.credentials.before_request(self._request, request.method, str(request.url), headers)
+            except google.auth.exceptions.TransportError as exc:
+                raise TransportError(f"could not reach the token endpoint: {exc}", method=request.method,
+                                     url=_host(request.url)) from None
+            except google.auth.exceptions.RefreshError as exc:
+                raise Unauthenticated(
+                    f"could not refresh Google credentials ({_first_line(exc)}); run "
+                    "`gcloud auth application-default login` or set GOOGLE_OAUTH_ACCESS_TOKEN",
+                    method=request.method, url=_host(request.url)) from None
+        request.headers.update(headers)
+
+
+def resolve_auth(platform: str, *, token_client: httpx.Client, env: Mapping[str, str] | None = None,
+                 emulator: bool = False,
+                 adc: Callable[..., tuple[google.auth.credentials.Credentials, str | None]] = google.auth.default,
+                 ) -> httpx.Auth:
+    """Credentials for `platform` ("vertex" or "gemini-api") from the environment.
+
+    Vertex: GOOGLE_OAUTH_ACCESS_TOKEN, else Application Default Credentials.
+    Gemini API: GOOGLE_API_KEY / GEMINI_API_KEY, else the same OAuth sources.
+    `emulator=True`: the fixed fake token or key the emulator accepts.
+    """
+    env = os.environ if env is None else env
+    if platform == "gemini-api":
+        if emulator:
+            return ApiKey(EMULATOR_API_KEY)
+        key = next((env[name] for name in API_KEY_ENVS if env.get(name)), None)
+        if key:
+            return ApiKey(key)
+    elif platform == "vertex":
+        if emulator:
+            return BearerToken(EMULATOR_TOKEN)
+    else:
+        raise ValueError(f"unknown platform {platform!r}")
+    if env.get(TOKEN_ENV):
+        return BearerToken(env[TOKEN_ENV])
+    scopes = GEMINI_SCOPES if platform == "gemini-api" else VERTEX_SCOPES
+    try:
+        credentials, _project = adc(scopes=list(scopes), request=HttpxRequest(token_client, timeout=3.0))
+    except google.auth.exceptions.DefaultCredentialsError as exc:
+        raise UserError(f"{_NO_CREDENTIALS[platform]} (Application Default Credentials: {_first_line(exc)})") \
+            from None
+    return GoogleCredentials(credentials, token_client)
+
+
+def resolve_endpoint(flag: str | None, env: Mapping[str, str] | None = None) -> str | None:
+    """`--api-endpoint URL`, else RECONCILER_API_ENDPOINT: one server for every call of both APIs."""
+    env = os.environ if env is None else env
+    endpoint = flag or env.get(ENDPOINT_ENV) or None
+    if endpoint is None:
+        return None
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        source = "--api-endpoint" if flag else ENDPOINT_ENV
+        raise UserError(f"{source}: {endpoint!r} is not an http(s) URL; expected e.g. http://127.0.0.1:8080")
+    return endpoint.rstrip("/")
+
+
+_NO_CREDENTIALS = {
+    "vertex": "no credentials for Vertex AI: run `gcloud auth application-default login`, "
+              "or set GOOGLE_OAUTH_ACCESS_TOKEN, or use --emulator",
+    "gemini-api": "no credentials for the Gemini API: set GEMINI_API_KEY (or GOOGLE_API_KEY), "
+                  "or run `gcloud auth application-default login`, or use --emulator",
+}
+
+
+def _host(url: httpx.URL) -> str:
+    return f"{url.scheme}://{url.host}"
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc.args[0]) if exc.args else type(exc).__name__
+    return text.splitlines()[0][:200] if text else type(exc).__name__

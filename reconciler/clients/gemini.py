@@ -1,0 +1,67 @@
+"""Gemini API (generativelanguage v1beta): tuned models and their operations.
+
+Thin on purpose: URL building plus the shared `Session` policy. The tune and the model are one resource
+here (`tunedModels/{id}`), created by an operation; there is no cancel (delete the CREATING model instead).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+
+from reconciler.clients.http import RateLimiter, RetryPolicy, Session, poll_operation
+
+HOST = "https://generativelanguage.googleapis.com"
+API_VERSION = "v1beta"
+MAX_PAGE_SIZE = 1000
+
+
+def tuned_model_name(name_or_id: str) -> str:
+    return name_or_id if name_or_id.startswith("tunedModels/") else f"tunedModels/{name_or_id}"
+
+
+class GeminiClient:
+    def __init__(self, http: httpx.Client, *, endpoint: str | None = None, policy: RetryPolicy | None = None,
+                 limiter: RateLimiter | None = None, sleep: Callable[[float], None] = time.sleep,
+                 session: Session | None = None):
+        self.session = session or Session(http, policy=policy, limiter=limiter, sleep=sleep)
+        self.endpoint = endpoint.rstrip("/") if endpoint else None
+
+    def __repr__(self) -> str:
+        return f"GeminiClient(endpoint={self.endpoint!r})"
+
+    def url(self, path: str) -> str:
+        return f"{self.endpoint or HOST}/{API_VERSION}/{path}"
+
+    def create_tuned_model(self, body: dict, tuned_model_id: str) -> dict:
+        """Operation. Sent once: a repeat with the same id answers AlreadyExists, which the caller adopts."""
+        return self.session.call("POST", self.url("tunedModels"), params={"tunedModelId": tuned_model_id},
+                                 body=body, idempotent=False)
+
+    def get_tuned_model(self, name: str) -> dict:
+        return self.session.call("GET", self.url(tuned_model_name(name)), idempotent=True)
+
+    def list_tuned_models(self, page_size: int = MAX_PAGE_SIZE, filter: str | None = None) -> Iterator[dict]:
+        return self.session.pages(self.url("tunedModels"), "tunedModels",
+                                  {"pageSize": page_size, "filter": filter})
+
+    def patch_tuned_model(self, name: str, body: dict, update_mask: list[str] | str) -> dict:
+        mask = update_mask if isinstance(update_mask, str) else ",".join(update_mask)
+        return self.session.call("PATCH", self.url(tuned_model_name(name)), params={"updateMask": mask},
+                                 body=body, idempotent=True)
+
+    def delete_tuned_model(self, name: str) -> dict:
+        """Also the way to stop a CREATING tune. A repeat answers NotFound."""
+        return self.session.call("DELETE", self.url(tuned_model_name(name)), idempotent=True)
+
+    def get_operation(self, name: str) -> dict:
+        return self.session.call("GET", self.url(name), idempotent=True)
+
+    def list_operations(self, tuned_model: str, page_size: int | None = None) -> Iterator[dict]:
+        return self.session.pages(self.url(f"{tuned_model_name(tuned_model)}/operations"), "operations",
+                                  {"pageSize": page_size})
+
+    def wait_operation(self, operation: dict, timeout: float = 600.0) -> dict:
+        return poll_operation(self.get_operation, operation, timeout=timeout, sleep=self.session.sleep)
