@@ -1,0 +1,254 @@
+"""refresh() over canned API answers (httpx.MockTransport): the join, ownership, GET rules, request count."""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+import pytest
+
+from reconciler.clients.gemini import GeminiClient
+from reconciler.clients.vertex import VertexClient
+from reconciler.observed import Generation
+from reconciler.refresh import Scope, refresh
+
+P = "projects/acme/locations/us-central1"
+OWN = {"managed-by": "reconciler", "reconciler-name": "support-bot", "reconciler-digest": "0123456789ab",
+       "reconciler-intent": "i-1"}
+
+
+def job(id: str, state: str = "JOB_STATE_SUCCEEDED", *, parent: str = P, labels: dict | None = None,
+        model: str | None = None, endpoint: str | None = None, checkpoints=(), error: str = "", **extra) -> dict:
+    body = {"name": f"{parent}/tuningJobs/{id}", "state": state, "labels": {**OWN, **(labels or {})},
+            "createTime": f"2026-01-0{id[-1]}T00:00:00Z", "tunedModelDisplayName": "Support bot (job)", **extra}
+    if model:
+        body["tunedModel"] = {"model": model, "endpoint": endpoint,
+                              "checkpoints": [{"checkpointId": str(i), "endpoint": e} for i, e in enumerate(checkpoints)]}
+    if error:
+        body["error"] = {"code": 1, "message": error}
+    return body
+
+
+class FakeApis:
+    """Just enough of both APIs for refresh: paged lists (ignoring filters, like a careless server) and GETs."""
+
+    def __init__(self, page_size: int = 1000, barrier: threading.Barrier | None = None):
+        self.resources: dict[str, dict] = {}
+        self.lists: dict[tuple[str, str], list[dict]] = {}
+        self.requests: list[httpx.Request] = []
+        self.page_size, self.barrier = page_size, barrier
+        self._lock = threading.Lock()
+
+    def add(self, collection_parent: str, collection: str, *items: dict) -> None:
+        self.lists.setdefault((collection_parent, collection), []).extend(items)
+        for item in items:
+            self.resources[item["name"]] = item
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            self.requests.append(request)
+        if self.barrier is not None and "pageToken" not in request.url.params:
+            self.barrier.wait()  # every first page must be in flight at once: listings run concurrently
+        path = request.url.path.split("/", 2)[2]  # drop /v1/ or /v1beta/
+        parent, _, collection = path.rpartition("/")
+        if (parent, collection) in self.lists or collection in ("tuningJobs", "models", "endpoints", "tunedModels",
+                                                                "operations"):
+            items = self.lists.get((parent, collection), [])
+            size = min(int(request.url.params.get("pageSize", 10)), self.page_size)
+            start = int(request.url.params.get("pageToken") or 0)
+            page = {collection: items[start:start + size]}
+            if start + size < len(items):
+                page["nextPageToken"] = str(start + size)
+            return httpx.Response(200, json=page)
+        name = path.split("@")[0] if "/models/" in path else path
+        if name in self.resources:
+            return httpx.Response(200, json=self.resources[name])
+        return httpx.Response(404, json={"error": {"code": 404, "status": "NOT_FOUND", "message": f"{path} not found"}})
+
+    def clients(self) -> tuple[VertexClient, GeminiClient]:
+        http = httpx.Client(transport=httpx.MockTransport(self))
+        return VertexClient(http, endpoint="http://fake"), GeminiClient(http, endpoint="http://fake")
+
+    def paths(self) -> list[str]:
+        return [request.url.path for request in self.requests]
+
+
+VERTEX = [("vertex", "acme", "us-central1")]
+
+
+def only(state, owner="support-bot") -> Generation:
+    found = state.of(owner)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_a_succeeded_job_is_joined_to_its_model_and_every_endpoint():
+    apis = FakeApis()
+    apis.add(P, "tuningJobs", job("1", model=f"{P}/models/7@1", endpoint=f"{P}/endpoints/e1",
+                                  checkpoints=[f"{P}/endpoints/e2"]))
+    apis.add(P, "models", {"name": f"{P}/models/7", "versionId": "1", "displayName": "Support bot",
+                           "description": "Tier-1", "labels": {**OWN, "team": "support"},
+                           "deployedModels": [{"endpoint": f"{P}/endpoints/e3", "deployedModelId": "1"}]})
+    apis.add(P, "endpoints", {"name": f"{P}/endpoints/e4", "labels": OWN,
+                              "deployedModels": [{"id": "5", "model": f"{P}/models/7@1"}]},
+             {"name": f"{P}/endpoints/other", "labels": OWN, "deployedModels": [{"id": "6", "model": f"{P}/models/8"}]})
+    state = refresh(VERTEX, [], [], *apis.clients())
+    assert only(state) == Generation(
+        platform="vertex", owner="support-bot", digest="0123456789ab", phase="succeeded",
+        job=f"{P}/tuningJobs/1", model=f"{P}/models/7@1", model_exists=True,
+        endpoints=tuple(f"{P}/endpoints/e{i}" for i in (1, 2, 3, 4)),
+        live={"displayName": "Support bot", "description": "Tier-1", "labels": {"team": "support"}},
+        intent="i-1", state="JOB_STATE_SUCCEEDED", create_time="2026-01-01T00:00:00Z")
+    assert state.scopes == ("vertex:acme:us-central1",)
+    assert len(apis.requests) == 3  # three listings, no GET
+
+
+@pytest.mark.parametrize(("state", "phase", "error"), [
+    ("JOB_STATE_QUEUED", "pending", ""), ("JOB_STATE_PENDING", "pending", ""), ("JOB_STATE_RUNNING", "running", ""),
+    ("JOB_STATE_CANCELLING", "cancelling", ""), ("JOB_STATE_FAILED", "failed", "quota exceeded"),
+    ("JOB_STATE_CANCELLED", "cancelled", "cancelled by user"), ("JOB_STATE_EXPIRED", "expired", ""),
+    ("JOB_STATE_UNSPECIFIED", "pending", ""),
+])
+def test_a_job_before_success_reports_its_phase_error_and_live_fields_from_the_job(state, phase, error):
+    apis = FakeApis()
+    apis.add(P, "tuningJobs", job("1", state, error=error, description="from the job", labels={"team": "t"}))
+    generation = only(refresh(VERTEX, [], [], *apis.clients()))
+    assert (generation.phase, generation.error, generation.state, generation.model) == (phase, error, state, None)
+    assert generation.live == {"displayName": "Support bot (job)", "description": "from the job",
+                               "labels": {"team": "t"}}
+    assert generation.model_exists and generation.endpoints == ()
+
+
+def test_resources_without_ownership_labels_are_ignored_even_if_the_server_filter_let_them_through():
+    apis = FakeApis()
+    stranger = job("2")
+    stranger["labels"] = {"team": "x"}
+    half = job("3")
+    half["labels"] = {"managed-by": "reconciler"}  # no name: not ours to reason about
+    apis.add(P, "tuningJobs", job("1", "JOB_STATE_RUNNING"), stranger, half)
+    state = refresh(VERTEX, [], [], *apis.clients())
+    assert [g.job for g in state.generations] == [f"{P}/tuningJobs/1"]
+
+
+def test_a_model_deleted_out_of_band_is_reported_missing():
+    apis = FakeApis()
+    apis.add(P, "tuningJobs", job("1", model=f"{P}/models/7@1", endpoint=f"{P}/endpoints/e1"))
+    generation = only(refresh(VERTEX, [], [], *apis.clients()))
+    assert generation.model == f"{P}/models/7@1" and generation.model_exists is False
+    assert generation.phase == "succeeded" and generation.live["displayName"] == "Support bot (job)"
+    assert apis.paths()[-1] == f"/v1/{P}/models/7@1"  # one confirming GET, answered 404
+
+
+def test_a_model_whose_labels_were_edited_away_still_exists():
+    apis = FakeApis()
+    apis.add(P, "tuningJobs", job("1", model=f"{P}/models/7@1"))
+    apis.resources[f"{P}/models/7"] = {"name": f"{P}/models/7", "displayName": "Renamed", "labels": {}}
+    generation = only(refresh(VERTEX, [], [], *apis.clients()))
+    assert generation.model_exists and generation.live == {"displayName": "Renamed", "labels": {}}
+
+
+def test_lock_entries_the_listings_did_not_return_are_read_one_by_one():
+    apis = FakeApis()
+    other = "projects/acme/locations/europe-west4"
+    apis.resources[f"{other}/tuningJobs/5"] = job("5", "JOB_STATE_RUNNING", parent=other)
+    gone = f"{other}/tuningJobs/6"
+    state = refresh(VERTEX, [], [f"{other}/tuningJobs/5", gone], *apis.clients())
+    assert [g.job for g in state.generations] == [f"{other}/tuningJobs/5"]
+    assert state.find(gone) is None
+    assert sorted(apis.paths()[3:]) == sorted([f"/v1/{other}/tuningJobs/5", f"/v1/{gone}"])
+
+
+def test_a_lock_key_spelled_with_the_project_id_matches_a_job_listed_with_the_project_number():
+    apis = FakeApis()
+    numbered = "projects/123456/locations/us-central1"
+    apis.add(P, "tuningJobs", job("1", "JOB_STATE_RUNNING", parent=numbered))
+    state = refresh(VERTEX, [], [f"{P}/tuningJobs/1"], *apis.clients())
+    assert state.find(f"{P}/tuningJobs/1") is not None
+    assert len(apis.requests) == 3
+
+
+def tuned(name: str, state="ACTIVE", **fields) -> dict:
+    return {"name": f"tunedModels/{name}", "state": state, "displayName": name, "createTime": "2026-01-01T00:00:00Z",
+            **fields}
+
+
+def test_gemini_models_are_owned_by_id_for_known_names_only():
+    apis = FakeApis()
+    apis.add("", "tunedModels",
+             tuned("math-bot-0123abcd", temperature=0.2, topP=0.9, topK=3, description="d"),
+             tuned("math-bot-0123abcd-extra"), tuned("stranger-0123abcd"), tuned("math-bot"),
+             tuned("math-bot-0123ABCD"), tuned("old-bot-89abcdef", state=3))
+    apis.add("tunedModels/old-bot-89abcdef", "operations",
+             {"name": "tunedModels/old-bot-89abcdef/operations/o", "done": True,
+              "error": {"code": 3, "message": "bad examples"}})
+    state = refresh([("gemini-api", None, None)], ["math-bot", "old-bot"], [], *apis.clients())
+    assert only(state, "math-bot") == Generation(
+        platform="gemini-api", owner="math-bot", digest="0123abcd", phase="succeeded",
+        model="tunedModels/math-bot-0123abcd",
+        live={"displayName": "math-bot-0123abcd", "description": "d", "temperature": 0.2, "topP": 0.9, "topK": 3},
+        state="ACTIVE", create_time="2026-01-01T00:00:00Z")
+    failed = only(state, "old-bot")
+    assert (failed.phase, failed.state, failed.error) == ("failed", "FAILED", "bad examples")
+    assert state.scopes == ("gemini-api",)
+
+
+def test_a_creating_gemini_model_reads_progress_from_its_operation():
+    apis = FakeApis()
+    apis.add("", "tunedModels", tuned("a-bot-0123abcd", "CREATING"), tuned("b-bot-0123abcd", "CREATING"))
+    apis.resources["tunedModels/a-bot-0123abcd/operations/recorded"] = {
+        "name": "tunedModels/a-bot-0123abcd/operations/recorded", "metadata": {"completedPercent": 40.0}}
+    apis.add("tunedModels/b-bot-0123abcd", "operations",
+             {"name": "tunedModels/b-bot-0123abcd/operations/x", "metadata": {"completedPercent": 75}})
+    state = refresh([("gemini-api", None, None)], ["a-bot", "b-bot"], [], *apis.clients(),
+                    operations={"tunedModels/a-bot-0123abcd": "tunedModels/a-bot-0123abcd/operations/recorded"})
+    assert (only(state, "a-bot").phase, only(state, "a-bot").progress) == ("running", 40.0)
+    assert only(state, "b-bot").progress == 75.0
+    assert sorted(apis.paths()[1:]) == ["/v1beta/tunedModels/a-bot-0123abcd/operations/recorded",
+                                        "/v1beta/tunedModels/b-bot-0123abcd/operations"]
+
+
+def test_gemini_lock_entries_missing_from_the_listing_are_read():
+    apis = FakeApis()
+    apis.resources["tunedModels/shared-bot-0123abcd"] = tuned("shared-bot-0123abcd")
+    state = refresh([("gemini-api", None, None)], ["shared-bot"],
+                    ["tunedModels/shared-bot-0123abcd", "tunedModels/gone-bot-0123abcd"], *apis.clients())
+    assert [g.model for g in state.generations] == ["tunedModels/shared-bot-0123abcd"]
+    assert len(apis.requests) == 3
+
+
+def test_enum_numbers_are_understood():
+    apis = FakeApis()
+    apis.add("", "tunedModels", tuned("a-bot-0123abcd", 2))
+    assert only(refresh([("gemini-api", None, None)], ["a-bot"], [], *apis.clients()), "a-bot").phase == "succeeded"
+
+
+@pytest.mark.parametrize("n", [1, 10, 95])
+def test_requests_grow_with_pages_not_resources(n):
+    apis = FakeApis(page_size=20)
+    for i in range(n):
+        owner = {"reconciler-name": f"bot-{i}"}
+        model = f"{P}/models/{i}"
+        apis.add(P, "tuningJobs", job(f"{i}1", labels=owner, model=f"{model}@1", endpoint=f"{P}/endpoints/{i}"))
+        apis.add(P, "models", {"name": model, "displayName": f"bot {i}", "labels": {**OWN, **owner}})
+        apis.add(P, "endpoints", {"name": f"{P}/endpoints/{i}", "labels": OWN,
+                                  "deployedModels": [{"id": "1", "model": f"{model}@1"}]})
+        apis.add("", "tunedModels", tuned(f"gem-{i}-0123abcd"))
+    names = [f"bot-{i}" for i in range(n)] + [f"gem-{i}" for i in range(n)]
+    lock_keys = [f"{P}/tuningJobs/{i}1" for i in range(n)] + [f"tunedModels/gem-{i}-0123abcd" for i in range(n)]
+    state = refresh(VERTEX + [("gemini-api", None, None)], names, lock_keys, *apis.clients())
+    assert len(state.generations) == 2 * n and all(g.model_exists for g in state.generations)
+    pages = -(-n // 20)
+    assert len(apis.requests) == 4 * pages  # jobs, models, endpoints, tunedModels: pages only, no GETs
+
+
+def test_scopes_are_listed_concurrently():
+    scopes = [("vertex", "acme", loc) for loc in ("us-central1", "europe-west4", "asia-east1")]
+    apis = FakeApis(barrier=threading.Barrier(3 * 3 + 1, timeout=10))  # would time out if listed one by one
+    state = refresh(scopes + [("gemini-api", None, None)], [], [], *apis.clients(), max_workers=10)
+    assert state.scopes == ("gemini-api", *sorted(f"vertex:acme:{loc}" for _, _, loc in scopes))
+
+
+def test_a_missing_client_is_a_wiring_error():
+    with pytest.raises(ValueError, match="VertexClient"):
+        refresh(VERTEX, [], [], None, None)
+    assert Scope("vertex", "p", "l").key == "vertex:p:l"
