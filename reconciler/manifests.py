@@ -160,6 +160,9 @@ class _Loader:
         except yaml.MarkedYAMLError as err:
             mark = err.problem_mark or err.context_mark
             context = f" ({err.context})" if err.context else ""
+            if err.context and err.context_mark and err.problem_mark and err.context_mark.line != mark.line:
+                context = f" ({err.context} started at line {err.context_mark.line + 1}, column " \
+                          f"{err.context_mark.column + 1})"
             self.diagnostics.add(shown, mark.line + 1, mark.column + 1, f"invalid YAML: {err.problem}{context}")
         except yaml.reader.ReaderError as err:
             line, col = _line_col(text, err.position)
@@ -231,7 +234,11 @@ class _Loader:
 
     def _report(self, err: ValidationError, root_type: type, shown: str, node: Node,
                 flagged: frozenset[int]) -> None:
-        for error in err.errors():
+        errors = err.errors()
+        misspelt = _misspelt_fields(errors, root_type)
+        for error in errors:
+            if error["type"] == "missing" and error["loc"] in misspelt:
+                continue  # "unknown field 'datset'; did you mean 'dataset'?" already says it
             target, message = _explain(error, root_type, node)
             if id(target) not in flagged:  # e.g. an unset ${VAR} is reported once, not again as a bad value
                 self.diagnostics.at(shown, target, message)
@@ -243,16 +250,9 @@ class _Loader:
         for doc in docs:
             by_name.setdefault(doc.model.metadata.name, []).append(doc)
         for name, same in by_name.items():
-            for doc in same[1:] if len(same) > 1 else ():
-                first = same[0]
-                where = _name_node(first)
-                self.diagnostics.at(doc.path, _name_node(doc),
-                                    f"duplicate name {name!r}: already defined at {first.path}:"
-                                    f"{where.start_mark.line + 1}:{where.start_mark.column + 1}")
-            if len(same) > 1:
-                later = ", ".join(f"{d.path}:{_name_node(d).start_mark.line + 1}" for d in same[1:])
-                self.diagnostics.at(same[0].path, _name_node(same[0]),
-                                    f"duplicate name {name!r}: also defined at {later}")
+            for doc in same if len(same) > 1 else ():
+                others = ", ".join(_where(other) for other in same if other is not doc)
+                self.diagnostics.at(doc.path, _name_node(doc), f"duplicate name {name!r}: also defined at {others}")
 
     def _check_labels(self, docs: list[_Document], config: Config) -> None:
         for doc in docs:
@@ -260,8 +260,9 @@ class _Loader:
             if doc.model.spec.platform == "vertex" and len(labels) > resources.MAX_LABELS:
                 found = _locate(doc.node, ("metadata", "labels"))
                 self.diagnostics.at(doc.path, found.key or found.node,
-                                    f"too many labels ({len(labels)} with the reconciler.yaml defaults; at most "
-                                    f"{resources.MAX_LABELS}, as reconciler adds {len(resources.OWNERSHIP_LABELS)})")
+                                    f"too many labels ({len(labels)}, counting reconciler.yaml defaults); at most "
+                                    f"{resources.MAX_LABELS}, as reconciler adds {len(resources.OWNERSHIP_LABELS)} "
+                                    "of its own")
 
     def _check_dependencies(self, docs: list[_Document]) -> None:
         by_name = {doc.model.metadata.name: doc for doc in docs}
@@ -304,8 +305,8 @@ class _Loader:
         file = doc.file.parent / written
         shown = os.path.normpath(os.path.join(os.path.dirname(doc.path), written))
         if not _inside(file, self.root):
-            self.diagnostics.at(doc.path, node, f"examples file {written!r} is outside the manifest root "
-                                f"{self.root}; keep training data inside the repository")
+            self.diagnostics.at(doc.path, node, f"examples file {written!r} resolves outside the manifest root; "
+                                "keep training data inside the repository")
             return ()
         if not file.is_file():
             self.diagnostics.at(doc.path, node, f"examples file {written!r} does not exist ({shown})")
@@ -424,7 +425,7 @@ class _Converter:
         return _VARIABLE.sub(substitute, node.value)
 
     def _refuse_tag(self, node: Node) -> None:
-        self.report(node, f"tag {node.tag!r} is not allowed: manifests are plain YAML "
+        self.report(node, f"tag {node.tag.replace(_YAML, '!!')!r} is not allowed: manifests are plain YAML "
                             "(mappings, lists, strings, numbers, booleans)")
         return None
 
@@ -549,6 +550,24 @@ def _dotted(path: tuple) -> str:
     return text
 
 
+def _suggestion(field_name: Any, model: Any) -> str | None:
+    allowed = list(model.model_fields) if _is_model(model) else []
+    close = difflib.get_close_matches(str(field_name), allowed, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _misspelt_fields(errors: list[dict], root_type: Any) -> set[tuple]:
+    """The pydantic locs of required fields that an unknown field in the same mapping most likely meant."""
+    meant = set()
+    for error in errors:
+        if error["type"] == "extra_forbidden":
+            parent = error["loc"][:-1]
+            suggestion = _suggestion(error["loc"][-1], _walk(root_type, parent)[1])
+            if suggestion:
+                meant.add((*parent, suggestion))
+    return meant
+
+
 def _either(choices: Any) -> str:
     quoted = [repr(c) for c in choices]
     return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
@@ -578,11 +597,14 @@ def _explain(error: dict, root_type: Any, root: Node) -> tuple[Node, str]:
     path, expected_type = _walk(root_type, error["loc"])
     if kind == "reconciler" and ctx.get("at"):
         path += tuple(ctx["at"].split("."))
+    if kind == "union_tag_invalid":
+        path += (ctx["discriminator"].strip("'"),)
     name = _dotted(path[:-2] if path[-1:] == ("[key]",) else path)  # a bad key: name the mapping
     if kind == "extra_forbidden":
         parent = _walk(root_type, error["loc"][:-1])[1]
         allowed = list(parent.model_fields) if _is_model(parent) else []
-        hint = _did_you_mean(path[-1], allowed) or (f"; expected one of: {', '.join(allowed)}" if allowed else "")
+        suggestion = _suggestion(path[-1], parent)
+        hint = f"; did you mean {suggestion!r}?" if suggestion else f"; expected one of: {', '.join(allowed)}"
         return _locate(root, path).key or root, f"unknown field {path[-1]!r}{hint}"
     if kind in ("missing", "union_tag_not_found"):
         field_name = ctx.get("discriminator", "'platform'").strip("'") if kind != "missing" else path[-1]
@@ -683,6 +705,11 @@ def _upstream_path(model: TunedModel) -> tuple:
 
 def _name_node(doc: _Document) -> Node:
     return _locate(doc.node, ("metadata", "name")).node
+
+
+def _where(doc: _Document) -> str:
+    mark = _name_node(doc).start_mark
+    return f"{doc.path}:{mark.line + 1}:{mark.column + 1}"
 
 
 def _cycles(upstream: dict[str, str | None]) -> list[list[str]]:

@@ -251,7 +251,7 @@ UnitFloat = Annotated[float, Field(ge=0, le=1)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", field_title_generator=lambda name, _: name)
 
 
 def _written(model: BaseModel, names: tuple[str, ...]) -> list[str]:
@@ -261,7 +261,7 @@ def _written(model: BaseModel, names: tuple[str, ...]) -> list[str]:
 def _require_one_of(model: BaseModel, names: tuple[str, ...], *, optional: bool = False) -> None:
     written = _written(model, names)
     if len(written) > 1:
-        raise invalid(f"set only one of {' or '.join(names)}", at=written[1])
+        raise invalid(f"set only one of {' or '.join(written)}", at=written[1])
     if not written and not optional:
         raise invalid(f"set one of {' or '.join(names)}")
 
@@ -377,10 +377,11 @@ class VertexSpec(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> VertexSpec:
         _require_one_of(self, ("baseModel", "preTunedModel"))
-        for scope in ("project", "location"):
-            if getattr(self, scope) is None:
-                raise invalid(f"missing required field '{scope}' (set spec.{scope}, or defaults.{scope} "
-                              "in reconciler.yaml)")
+        missing = [scope for scope in ("project", "location") if getattr(self, scope) is None]
+        if missing:
+            fields = "field" if len(missing) == 1 else "fields"
+            raise invalid(f"missing required {fields} {' and '.join(repr(m) for m in missing)}: set it in spec "
+                          "or under defaults in reconciler.yaml")
         if self.encryption:
             key_region = KMS_KEY_PATTERN.fullmatch(self.encryption.kmsKeyName).group(2)
             if key_region != self.location:
