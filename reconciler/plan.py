@@ -1,0 +1,135 @@
+"""The plan: a frozen, JSON-round-trippable list of changes, each with an action, a reason and field diffs.
+
+The action vocabulary is closed (DESIGN §1). A plan records what it was computed from (lock lineage and
+serial, fingerprints of the live state and of the manifests) so that a saved plan can be refused as stale.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+FORMAT_VERSION = 1
+
+Action = Literal["train", "update", "retrain", "cancel", "delete", "retire", "adopt", "forget", "noop"]
+
+SYMBOLS: dict[str, str] = {
+    "train": "+", "update": "~", "retrain": "-/+", "cancel": "!", "delete": "-",
+    "retire": "-", "adopt": "<", "forget": "x", "noop": "=",
+}
+COSTLY: frozenset[str] = frozenset({"train", "retrain"})  # starts a paid tuning job
+DESTRUCTIVE: frozenset[str] = frozenset({"cancel", "delete", "retire"})
+# Order of the summary line and of the tables: what costs money first, then what destroys.
+SUMMARY_ORDER: tuple[str, ...] = ("train", "retrain", "update", "cancel", "delete", "retire", "adopt", "forget")
+
+
+@dataclass(frozen=True)
+class FieldDiff:
+    path: str  # e.g. "displayName", "hyperParameters.epochCount", "labels.team"
+    before: Any = None
+    after: Any = None
+    kind: Literal["changed", "added", "removed"] = "changed"
+
+
+@dataclass(frozen=True)
+class Change:
+    name: str  # manifest name
+    action: Action
+    reason: str  # a sentence a reviewer can read
+    platform: str
+    diffs: tuple[FieldDiff, ...] = ()
+    targets: tuple[str, ...] = ()  # live resources the action touches (job / model names)
+    digest: str = ""  # the desired spec digest (train, retrain, update, adopt)
+    after: str = ""  # a dependency that must have succeeded first (fromManifest)
+    attention: str = ""  # a fact the reviewer should know even if nothing changes (failed job, deleted model)
+
+    @property
+    def symbol(self) -> str:
+        return SYMBOLS[self.action]
+
+    @property
+    def costly(self) -> bool:
+        return self.action in COSTLY
+
+    @property
+    def is_change(self) -> bool:
+        return self.action != "noop"
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[Change, ...]
+    lock_lineage: str = ""
+    lock_serial: int = 0
+    observed_fingerprint: str = ""
+    desired_fingerprint: str = ""
+    digest_algorithm: str = ""
+    root: str = ""  # manifest path the plan was computed from
+    targets: tuple[str, ...] = ()
+    replace: tuple[str, ...] = ()
+    created_at: str = ""
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.is_change for c in self.changes)
+
+    def counts(self) -> Counter:
+        return Counter(c.action for c in self.changes if c.is_change)
+
+    def for_name(self, name: str) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.name == name)
+
+    def with_changes(self, changes: tuple[Change, ...]) -> Plan:
+        return replace(self, changes=changes)
+
+    def to_json(self) -> dict:
+        return {
+            "formatVersion": self.format_version,
+            "createdAt": self.created_at,
+            "root": self.root,
+            "digestAlgorithm": self.digest_algorithm,
+            "lock": {"lineage": self.lock_lineage, "serial": self.lock_serial},
+            "observedFingerprint": self.observed_fingerprint,
+            "desiredFingerprint": self.desired_fingerprint,
+            "targets": list(self.targets),
+            "replace": list(self.replace),
+            "summary": {action: self.counts().get(action, 0) for action in SUMMARY_ORDER},
+            "hasChanges": self.has_changes,
+            "changes": [_change_to_json(c) for c in self.changes],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Plan:
+        version = data.get("formatVersion")
+        if version != FORMAT_VERSION:
+            raise ValueError(f"plan format {version!r} is not supported (expected {FORMAT_VERSION})")
+        return cls(
+            changes=tuple(_change_from_json(c) for c in data["changes"]),
+            lock_lineage=data["lock"]["lineage"],
+            lock_serial=data["lock"]["serial"],
+            observed_fingerprint=data["observedFingerprint"],
+            desired_fingerprint=data["desiredFingerprint"],
+            digest_algorithm=data["digestAlgorithm"],
+            root=data["root"],
+            targets=tuple(data.get("targets", ())),
+            replace=tuple(data.get("replace", ())),
+            created_at=data.get("createdAt", ""),
+        )
+
+
+def _change_to_json(change: Change) -> dict:
+    data = asdict(change)
+    data["symbol"] = change.symbol
+    data["costly"] = change.costly
+    data["targets"] = list(change.targets)
+    data["diffs"] = [asdict(d) for d in change.diffs]
+    return data
+
+
+def _change_from_json(data: dict) -> Change:
+    fields = {k: v for k, v in data.items() if k not in ("symbol", "costly")}
+    fields["diffs"] = tuple(FieldDiff(**d) for d in data.get("diffs", ()))
+    fields["targets"] = tuple(data.get("targets", ()))
+    return Change(**fields)

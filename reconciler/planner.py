@@ -1,0 +1,400 @@
+"""The planner: a pure function from (desired, observed, lock) to a Plan. No I/O, no clients, no clock.
+
+Each manifest name is decided on its own by `_decide`, which reads like the action table in DESIGN §1.
+This module is the only user of deepdiff (field diffs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from deepdiff import DeepDiff
+
+from reconciler.observed import Generation, ObservedState
+from reconciler.plan import Change, FieldDiff, Plan
+
+if TYPE_CHECKING:
+    from reconciler.lockfile import Lock, LockEntry
+    from reconciler.resources import DesiredResource, DesiredState
+
+
+@dataclass(frozen=True)
+class Options:
+    targets: frozenset[str] = frozenset()  # --target: only these names (and what they depend on)
+    replace: frozenset[str] = frozenset()  # --replace: retrain these even though nothing changed
+    digest_algorithm: str = ""
+    root: str = ""
+    created_at: str = ""
+
+
+def plan(desired: DesiredState, observed: ObservedState, lock: Lock | None, options: Options = Options()) -> Plan:
+    entries: Mapping[str, LockEntry] = lock.entries if lock else {}
+    resources = desired.resources
+    names = _ordered_names(resources, entries)
+    selected = _select(names, resources, options.targets)
+    algorithm_changed = bool(lock and options.digest_algorithm and lock.digest_algorithm != options.digest_algorithm)
+    changes: list[Change] = []
+    for name in names:
+        if name not in selected:
+            continue
+        situation = Situation(
+            name=name,
+            desired=resources.get(name),
+            entry=entries.get(name),
+            live=observed.of(name),
+            replace=name in options.replace,
+            compare_specs=algorithm_changed,
+        )
+        changes.extend(_decide(situation))
+    changes = _order_dependents(changes, resources, observed, entries)
+    return Plan(
+        changes=tuple(changes),
+        lock_lineage=lock.lineage if lock else "",
+        lock_serial=lock.serial if lock else 0,
+        observed_fingerprint=observed.fingerprint(),
+        desired_fingerprint=desired_fingerprint(desired),
+        digest_algorithm=options.digest_algorithm,
+        root=options.root,
+        targets=tuple(sorted(options.targets)),
+        replace=tuple(sorted(options.replace)),
+        created_at=options.created_at,
+    )
+
+
+def desired_fingerprint(desired: DesiredState) -> str:
+    """Digest of everything apply acts on: specs, mutable fields and policies of every manifest."""
+    canonical = [
+        [r.name, r.digest, r.mutable, _policy_dict(r.policy)] for r in desired.resources.values()
+    ]
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------- decisions
+
+
+@dataclass(frozen=True)
+class Situation:
+    """Everything known about one manifest name."""
+
+    name: str
+    desired: DesiredResource | None
+    entry: LockEntry | None
+    live: tuple[Generation, ...]
+    replace: bool = False
+    compare_specs: bool = False  # digest algorithm changed since the lock was written: compare specs instead
+    adopted: tuple[Generation, ...] = field(default=())
+
+    @property
+    def platform(self) -> str:
+        return self.desired.platform if self.desired else self.entry.platform if self.entry else self.live[0].platform
+
+    @property
+    def recorded_keys(self) -> frozenset[str]:
+        if not self.entry:
+            return frozenset()
+        records = ([self.entry.current] if self.entry.current else []) + list(self.entry.superseded)
+        return frozenset(r.key for r in records)
+
+    def live_of(self, key: str) -> Generation | None:
+        return next((g for g in self.live if g.key == key), None)
+
+    @property
+    def current(self) -> Generation | None:
+        """The live generation the lock (or an adoption in this plan) calls current."""
+        if self.adopted:
+            return self.adopted[-1]
+        if self.entry and self.entry.current:
+            return self.live_of(self.entry.current.key)
+        return None
+
+    @property
+    def superseded(self) -> tuple[Generation, ...]:
+        """Older generations still live: recorded as superseded, or pushed aside by an adoption."""
+        keys = [r.key for r in self.entry.superseded] if self.entry else []
+        if self.adopted and self.entry and self.entry.current:
+            keys.append(self.entry.current.key)
+        found = (self.live_of(k) for k in keys)
+        current = self.current
+        return tuple(g for g in found if g and g.model and g.model_exists and g is not current)
+
+    @property
+    def applied_digest(self) -> str:
+        if self.adopted:
+            return self.adopted[-1].digest
+        return self.entry.digest if self.entry else ""
+
+
+def _decide(s: Situation) -> list[Change]:
+    adoptions = _adoptions(s)
+    if adoptions:
+        s = replace(s, adopted=tuple(adopted for adopted, _ in adoptions))
+    decided = _decide_removed(s) if s.desired is None else _decide_desired(s)
+    return [change for _, change in adoptions] + decided
+
+
+def _adoptions(s: Situation) -> list[tuple[Generation, Change]]:
+    """Live generations owned by this name but missing from the lock (a crash, or a lost lock)."""
+    unrecorded = [g for g in s.live if g.key not in s.recorded_keys]
+    if not unrecorded:
+        return []
+    if s.desired:  # prefer the generation of the wanted spec, then the newest
+        unrecorded.sort(key=lambda g: (_digest_matches(s.desired.digest, g.digest), g.create_time))
+    else:
+        unrecorded.sort(key=lambda g: g.create_time)
+    adopted = unrecorded[-1]
+    why = "its pending create was interrupted" if s.entry and s.entry.pending else "the lock has no record of it"
+    change = Change(
+        name=s.name, action="adopt", platform=adopted.platform, targets=(adopted.key,), digest=adopted.digest,
+        reason=f"live {_describe(adopted)} is owned by this manifest but {why}: record it (no API call)",
+    )
+    return [(adopted, change)]
+
+
+def _decide_desired(s: Situation) -> list[Change]:
+    d = s.desired
+    current = s.current
+    spec_changed = _spec_changed(s)
+    if current is None:
+        return [_missing(s, spec_changed)]
+    if spec_changed or s.replace:
+        return _spec_change(s, current)
+    return _same_spec(s, current)
+
+
+def _missing(s: Situation, spec_changed: bool) -> Change:
+    d = s.desired
+    recorded = s.entry.current if s.entry else None
+    if recorded is None or spec_changed or s.replace:
+        why = ("new manifest: no live tuning job" if recorded is None and not s.entry
+               else "--replace requested" if s.replace
+               else "spec changed" if spec_changed
+               else "no live tuning job recorded")
+        return _train(s, "train", why)
+    gone = _describe(recorded)
+    return _noop(s, f"{gone} no longer exists",
+                 attention=f"{gone} was deleted out of band; it is not retrained automatically "
+                           f"(use --replace {s.name} to train it again)")
+
+
+def _spec_change(s: Situation, current: Generation) -> list[Change]:
+    policy = s.desired.policy
+    why = "--replace requested" if s.replace and not _spec_changed(s) else _spec_change_reason(s)
+    if not current.active:
+        return [_train(s, "retrain", why, replacing=current)]
+    if policy.protect:
+        return [_noop(s, f"{_progress(current)}; {why}, but the running job is protected: "
+                         "it will be retrained after it ends")]
+    if policy.whileRunning == "wait":
+        return [_noop(s, f"{_progress(current)}; {why}: will retrain once it ends (whileRunning: wait)")]
+    cancel = Change(
+        name=s.name, action="cancel", platform=current.platform, targets=(current.key,),
+        reason=f"{why} while {_describe(current)} is still training (whileRunning: restart)",
+    )
+    return [cancel, _train(s, "retrain", f"{why}; replaces the cancelled job", replacing=current)]
+
+
+def _same_spec(s: Situation, current: Generation) -> list[Change]:
+    if current.active:
+        return [_noop(s, _progress(current), diffs=_mutable_diffs(s.desired, current))]
+    if current.phase != "succeeded":
+        error = f": {current.error}" if current.error else ""
+        return [_noop(s, f"last job ended {current.phase.upper()}",
+                      attention=f"{_describe(current)} ended {current.phase.upper()}{error}; it is retrained only "
+                                f"by a spec change or --replace {s.name}")]
+    if not current.model_exists:
+        return [_noop(s, "tuned model missing",
+                      attention=f"model {current.model} was deleted out of band; it is not retrained automatically "
+                                f"(use --replace {s.name} to train it again)")]
+    changes = _retirements(s, current)
+    diffs = _mutable_diffs(s.desired, current)
+    if diffs:
+        fields = ", ".join(sorted({d.path.split(".")[0] for d in diffs}))
+        changes.insert(0, Change(name=s.name, action="update", platform=current.platform, diffs=diffs,
+                                 targets=(current.model,), digest=s.desired.digest,
+                                 reason=f"mutable fields differ from the live model ({fields}): patch in place"))
+    return changes or [_noop(s, "in sync")]
+
+
+def _retirements(s: Situation, current: Generation) -> list[Change]:
+    old = s.superseded
+    if not old:
+        return []
+    policy = s.desired.policy
+    if policy.previousVersion == "keep" or policy.protect:
+        return []
+    return [
+        Change(name=s.name, action="retire", platform=g.platform, targets=(g.key,),
+               reason=f"the retrained {_describe(current)} succeeded; {_describe(g)} is superseded "
+                      "(previousVersion: retire)")
+        for g in old
+    ]
+
+
+def _decide_removed(s: Situation) -> list[Change]:
+    entry = s.entry
+    policy = _entry_policy(entry)
+    tracked = [g for g in (s.current, *s.superseded) if g]
+    if not tracked and not entry:
+        return []
+    if policy.get("onDelete") == "orphan":
+        return [Change(name=s.name, action="forget", platform=s.platform, targets=tuple(g.key for g in tracked),
+                       reason="manifest removed (onDelete: orphan): dropped from the lock, live resources untouched")]
+    if entry and entry.protect:
+        return [_noop(s, "manifest removed, but the resource is protected: nothing is cancelled or deleted",
+                      attention="restore the manifest, or apply it once with protect: false before removing it")]
+    changes = []
+    for g in tracked:
+        if g.active:
+            changes.append(Change(name=s.name, action="cancel", platform=g.platform, targets=(g.key,),
+                                  reason=f"manifest removed while {_describe(g)} is still training"))
+        elif g.model and g.model_exists:
+            changes.append(Change(name=s.name, action="delete", platform=g.platform, targets=(g.key,),
+                                  reason=f"manifest removed: undeploy and delete {_describe(g)}"))
+    if not changes:
+        return [Change(name=s.name, action="forget", platform=s.platform,
+                       reason="manifest removed and nothing it created is still live: dropped from the lock")]
+    return changes
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def _train(s: Situation, action: str, why: str, replacing: Generation | None = None) -> Change:
+    d = s.desired
+    diffs = _immutable_diffs(s) if action == "retrain" else ()
+    keep = (f"; {_describe(replacing)} keeps serving until the new one succeeds"
+            if replacing and replacing.phase == "succeeded" and replacing.model_exists else "")
+    return Change(name=s.name, action=action, platform=d.platform, digest=d.digest, diffs=diffs,
+                  targets=(replacing.key,) if replacing else (), reason=f"{why}: start a tuning job ($){keep}",
+                  after=d.depends_on or "")
+
+
+def _noop(s: Situation, reason: str, diffs: tuple[FieldDiff, ...] = (), attention: str = "") -> Change:
+    if diffs:
+        reason += f"; {len(diffs)} mutable field change(s) applied once training ends"
+    return Change(name=s.name, action="noop", platform=s.platform, reason=reason,
+                  digest=s.desired.digest if s.desired else "", attention=attention)
+
+
+def _spec_changed(s: Situation) -> bool:
+    applied = s.applied_digest
+    if not applied:
+        return False
+    if s.compare_specs and s.entry and not s.adopted:
+        return s.entry.spec.get("immutable") != s.desired.immutable
+    return not _digest_matches(s.desired.digest, applied)
+
+
+def _spec_change_reason(s: Situation) -> str:
+    diffs = _immutable_diffs(s)
+    if not diffs:
+        return f"spec digest changed ({s.applied_digest[:12]} → {s.desired.digest[:12]})"
+    fields = sorted({d.path for d in diffs})
+    if any(p.startswith("training") or p.startswith("examples") for p in fields):
+        return "training data changed" if len(fields) == 1 else f"immutable fields changed: {', '.join(fields)}"
+    return f"immutable fields changed: {', '.join(fields)}"
+
+
+def _immutable_diffs(s: Situation) -> tuple[FieldDiff, ...]:
+    if not s.entry or s.adopted:
+        return ()
+    return _diff(s.entry.spec.get("immutable", {}), s.desired.immutable)
+
+
+def _mutable_diffs(d: DesiredResource, current: Generation) -> tuple[FieldDiff, ...]:
+    live = {k: current.live.get(k) for k in d.mutable}
+    return _diff(live, dict(d.mutable))
+
+
+_PATH_PART = re.compile(r"\['([^']*)'\]|\[(\d+)\]")
+
+
+def _diff(before: Any, after: Any) -> tuple[FieldDiff, ...]:
+    delta = DeepDiff(before, after, ignore_numeric_type_changes=True, verbose_level=2)
+    diffs: list[FieldDiff] = []
+    for kind, key in (("changed", "values_changed"), ("changed", "type_changes")):
+        for path, change in delta.get(key, {}).items():
+            diffs.append(FieldDiff(_path(path), change.get("old_value"), change.get("new_value"), kind))
+    for kind, key in (("added", "dictionary_item_added"), ("added", "iterable_item_added")):
+        for path, value in delta.get(key, {}).items():
+            diffs.append(FieldDiff(_path(path), None, value, kind))
+    for kind, key in (("removed", "dictionary_item_removed"), ("removed", "iterable_item_removed")):
+        for path, value in delta.get(key, {}).items():
+            diffs.append(FieldDiff(_path(path), value, None, kind))
+    return tuple(sorted(diffs, key=lambda d: d.path))
+
+
+def _path(deepdiff_path: str) -> str:
+    parts = [m.group(1) if m.group(1) is not None else m.group(2) for m in _PATH_PART.finditer(deepdiff_path)]
+    return ".".join(parts)
+
+
+def _digest_matches(full: str, recorded: str) -> bool:
+    """Vertex labels carry a short digest; the lock and Gemini ids carry prefixes of the full one."""
+    return bool(full and recorded) and (full.startswith(recorded) or recorded.startswith(full))
+
+
+def _progress(g: Generation) -> str:
+    if g.phase == "cancelling":
+        return "cancelling"
+    percent = f", {g.progress:.0f}%" if g.progress is not None else ""
+    return f"training{percent}" if g.phase == "running" else f"queued ({g.state or g.phase})"
+
+
+def _describe(g: Generation) -> str:
+    if g.platform == "vertex":
+        return f"tuning job {g.job}" + (f" (model {g.model})" if g.model else "")
+    return f"tuned model {g.model}"
+
+
+def _policy_dict(policy: Any) -> dict:
+    return policy.model_dump() if hasattr(policy, "model_dump") else dict(vars(policy))
+
+
+def _entry_policy(entry: LockEntry | None) -> dict:
+    return dict(entry.spec.get("policy", {})) if entry else {}
+
+
+def _ordered_names(resources: Mapping[str, Any], entries: Mapping[str, Any]) -> list[str]:
+    """Manifest order (dependencies first), then names only the lock still knows, alphabetically."""
+    return list(resources) + sorted(n for n in entries if n not in resources)
+
+
+def _select(names: Iterable[str], resources: Mapping[str, DesiredResource], targets: frozenset[str]) -> set[str]:
+    if not targets:
+        return set(names)
+    selected: set[str] = set()
+    pending = list(targets)
+    while pending:  # a target brings the manifests it tunes on top of
+        name = pending.pop()
+        if name not in selected:
+            selected.add(name)
+            upstream = resources.get(name)
+            if upstream is not None and upstream.depends_on:
+                pending.append(upstream.depends_on)
+    return selected
+
+
+def _order_dependents(changes: list[Change], resources: Mapping[str, DesiredResource], observed: ObservedState,
+                      entries: Mapping[str, LockEntry]) -> list[Change]:
+    """A dependent's train waits only if its upstream has no succeeded model of the wanted spec yet."""
+    training_now = {c.name for c in changes if c.action in ("train", "retrain")}
+    result = []
+    for change in changes:
+        if change.after and change.after not in training_now and _upstream_ready(change.after, resources, observed,
+                                                                                   entries):
+            change = replace(change, after="")
+        result.append(change)
+    return result
+
+
+def _upstream_ready(name: str, resources: Mapping[str, DesiredResource], observed: ObservedState,
+                    entries: Mapping[str, LockEntry]) -> bool:
+    upstream = resources.get(name)
+    return any(g.phase == "succeeded" and g.model_exists and upstream is not None
+               and _digest_matches(upstream.digest, g.digest) for g in observed.of(name))

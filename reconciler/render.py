@@ -1,0 +1,135 @@
+"""Renderings of a plan (and of apply progress later): text via rich, JSON, and Markdown for PR comments.
+
+The only module that imports rich. Text output honours NO_COLOR and plain (non-TTY) streams.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any
+
+from rich.console import Console
+from rich.text import Text
+
+from reconciler.plan import COSTLY, DESTRUCTIVE, SUMMARY_ORDER, Change, FieldDiff, Plan
+
+MARKDOWN_LIMIT = 60_000
+STYLES = {"train": "green", "retrain": "magenta", "update": "yellow", "cancel": "red", "delete": "red",
+          "retire": "red", "adopt": "cyan", "forget": "blue", "noop": "dim"}
+NOUNS = {"train": "to train ($)", "retrain": "to retrain ($)", "update": "to update", "cancel": "to cancel",
+         "delete": "to delete", "retire": "to retire", "adopt": "to adopt", "forget": "to forget"}
+
+
+def console(stream: IO[str] | None = None, *, color: bool | None = None) -> Console:
+    """A console that colours only a terminal, and never when NO_COLOR is set (rich reads it)."""
+    return Console(file=stream, no_color=color is False or None, highlight=False, soft_wrap=True,
+                   force_terminal=color or None, emoji=False)
+
+
+def summary(plan: Plan) -> str:
+    counts = plan.counts()
+    if not counts:
+        return "Plan: no changes. Live state matches the manifests."
+    parts = [f"{counts[a]} {NOUNS[a]}" for a in SUMMARY_ORDER if counts.get(a)]
+    return "Plan: " + ", ".join(parts) + "."
+
+
+def text(plan: Plan, out: Console, *, show_noops: bool = True) -> None:
+    for change in plan.changes:
+        if change.is_change or show_noops:
+            _text_change(change, out)
+    out.print()
+    out.print(Text(summary(plan), style="bold"))
+
+
+def _text_change(change: Change, out: Console) -> None:
+    style = STYLES[change.action]
+    line = Text()
+    line.append(f"{change.symbol:>3} ", style=f"bold {style}")
+    line.append(f"{change.action:<7} ", style=style)
+    line.append(change.name, style="bold")
+    line.append(f"  {change.reason}", style="dim" if change.action == "noop" else "")
+    out.print(line)
+    if change.after:
+        out.print(Text(f"        after {change.after} succeeds", style="dim"))
+    for diff in change.diffs:
+        out.print(Text(f"        {_diff_line(diff)}", style=style))
+    if change.attention:
+        out.print(Text(f"        ⚠ {change.attention}", style="yellow"))
+
+
+def _diff_line(diff: FieldDiff) -> str:
+    if diff.kind == "added":
+        return f"+ {diff.path}: {_value(diff.after)}"
+    if diff.kind == "removed":
+        return f"- {diff.path}: {_value(diff.before)}"
+    return f"~ {diff.path}: {_value(diff.before)} → {_value(diff.after)}"
+
+
+def _value(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def as_json(plan: Plan) -> str:
+    return json.dumps(plan.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
+    """A pull-request comment: a summary table, then a collapsible section per resource."""
+    head = _markdown_head(plan)
+    details = [_markdown_details(c) for c in plan.changes if c.is_change or c.attention]
+    body = head + "".join(details)
+    if len(body) <= limit:
+        return body
+    return _markdown_summarised(plan, head, limit)
+
+
+def _markdown_head(plan: Plan) -> str:
+    lines = ["### reconciler plan", "", f"**{summary(plan)}**", ""]
+    costly = [c for c in plan.changes if c.action in COSTLY]
+    if costly:
+        lines += [f"> [!WARNING]\n> {len(costly)} change(s) start a paid tuning job: "
+                  + ", ".join(f"`{c.name}`" for c in costly), ""]
+    destructive = [c for c in plan.changes if c.action in DESTRUCTIVE]
+    if destructive:
+        lines += [f"> [!CAUTION]\n> {len(destructive)} change(s) cancel or delete live resources: "
+                  + ", ".join(f"`{c.name}`" for c in destructive), ""]
+    lines += ["| | action | name | platform | reason |", "|---|---|---|---|---|"]
+    for c in plan.changes:
+        flag = " 💲" if c.costly else ""
+        lines.append(f"| `{c.symbol}` | {c.action}{flag} | `{c.name}` | {c.platform} | {_cell(c.reason)} |")
+    return "\n".join(lines) + "\n\n"
+
+
+def _markdown_details(change: Change) -> str:
+    lines = [f"<details><summary><code>{change.symbol}</code> <b>{change.name}</b>: {change.action}</summary>", "",
+             change.reason, ""]
+    if change.attention:
+        lines += [f"> ⚠ {change.attention}", ""]
+    if change.after:
+        lines += [f"Runs after `{change.after}` succeeds.", ""]
+    if change.diffs:
+        lines += ["```diff"] + [_diff_line(d) for d in change.diffs] + ["```", ""]
+    if change.targets:
+        lines += ["Targets: " + ", ".join(f"`{t}`" for t in change.targets), ""]
+    lines += ["</details>", ""]
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_summarised(plan: Plan, head: str, limit: int) -> str:
+    note = (f"\n_Details omitted: the full plan exceeds {limit:,} characters. "
+            "Run `reconciler plan --json` for every field diff._\n")
+    if len(head) + len(note) <= limit:
+        return head + note
+    # Too many rows even for the table: keep the changes, count the no-ops.
+    rows = [c for c in plan.changes if c.is_change or c.attention]
+    table = _markdown_head(plan.with_changes(tuple(rows)))
+    noops = len(plan.changes) - len(rows)
+    tail = f"\n_{noops} resources in sync are not listed._\n" + note
+    if len(table) + len(tail) <= limit:
+        return table + tail
+    return table[: limit - len(tail) - 40].rsplit("\n", 1)[0] + "\n| … | | | | (truncated) |\n" + tail
+
+
+def _cell(text_: str) -> str:
+    return text_.replace("|", "\\|").replace("\n", " ")
