@@ -186,6 +186,8 @@ def _spec_change(s: Situation, current: Generation) -> list[Change]:
     why = "--replace requested" if s.replace and not _spec_changed(s) else _spec_change_reason(s)
     if not current.active:
         return [_train(s, "retrain", why, replacing=current)]
+    if current.phase == "cancelling":  # a cancel was already sent: never send another, just start the new job
+        return [_train(s, "retrain", f"{why}; {_describe(current)} is being cancelled", replacing=current)]
     if policy.protect:
         return [_noop(s, f"{_progress(current)}; {why}, but the running job is protected: "
                          "it will be retrained after it ends")]
@@ -249,12 +251,17 @@ def _decide_removed(s: Situation) -> list[Change]:
                       attention="restore the manifest, or apply it once with protect: false before removing it")]
     changes = []
     for g in tracked:
-        if g.active:
+        if g.phase == "cancelling":  # the cancel was sent by an earlier apply; wait for it, do not repeat it
+            changes.append(_noop(s, f"manifest removed; {_describe(g)} is being cancelled"))
+        elif g.active:
             changes.append(Change(name=s.name, action="cancel", platform=g.platform, targets=(g.key,),
                                   reason=f"manifest removed while {_describe(g)} is still training"))
         elif g.model and g.model_exists:
             changes.append(Change(name=s.name, action="delete", platform=g.platform, targets=(g.key,),
                                   reason=f"manifest removed: undeploy and delete {_describe(g)}"))
+    if all(c.action == "noop" for c in changes) and changes:
+        return changes
+    changes = [c for c in changes if c.action != "noop"]
     if not changes:
         return [Change(name=s.name, action="forget", platform=s.platform,
                        reason="manifest removed and nothing it created is still live: dropped from the lock")]
