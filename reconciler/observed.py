@@ -28,6 +28,7 @@ VERTEX_PHASES: dict[str, Phase] = {
     "JOB_STATE_CANCELLED": "cancelled",
     "JOB_STATE_EXPIRED": "expired",
 }
+VOLATILE_FIELDS = frozenset({"progress", "state"})
 GEMINI_PHASES: dict[str, Phase] = {"CREATING": "running", "ACTIVE": "succeeded", "FAILED": "failed"}
 
 
@@ -49,6 +50,7 @@ class Generation:
     endpoints: tuple[str, ...] = ()  # every endpoint serving this model or one of its checkpoints
     live: dict = field(default_factory=dict)  # mutable fields as live now (displayName, description, labels, ...)
     intent: str = ""  # intent id carried by the resource, if any
+    operation: str = ""  # Gemini API: the create operation (progress and the server's error live there)
     progress: float | None = None  # percent complete while training, when the API reports it
     error: str = ""  # server's error message for failed / cancelled / expired
     state: str = ""  # the API's raw state name, for display
@@ -82,8 +84,12 @@ class ObservedState:
         return frozenset(g.owner for g in self.generations)
 
     def fingerprint(self) -> str:
-        """A digest of everything read: a saved plan is stale when this changes."""
-        canonical = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+        """A digest of what a plan decides on: a saved plan is stale when this changes.
+
+        Progress and the raw state name move on their own while a job trains; only phases count.
+        """
+        stable = [{k: v for k, v in g.items() if k not in VOLATILE_FIELDS} for g in self.to_json()["generations"]]
+        canonical = json.dumps(stable, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def to_json(self) -> dict:

@@ -116,6 +116,7 @@ GOLDEN = """\
         "live": {},
         "model": "tunedModels/tiny-bot-d1",
         "modelExists": true,
+        "operation": "",
         "owner": "tiny-bot",
         "phase": "succeeded",
         "platform": "gemini-api",
