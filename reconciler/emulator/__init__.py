@@ -1,0 +1,9 @@
+"""Local HTTP emulator of the Vertex AI tuning API and the Gemini API tunedModels API.
+
+Imports nothing from the rest of `reconciler` (stdlib only). Embed it with `Emulator`, or run
+`python -m reconciler.emulator` / `reconciler emulator`.
+"""
+
+from .server import Emulator
+
+__all__ = ["Emulator"]

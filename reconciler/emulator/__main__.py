@@ -1,0 +1,68 @@
+"""`python -m reconciler.emulator` / `reconciler emulator`: serve both tuning APIs on loopback."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from .server import Emulator
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reconciler emulator",
+        description="Local emulator of the Vertex AI tuning API (/v1, /v1beta1) and the Gemini API tunedModels "
+                    "(/v1beta). Admin surface under /__emulator__/ (see README).")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default 0)")
+    parser.add_argument("--job-duration", type=float, default=60.0, metavar="SECONDS",
+                        help="virtual seconds from create to success (default 60)")
+    parser.add_argument("--latency-ms", type=float, default=0.0, metavar="MS",
+                        help="latency added to every API response (default 0)")
+    parser.add_argument("--state-file", metavar="FILE",
+                        help="load state from FILE on start and save it after every mutation (atomically)")
+    parser.add_argument("--quota-rps", type=float, metavar="N",
+                        help="answer 429 RESOURCE_EXHAUSTED + Retry-After above N API requests per second")
+    parser.add_argument("--fault-seed", type=int, default=0, metavar="N",
+                        help="seed of the RNG behind probabilistic fault rules (default 0)")
+    parser.add_argument("--record-bodies", action="store_true",
+                        help="keep every response body in the request log (for test suites)")
+    parser.add_argument("--owner-email", default="owner@example.com",
+                        help="the OWNER permission given to every new Gemini tuned model")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(list(argv) if argv is not None else None)
+    if args.job_duration < 0 or args.latency_ms < 0 or (args.quota_rps is not None and args.quota_rps <= 0):
+        print("error: --job-duration and --latency-ms must be >= 0, --quota-rps > 0", file=sys.stderr)
+        return 1
+    try:
+        emulator = Emulator(host=args.host, port=args.port, job_duration=args.job_duration,
+                            latency_ms=args.latency_ms, state_file=args.state_file, quota_rps=args.quota_rps,
+                            fault_seed=args.fault_seed, owner_email=args.owner_email,
+                            record_bodies=args.record_bodies)
+        base_url = emulator.start()
+    except (OSError, ValueError) as err:
+        print(f"error: cannot start the emulator: {err}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+    print(f"listening on {base_url}", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

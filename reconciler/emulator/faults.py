@@ -1,0 +1,192 @@
+"""Injected faults and the optional request quota: the basis of every reliability test.
+
+A fault rule (JSON, keys camelCase or snake_case):
+    {"method": "POST",                      # HTTP method, "*" (default) for any
+     "path": "/v1/projects/*/tuningJobs",   # glob (fnmatch, case-sensitive; "*" also crosses "/"), or
+     "pathRegex": "tuningJobs/[0-9]+$",     # a Python regex searched in the path; neither = every path
+     "action": "error",                     # "error" | "latency" | "drop" (commit, then close the socket)
+     "status": 429,                         # error: HTTP status (429, 503, 500, 504, ...), default 503
+     "retryAfterSeconds": 2,                # error: Retry-After header + google.rpc.RetryInfo (429: default 1)
+     "latencyMs": 250,                      # latency: extra delay before the response
+     "probability": 0.5,                    # chance per matching call, from the seeded RNG (default 1)
+     "times": 3}                            # only the next N triggering calls (default: unlimited)
+`action` defaults to "error" when `status` is given, else "latency" when `latencyMs` is given.
+Paths are matched decoded and without the query string; admin calls are never faulted.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .rpc import HTTP_DEFAULT_CODE, RpcError, invalid, retry_info
+from .schema import camel
+
+ACTIONS = {"error": "error", "latency": "latency", "drop": "drop", "commitThenDrop": "drop"}
+_KEYS = {"method", "path", "pathRegex", "action", "status", "retryAfterSeconds", "latencyMs", "probability",
+         "times", "message", "id"}
+
+
+@dataclass
+class FaultRule:
+    id: int
+    action: str
+    method: str = "*"
+    path: str | None = None
+    path_regex: re.Pattern[str] | None = None
+    status: int = 503
+    retry_after: float | None = None
+    latency_ms: float = 0.0
+    probability: float = 1.0
+    remaining: int | None = None
+    message: str | None = None
+    hits: int = 0
+    source: dict[str, Any] = field(default_factory=dict)
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.remaining is not None and self.remaining <= 0:
+            return False
+        if self.method not in ("*", method):
+            return False
+        if self.path is not None and not fnmatch.fnmatchcase(path, self.path):
+            return False
+        return self.path_regex is None or self.path_regex.search(path) is not None
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.source, "id": self.id, "hits": self.hits,
+                **({"remaining": self.remaining} if self.remaining is not None else {})}
+
+    def error(self) -> RpcError:
+        code = HTTP_DEFAULT_CODE.get(self.status, "UNAVAILABLE")
+        retry = self.retry_after if self.retry_after is not None else (1.0 if self.status == 429 else None)
+        message = self.message or {
+            "RESOURCE_EXHAUSTED": "Quota exceeded (fault injected by the emulator).",
+            "UNAVAILABLE": "The service is currently unavailable (fault injected by the emulator).",
+        }.get(code, f"{code} (fault injected by the emulator).")
+        if retry is None:
+            return RpcError(code, message)
+        return RpcError(code, message, [retry_info(retry)], {"Retry-After": str(max(1, math.ceil(retry)))})
+
+
+@dataclass
+class Effects:
+    latency_ms: float = 0.0
+    error: RpcError | None = None
+    drop: bool = False
+    applied: list[str] = field(default_factory=list)
+
+
+class Faults:
+    def __init__(self, seed: int = 0) -> None:
+        self.lock = threading.Lock()
+        self.rules: list[FaultRule] = []
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self._next_id = 1
+
+    def reseed(self, seed: int) -> None:
+        with self.lock:
+            self.seed = seed
+            self.rng = random.Random(seed)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.rules.clear()
+
+    def describe(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [rule.describe() for rule in self.rules]
+
+    def add(self, specs: list[Any]) -> list[dict[str, Any]]:
+        rules = [self.parse(spec, index) for index, spec in enumerate(specs)]
+        with self.lock:
+            for rule in rules:
+                rule.id = self._next_id
+                self._next_id += 1
+                self.rules.append(rule)
+            return [rule.describe() for rule in rules]
+
+    @staticmethod
+    def parse(spec: Any, index: int) -> FaultRule:
+        where = f"faults[{index}]"
+        if not isinstance(spec, dict):
+            raise invalid(where, "A fault rule is a JSON object.")
+        spec = {camel(str(k)): v for k, v in spec.items()}
+        unknown = sorted(set(spec) - _KEYS)
+        if unknown:
+            raise invalid(f"{where}.{unknown[0]}", f"Unknown fault rule field {unknown[0]!r}; known: "
+                                                   + ", ".join(sorted(_KEYS - {'id'})) + ".")
+        action = spec.get("action") or ("error" if "status" in spec else "latency" if "latencyMs" in spec else None)
+        if action not in ACTIONS:
+            raise invalid(f"{where}.action", "action must be one of error, latency, drop "
+                                             "(or give status / latencyMs).")
+        try:
+            rule = FaultRule(id=0, action=ACTIONS[action], method=str(spec.get("method", "*")).upper(),
+                             path=spec.get("path"),
+                             path_regex=re.compile(spec["pathRegex"]) if spec.get("pathRegex") else None,
+                             status=int(spec.get("status", 503)),
+                             retry_after=float(spec["retryAfterSeconds"]) if "retryAfterSeconds" in spec else None,
+                             latency_ms=float(spec.get("latencyMs", 0)),
+                             probability=float(spec.get("probability", 1.0)),
+                             remaining=int(spec["times"]) if spec.get("times") is not None else None,
+                             message=spec.get("message"),
+                             source={k: v for k, v in spec.items() if k != "id"})
+        except (ValueError, TypeError, re.error) as err:
+            raise invalid(where, f"Invalid fault rule: {err}") from None
+        if rule.action == "error" and rule.status not in HTTP_DEFAULT_CODE:
+            raise invalid(f"{where}.status", f"status must be one of {sorted(HTTP_DEFAULT_CODE)}.")
+        if not 0.0 <= rule.probability <= 1.0:
+            raise invalid(f"{where}.probability", "probability must be between 0 and 1.")
+        return rule
+
+    def apply(self, method: str, path: str) -> Effects:
+        effects = Effects()
+        if not self.rules:
+            return effects
+        with self.lock:
+            for rule in self.rules:
+                if not rule.matches(method, path):
+                    continue
+                if rule.probability < 1.0 and self.rng.random() >= rule.probability:
+                    continue
+                rule.hits += 1
+                if rule.remaining is not None:
+                    rule.remaining -= 1
+                effects.applied.append(f"{rule.action}#{rule.id}")
+                if rule.action == "latency":
+                    effects.latency_ms += rule.latency_ms
+                elif rule.action == "error" and effects.error is None:
+                    effects.error = rule.error()
+                elif rule.action == "drop":
+                    effects.drop = True
+        return effects
+
+
+class Quota:
+    """A token bucket of `rps` requests per second (burst = rps); empty -> 429 RESOURCE_EXHAUSTED."""
+
+    def __init__(self, rps: float) -> None:
+        self.rate = float(rps)
+        self.capacity = max(1.0, float(rps))
+        self.tokens = self.capacity
+        self.stamp = time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self) -> RpcError | None:
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            if self.tokens >= 1.0:
+                self.tokens -= 1.0
+                return None
+            wait = (1.0 - self.tokens) / self.rate
+        return RpcError("RESOURCE_EXHAUSTED",
+                        f"Quota exceeded: at most {self.rate:g} requests per second (emulator --quota-rps).",
+                        [retry_info(wait)], {"Retry-After": str(max(1, math.ceil(wait)))})

@@ -1,0 +1,85 @@
+"""In-memory state of the emulated APIs, persisted as one JSON document after every mutation.
+
+The document is written atomically (temporary file in the same directory, fsync, os.replace) so that
+a crash at any instant leaves either the previous or the new state on disk, never a torn file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from typing import Any
+
+FORMAT = 1
+COLLECTIONS = ("tuningJobs", "models", "endpoints", "operations",       # Vertex AI
+               "tunedModels", "geminiOperations", "permissions")         # Gemini API
+
+
+def empty_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"format": FORMAT, "clockOffset": 0.0, "seq": 0}
+    for name in COLLECTIONS:
+        state[name] = {}
+    return state
+
+
+class Store:
+    """One lock guards everything; API handlers run under it, so each call sees a consistent state."""
+
+    def __init__(self, path: str | None = None) -> None:
+        self.path = path
+        self.lock = threading.RLock()
+        self.state = empty_state()
+        self.dirty = False
+        self.generation = 0            # bumped on every mutation; caches key on it
+        self.next_due = float("inf")   # virtual time of the next scheduled state change (see settle)
+
+    def __getitem__(self, collection: str) -> dict[str, Any]:
+        return self.state[collection]
+
+    def next_seq(self) -> int:
+        self.state["seq"] += 1
+        return self.state["seq"]
+
+    def changed(self) -> None:
+        self.dirty = True
+        self.generation += 1
+
+    def load(self) -> bool:
+        """Load the state file if it exists. Returns True when something was loaded."""
+        if not self.path or not os.path.exists(self.path) or os.path.getsize(self.path) == 0:
+            return False
+        with open(self.path, encoding="utf-8") as handle:
+            loaded = json.load(handle)
+        if loaded.get("format") != FORMAT:
+            raise ValueError(f"{self.path}: unsupported emulator state format {loaded.get('format')!r}")
+        state = empty_state()
+        state.update(loaded)
+        self.state = state
+        return True
+
+    def reset(self) -> None:
+        with self.lock:
+            self.state = empty_state()
+            self.changed()
+
+    def save(self, clock_offset: float) -> None:
+        with self.lock:
+            self.state["clockOffset"] = clock_offset
+            self.dirty = False
+            if not self.path:
+                return
+            directory = os.path.dirname(os.path.abspath(self.path))
+            os.makedirs(directory, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(prefix=".emulator-state.", suffix=".tmp", dir=directory)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    json.dump(self.state, handle, separators=(",", ":"))
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(temporary, self.path)
+            except BaseException:
+                if os.path.exists(temporary):
+                    os.unlink(temporary)
+                raise
