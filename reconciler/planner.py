@@ -139,7 +139,7 @@ def _decide(s: Situation) -> list[Change]:
 
 def _adoptions(s: Situation) -> list[tuple[Generation, Change]]:
     """Live generations owned by this name but missing from the lock (a crash, or a lost lock)."""
-    unrecorded = [g for g in s.live if g.key not in s.recorded_keys]
+    unrecorded = [g for g in s.live if g.key not in s.recorded_keys and _holds_something(g)]
     if not unrecorded:
         return []
     if s.desired:  # prefer the generation of the wanted spec, then the newest
@@ -167,8 +167,13 @@ def _decide_desired(s: Situation) -> list[Change]:
 
 
 def _missing(s: Situation, spec_changed: bool) -> Change:
-    d = s.desired
     recorded = s.entry.current if s.entry else None
+    ended = _ended_without_model(s)
+    if recorded is None and ended is not None and not s.replace:
+        error = f": {ended.error}" if ended.error else ""
+        return _noop(s, f"an earlier job for this spec ended {ended.phase.upper()}",
+                     attention=f"{_describe(ended)} ended {ended.phase.upper()}{error}; it is retrained only by a "
+                               f"spec change or --replace {s.name}")
     if recorded is None or spec_changed or s.replace:
         why = ("new manifest: no live tuning job" if recorded is None and not s.entry
                else "--replace requested" if s.replace
@@ -179,6 +184,20 @@ def _missing(s: Situation, spec_changed: bool) -> Change:
     return _noop(s, f"{gone} no longer exists",
                  attention=f"{gone} was deleted out of band; it is not retrained automatically "
                            f"(use --replace {s.name} to train it again)")
+
+
+def _holds_something(g: Generation) -> bool:
+    """Worth owning: still training, or a model still live. Finished jobs without a model are history."""
+    return g.active or (g.phase == "succeeded" and g.model_exists)
+
+
+def _ended_without_model(s: Situation) -> Generation | None:
+    """A failed, cancelled or expired job of the wanted spec that no lock remembers (a lost lock)."""
+    if s.entry is not None:
+        return None
+    ended = [g for g in s.live if g.phase in ("failed", "cancelled", "expired")
+             and _digest_matches(s.desired.digest, g.digest)]
+    return max(ended, key=lambda g: g.create_time) if ended else None
 
 
 def _spec_change(s: Situation, current: Generation) -> list[Change]:
