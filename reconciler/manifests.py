@@ -33,6 +33,7 @@ MAX_EXPANDED_NODES = 100_000  # a document may not grow past this through aliase
 MAX_DEPTH = 64
 MAX_ROW_ERRORS = 20
 RECOMMENDED_EXAMPLES = 100
+MAX_MESSAGE = 400
 
 _YAML = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {f"{_YAML}{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")}
@@ -74,6 +75,8 @@ class _Diagnostics:
     items: list[Diagnostic] = field(default_factory=list)
 
     def add(self, path: str, line: int, col: int, message: str, severity: str = "error") -> None:
+        if len(message) > MAX_MESSAGE:  # a message quotes user input, which may be huge
+            message = message[:MAX_MESSAGE - 3] + "..."
         self.items.append(Diagnostic(path, line, col, message, severity))
 
     def at(self, path: str, node: Node, message: str, severity: str = "error") -> None:
@@ -393,10 +396,10 @@ class _Converter:
         try:
             result = _CONSTRUCTOR.yaml_constructors[tag](_CONSTRUCTOR, ScalarNode(tag, value))
         except (ValueError, OverflowError):
-            self.report(node, f"invalid {tag.removeprefix(_YAML)} {value!r}")
+            self.report(node, f"invalid {tag.removeprefix(_YAML)} {_brief(value)}")
             return None
         if isinstance(result, float) and (result != result or result in (float("inf"), float("-inf"))):
-            self.report(node, f"{value!r} is not a finite number")
+            self.report(node, f"{_brief(value)} is not a finite number")
             return None
         return result
 
@@ -586,9 +589,14 @@ _EXPECTED = {"string_type": "a string", "int_type": "an integer", "int_parsing":
              "model_type": "a mapping", "model_attributes_type": "a mapping", "list_type": "a list"}
 
 
+def _brief(value: Any) -> str:
+    text = repr(value) if not isinstance(value, int) or value.bit_length() < 200 else "a huge number"
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
 def _got(value: Any) -> str:
     kind = _KINDS.get(type(value), type(value).__name__)
-    return f"{kind} {value!r}" if isinstance(value, (bool, int, float, str)) else kind
+    return f"{kind} {_brief(value)}" if isinstance(value, (bool, int, float, str)) else kind
 
 
 def _explain(error: dict, root_type: Any, root: Node) -> tuple[Node, str]:
@@ -625,7 +633,7 @@ def _message(kind: str, ctx: dict, value: Any, expected_type: Any, fallback: str
     if kind == "literal_error":
         choices = get_args(expected_type) if get_origin(expected_type) is Literal else ()
         listed = _either(choices) if choices else ctx.get("expected", "")
-        return f"invalid value {value!r}; expected {listed}{_did_you_mean(value, choices)}"
+        return f"invalid value {_brief(value)}; expected {listed}{_did_you_mean(value, choices)}"
     if kind == "union_tag_invalid":
         return (f"invalid platform {ctx.get('tag')!r}; expected {_either(resources.PLATFORMS)}"
                 f"{_did_you_mean(ctx.get('tag'), resources.PLATFORMS)}")
@@ -635,7 +643,7 @@ def _message(kind: str, ctx: dict, value: Any, expected_type: Any, fallback: str
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         relation = {"greater_than_equal": "at least", "greater_than": "greater than",
                     "less_than_equal": "at most", "less_than": "less than"}[kind]
-        return f"must be {relation} {next(iter(ctx.values()))} (got {value!r})"
+        return f"must be {relation} {next(iter(ctx.values()))} (got {_brief(value)})"
     if kind == "string_too_long":
         return f"too long ({len(value)} characters; at most {ctx['max_length']})"
     if kind == "string_too_short":
@@ -643,7 +651,7 @@ def _message(kind: str, ctx: dict, value: Any, expected_type: Any, fallback: str
     if kind == "too_short":
         return f"needs at least {ctx['min_length']} item(s)"
     if kind == "string_pattern_mismatch":
-        return f"invalid value {value!r} (must match {ctx['pattern']})"
+        return f"invalid value {_brief(value)} (must match {ctx['pattern']})"
     return fallback
 
 
