@@ -151,8 +151,8 @@ class Faults:
             return effects
         with self.lock:
             for rule in self.rules:
-                if not rule.matches(method, path):
-                    continue
+                if not rule.matches(method, path) or (rule.action == "error" and effects.error is not None):
+                    continue   # only the first triggering error rule is consumed
                 if rule.probability < 1.0 and self.rng.random() >= rule.probability:
                     continue
                 rule.hits += 1
@@ -161,7 +161,7 @@ class Faults:
                 effects.applied.append(f"{rule.action}#{rule.id}")
                 if rule.action == "latency":
                     effects.latency_ms += rule.latency_ms
-                elif rule.action == "error" and effects.error is None:
+                elif rule.action == "error":
                     effects.error = rule.error()
                 elif rule.action == "drop":
                     effects.drop = True
