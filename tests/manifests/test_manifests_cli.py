@@ -7,7 +7,7 @@ from pathlib import Path
 
 import jsonschema
 
-from conftest import VERTEX
+from manifest_samples import VERTEX
 
 EXAMPLES = Path(__file__).parents[2] / "manifests"
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import GEMINI, VERTEX
+from manifest_samples import GEMINI, VERTEX
 
 REFORMATTED_VERTEX = """\
 # same model, written differently

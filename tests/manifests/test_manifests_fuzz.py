@@ -6,7 +6,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import GEMINI, VERTEX
+from manifest_samples import GEMINI, VERTEX
 from reconciler import manifests
 from reconciler.errors import ManifestError
 

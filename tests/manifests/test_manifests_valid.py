@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
-from conftest import GEMINI, VERTEX
+from manifest_samples import GEMINI, VERTEX
 from reconciler import manifests
 from reconciler.errors import ManifestError
 from reconciler.resources import (DIGEST_ALGORITHM, MUTABLE_FIELDS, DesiredResource, Policy,
