@@ -36,7 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(list(argv) if argv is not None else None)
+    arguments = list(argv) if argv is not None else sys.argv[1:]
+    if arguments[:1] == ["--"]:          # `reconciler emulator -- --port 8080` forwards a leading "--"
+        arguments = arguments[1:]
+    args = build_parser().parse_args(arguments)
     if args.job_duration < 0 or args.latency_ms < 0 or (args.quota_rps is not None and args.quota_rps <= 0):
         print("error: --job-duration and --latency-ms must be >= 0, --quota-rps > 0", file=sys.stderr)
         return 1
