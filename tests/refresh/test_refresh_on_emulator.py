@@ -1,0 +1,177 @@
+"""refresh() against the real emulator over HTTP: request counts, drift, phases, faults."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from reconciler.clients import connect
+from reconciler.clients.http import RetryPolicy
+from reconciler.emulator import Emulator
+from reconciler.refresh import refresh
+
+PROJECT, LOCATION = "acme", "us-central1"
+PARENT = f"projects/{PROJECT}/locations/{LOCATION}"
+VERTEX_SCOPE = ("vertex", PROJECT, LOCATION)
+GEMINI_SCOPE = ("gemini-api", None, None)
+
+
+def job_body(name: str, digest: str = "0123456789ab", **extra) -> dict:
+    return {"baseModel": "gemini-2.5-flash", "tunedModelDisplayName": name, "description": f"{name} bot",
+            "supervisedTuningSpec": {"trainingDatasetUri": "gs://acme/train.jsonl",
+                                     "hyperParameters": {"epochCount": 2}, "exportLastCheckpointOnly": True},
+            "labels": {"managed-by": "reconciler", "reconciler-name": name, "reconciler-digest": digest,
+                       "reconciler-intent": f"intent-{name}", "team": "support"}, **extra}
+
+
+def tuned_body(name: str) -> dict:
+    return {"baseModel": "models/gemini-1.5-flash-001-tuning", "displayName": name,
+            "tuningTask": {"trainingData": {"examples": {"examples": [{"textInput": "2+2?", "output": "4"}]}},
+                           "hyperparameters": {"epochCount": 2, "batchSize": 1, "learningRate": 0.001}}}
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    with Emulator(job_duration=60) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def clients(emu):
+    with connect({"vertex", "gemini-api"}, api_endpoint=emu.base_url, emulator=True, env={},
+                 policy=RetryPolicy(initial_delay=0.001, max_delay=0.01)) as connected:
+        yield connected
+
+
+def admin(emu: Emulator, route: str, body: dict) -> None:
+    response = httpx.post(f"{emu.base_url}/__emulator__/{route}", json=body)
+    assert response.status_code == 200, response.text
+
+
+def api_requests(emu: Emulator) -> list[dict]:
+    return emu.requests()
+
+
+def read(clients, names=(), lock_keys=(), scopes=(VERTEX_SCOPE, GEMINI_SCOPE)):
+    return refresh(scopes, names, lock_keys, clients.vertex, clients.gemini)
+
+
+@pytest.mark.parametrize("n", [3, 30])
+def test_request_count_does_not_grow_with_resources(emu, clients, n):
+    jobs = [clients.vertex.create_tuning_job(PARENT, job_body(f"bot-{i}")) for i in range(n)]
+    for i in range(n):
+        clients.gemini.create_tuned_model(tuned_body(f"gem-{i}"), f"gem-{i}-0123abcd")
+    emu.advance(61)
+    emu.clear_requests()
+    names = [f"bot-{i}" for i in range(n)] + [f"gem-{i}" for i in range(n)]
+    lock_keys = [j["name"] for j in jobs] + [f"tunedModels/gem-{i}-0123abcd" for i in range(n)]
+    state = read(clients, names, lock_keys)
+    assert len(state.generations) == 2 * n
+    assert all(g.phase == "succeeded" and g.model_exists for g in state.generations)
+    # tuningJobs, models, endpoints (one page each) and tunedModels (one page): 4 requests for any n.
+    assert len(api_requests(emu)) == 4
+
+
+def test_request_count_grows_with_pages(emu, clients):
+    clients.vertex.page_size = 4
+    for i in range(10):
+        clients.vertex.create_tuning_job(PARENT, job_body(f"bot-{i}"))
+    emu.advance(61)
+    emu.clear_requests()
+    state = read(clients, scopes=[VERTEX_SCOPE])
+    assert len(state.generations) == 10
+    assert len(api_requests(emu)) == 3 * 3  # 10 jobs, 10 models, 10 endpoints: 3 pages of 4 each
+
+
+def test_a_succeeded_job_joined_with_its_model_and_endpoints(emu, clients):
+    job = clients.vertex.create_tuning_job(PARENT, job_body("support-bot",
+                                                            supervisedTuningSpec={
+                                                                "trainingDatasetUri": "gs://acme/train.jsonl",
+                                                                "hyperParameters": {"epochCount": 3}}))
+    emu.advance(61)
+    tuned = clients.vertex.get_tuning_job(job["name"])["tunedModel"]
+    generation = read(clients).of("support-bot")[0]
+    assert generation.job == job["name"] and generation.model == tuned["model"] and generation.model_exists
+    checkpoint_endpoints = {c["endpoint"] for c in tuned.get("checkpoints", [])}
+    assert set(generation.endpoints) == {tuned["endpoint"]} | checkpoint_endpoints
+    assert len(generation.endpoints) == 3  # three epochs: three checkpoints, each served somewhere
+    assert generation.live == {"displayName": "support-bot", "description": "support-bot bot",
+                               "labels": {"team": "support"}}
+    assert (generation.digest, generation.intent, generation.phase) == ("0123456789ab", "intent-support-bot",
+                                                                        "succeeded")
+
+
+def test_a_running_job_and_its_progress_to_success(emu, clients):
+    clients.vertex.create_tuning_job(PARENT, job_body("bot"))
+    emu.advance(30)
+    running = read(clients).of("bot")[0]
+    assert running.phase in ("pending", "running") and running.model is None
+    emu.advance(31)
+    assert read(clients).of("bot")[0].phase == "succeeded"
+
+
+def test_a_model_deleted_out_of_band_is_reported_missing(emu, clients):
+    job = clients.vertex.create_tuning_job(PARENT, job_body("bot"))
+    emu.advance(61)
+    model = clients.vertex.get_tuning_job(job["name"])["tunedModel"]["model"]
+    admin(emu, "resources:delete", {"name": model.split("@")[0]})
+    generation = read(clients, lock_keys=[job["name"]]).of("bot")[0]
+    assert generation.phase == "succeeded" and generation.model == model and generation.model_exists is False
+
+
+def test_model_labels_edited_away_out_of_band_do_not_hide_the_model(emu, clients):
+    job = clients.vertex.create_tuning_job(PARENT, job_body("bot"))
+    emu.advance(61)
+    model = clients.vertex.get_tuning_job(job["name"])["tunedModel"]["model"].split("@")[0]
+    admin(emu, "resources:patch", {"name": model, "labels": {"team": "other"}, "displayName": "Hand edited"})
+    generation = read(clients).of("bot")[0]
+    assert generation.model_exists and generation.live["displayName"] == "Hand edited"
+    assert generation.live["labels"] == {"team": "other"}
+
+
+def test_a_failed_job_reports_the_servers_error(emu, clients):
+    job = clients.vertex.create_tuning_job(PARENT, job_body("bot"))
+    admin(emu, "resources:fail", {"name": job["name"], "message": "training data is invalid"})
+    generation = read(clients).of("bot")[0]
+    assert (generation.phase, generation.error) == ("failed", "training data is invalid")
+
+
+def test_lock_entries_outside_the_scopes_read_are_fetched(emu, clients):
+    elsewhere = "projects/acme/locations/europe-west4"
+    job = clients.vertex.create_tuning_job(elsewhere, job_body("bot"))
+    emu.clear_requests()
+    state = read(clients, lock_keys=[job["name"], f"{elsewhere}/tuningJobs/999"])
+    assert [g.job for g in state.of("bot")] == [job["name"]]
+    assert state.find(f"{elsewhere}/tuningJobs/999") is None
+    assert len(api_requests(emu)) == 4 + 2
+
+
+def test_gemini_models_with_progress_and_failure(emu, clients):
+    clients.gemini.create_tuned_model(tuned_body("a"), "math-bot-0123abcd")
+    clients.gemini.create_tuned_model(tuned_body("b"), "broken-bot-89abcdef")
+    clients.gemini.create_tuned_model(tuned_body("c"), "not-ours-0123abcd")
+    clients.gemini.create_tuned_model(tuned_body("d"), "math-bot-extra")
+    admin(emu, "resources:fail", {"name": "tunedModels/broken-bot-89abcdef", "message": "examples rejected"})
+    emu.advance(30)
+    state = read(clients, names=["math-bot", "broken-bot"], scopes=[GEMINI_SCOPE])
+    assert sorted(g.model for g in state.generations) == ["tunedModels/broken-bot-89abcdef",
+                                                          "tunedModels/math-bot-0123abcd"]
+    creating = state.of("math-bot")[0]
+    assert (creating.phase, creating.digest, creating.state) == ("running", "0123abcd", "CREATING")
+    assert creating.progress is not None and 0 < creating.progress < 100
+    failed = state.of("broken-bot")[0]
+    assert (failed.phase, failed.error) == ("failed", "examples rejected")
+
+
+def test_refresh_survives_throttling_and_outages(emu, clients):
+    for i in range(3):
+        clients.vertex.create_tuning_job(PARENT, job_body(f"bot-{i}"))
+    emu.advance(61)
+    emu.add_faults([{"method": "GET", "path": "*/models", "status": 429, "retryAfterSeconds": 0.001, "times": 2},
+                    {"method": "GET", "path": "*/endpoints", "status": 503, "times": 1},
+                    {"method": "GET", "path": "/v1beta/tunedModels", "status": 500, "times": 1}])
+    state = read(clients, [f"bot-{i}" for i in range(3)])
+    assert len(state.generations) == 3 and all(g.model_exists and g.endpoints for g in state.generations)
+    assert sorted(r["status"] for r in api_requests(emu) if r["status"] != 200) == [429, 429, 500, 503]
