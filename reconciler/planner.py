@@ -175,7 +175,7 @@ def _missing(s: Situation, spec_changed: bool) -> Change:
                      attention=f"{_describe(ended)} ended {ended.phase.upper()}{error}; it is retrained only by a "
                                f"spec change or --replace {s.name}")
     if recorded is None or spec_changed or s.replace:
-        why = ("new manifest: no live tuning job" if recorded is None and not s.entry
+        why = ("new manifest, nothing live" if recorded is None and not s.entry
                else "--replace requested" if s.replace
                else "spec changed" if spec_changed
                else "no live tuning job recorded")

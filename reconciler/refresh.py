@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from reconciler.clients.gemini import GeminiClient
@@ -179,6 +179,22 @@ class _Reader:
 
 
 # ---------------------------------------------------------------------------------------- Vertex rows
+
+
+def vertex_generation(job: dict, model: dict | None = None) -> Generation:
+    """One job read on its own (a create answer, a GET), with its model when that was read too.
+
+    Without the model nothing says it is gone, so it is taken to exist.
+    """
+    model_name = _job_model(job)
+    models = {_model_tail(model_name): model} if model is not None and model_name else {}
+    generation = _vertex_generation(job, job["name"], models, [])
+    return generation if model is not None else replace(generation, model_exists=True)
+
+
+def gemini_generation(model: dict, operation: dict | None) -> Generation:
+    """One tuned model read on its own, with its create operation when that was read too."""
+    return _gemini_generation(model, operation)
 
 
 def _vertex_generation(job: dict, job_name: str, models: dict[str, dict], endpoints: list[dict]) -> Generation:

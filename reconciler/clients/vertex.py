@@ -79,6 +79,11 @@ class VertexClient:
         return self.session.call("PATCH", self.url(name), params={"updateMask": mask}, body=body,
                                  idempotent=True)
 
+    def list_model_versions(self, name: str, page_size: int | None = None) -> Iterator[dict]:
+        """One Model per version of `name` (no `@`)."""
+        params = {"pageSize": page_size or self.page_size}
+        return self.session.pages(self.url(name, "listVersions"), "models", params)
+
     def delete_model(self, name: str) -> dict:
         """Operation; fails with FailedPrecondition while any endpoint still serves the model."""
         return self.session.call("DELETE", self.url(name), idempotent=True)
