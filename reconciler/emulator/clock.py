@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime, timezone
+from functools import lru_cache
 
 
 class Clock:
@@ -33,6 +34,7 @@ class Clock:
             self._offset = float(offset)
 
 
+@lru_cache(maxsize=65536)   # resource timestamps are rendered again and again on the get/list hot path
 def rfc3339(timestamp: float) -> str:
     """Google's timestamp form: UTC, microseconds, trailing Z."""
     return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

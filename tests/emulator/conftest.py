@@ -25,6 +25,16 @@ SDK_ENV = ("GOOGLE_API_KEY", "GEMINI_API_KEY", "GOOGLE_CLOUD_PROJECT", "GOOGLE_C
            "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_GENAI_API_VERSION")
 
 warnings.filterwarnings("ignore", category=FutureWarning)
+HERE = Path(__file__).resolve().parent
+SDK_NOISE = ("ignore::FutureWarning", "ignore::DeprecationWarning",      # google-generativeai is deprecated
+             "ignore:.*experimental")                       # google-genai tunings are "experimental"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in Path(str(item.fspath)).resolve().parents:
+            for spec in SDK_NOISE:
+                item.add_marker(pytest.mark.filterwarnings(spec))
 
 
 @pytest.fixture(autouse=True)

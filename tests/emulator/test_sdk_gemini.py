@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import threading
+import warnings
 
-import google.generativeai as genai
 import pytest
-from google.api_core import exceptions
+
+with warnings.catch_warnings():      # the package announces its own deprecation on import
+    warnings.simplefilter("ignore")
+    import google.generativeai as genai
+    from google.api_core import exceptions
 
 EXAMPLES = [{"text_input": "2+2?", "output": "4"}, {"text_input": "3+3?", "output": "6"}]
 
