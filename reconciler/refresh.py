@@ -124,15 +124,17 @@ class _Reader:
             if job is not None and _managed(job):
                 jobs[tail] = job
 
-        wanted_models = {_model_tail(m) for m in (_job_model(j) for j in jobs.values()) if m} - set(models)
-        model_gets = {t: self._submit(_get_or_none, self.vertex.get_model, _job_model_by_tail(jobs, t))
-                      for t in sorted(wanted_models)}
+        # A succeeded job whose model the listing lacks: deleted out of band, or its labels were edited away.
+        made = {_model_tail(m): m for m in (_job_model(j) for j in jobs.values()) if m}
+        model_gets = {t: self._submit(_get_or_none, self.vertex.get_model, name)
+                      for t, name in sorted(made.items()) if t not in models}
         for tail, future in model_gets.items():
             model = future.result()
             if model is not None:
                 models[tail] = model
 
-        return [_vertex_generation(job, spelling.get(tail, job["name"]), models, endpoints)
+        serving = _serving(endpoints)
+        return [_vertex_generation(job, spelling.get(tail, job["name"]), models, serving)
                 for tail, job in sorted(jobs.items())]
 
     # ------------------------------------------------------------------------------------- Gemini API
@@ -188,7 +190,7 @@ def vertex_generation(job: dict, model: dict | None = None) -> Generation:
     """
     model_name = _job_model(job)
     models = {_model_tail(model_name): model} if model is not None and model_name else {}
-    generation = _vertex_generation(job, job["name"], models, [])
+    generation = _vertex_generation(job, job["name"], models, {})
     return generation if model is not None else replace(generation, model_exists=True)
 
 
@@ -197,7 +199,8 @@ def gemini_generation(model: dict, operation: dict | None) -> Generation:
     return _gemini_generation(model, operation)
 
 
-def _vertex_generation(job: dict, job_name: str, models: dict[str, dict], endpoints: list[dict]) -> Generation:
+def _vertex_generation(job: dict, job_name: str, models: dict[str, dict],
+                       serving: dict[str, set[str]]) -> Generation:
     labels = job.get("labels") or {}
     state = str(job.get("state") or "JOB_STATE_UNSPECIFIED")
     phase = VERTEX_PHASES.get(state, "pending")
@@ -211,7 +214,7 @@ def _vertex_generation(job: dict, job_name: str, models: dict[str, dict], endpoi
         job=job_name,
         model=model_name,
         model_exists=model_name is None or model is not None,
-        endpoints=_endpoints(job, model, model_name, endpoints),
+        endpoints=_endpoints(job, model, serving.get(_model_tail(model_name), set()) if model_name else set()),
         live=_vertex_live(job, model),
         intent=labels.get(INTENT_LABEL, ""),
         error=str((job.get("error") or {}).get("message", "")),
@@ -231,16 +234,22 @@ def _vertex_live(job: dict, model: dict | None) -> dict:
     return {k: v for k, v in live.items() if v is not None}
 
 
-def _endpoints(job: dict, model: dict | None, model_name: str | None, listed: list[dict]) -> tuple[str, ...]:
-    """Every endpoint serving the model or one of its checkpoints, from all three sources."""
+def _serving(endpoints: list[dict]) -> dict[str, set[str]]:
+    """model tail -> names of the listed endpoints that have it deployed."""
+    index: dict[str, set[str]] = {}
+    for endpoint in endpoints:
+        for deployed in endpoint.get("deployedModels") or ():
+            if deployed.get("model") and endpoint.get("name"):
+                index.setdefault(_model_tail(deployed["model"]), set()).add(endpoint["name"])
+    return index
+
+
+def _endpoints(job: dict, model: dict | None, listed: set[str]) -> tuple[str, ...]:
+    """Every endpoint serving the model or one of its checkpoints: the job's, the model's and the listed ones."""
     tuned = job.get("tunedModel") or {}
-    found = {tuned.get("endpoint")} | {c.get("endpoint") for c in tuned.get("checkpoints") or ()}
+    found = {tuned.get("endpoint")} | {c.get("endpoint") for c in tuned.get("checkpoints") or ()} | listed
     if model is not None:
         found |= {d.get("endpoint") for d in model.get("deployedModels") or ()}
-    if model_name:
-        tail = _model_tail(model_name)
-        found |= {e.get("name") for e in listed
-                  if any(_model_tail(d.get("model", "")) == tail for d in e.get("deployedModels") or ())}
     return tuple(sorted(e for e in found if e))
 
 
@@ -252,10 +261,6 @@ def _managed(resource: dict) -> bool:
 
 def _job_model(job: dict) -> str | None:
     return (job.get("tunedModel") or {}).get("model") or None
-
-
-def _job_model_by_tail(jobs: dict[str, dict], tail: str) -> str:
-    return next(m for m in (_job_model(j) for j in jobs.values()) if m and _model_tail(m) == tail)
 
 
 def _tail(name: str) -> str:
