@@ -55,7 +55,8 @@ def connect(platforms: Collection[str], *, api_endpoint: str | None = None, emul
     endpoint = resolve_endpoint(api_endpoint, env)
     if emulator and endpoint is None:
         raise ValueError("emulator mode needs the emulator's URL as api_endpoint")
-    limiter = limiter or RateLimiter()
+    # The emulator has no steady quota (it can inject 429s): there, only server push-back slows workers down.
+    limiter = limiter or (RateLimiter(rate=10_000, burst=10_000) if emulator else RateLimiter())
     clients = Clients(limiter=limiter)
     token_client = httpx.Client(transport=transport, headers={"user-agent": USER_AGENT})
     clients._owned.append(token_client)
