@@ -1,0 +1,111 @@
+"""The plan/apply workflow as a pipeline sees it: exit codes, formats, saved plans, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+SEP = "\n"
+
+
+def test_a_pipeline_gates_on_the_plan_exit_code_then_applies_and_converges(cli):
+    first = cli.run("plan", "manifests", "--detailed-exitcode")
+    assert first.returncode == 2, first.stderr
+    assert "Plan: 5 to train ($)." in first.stdout
+
+    applied = cli.run("apply", "manifests", "--yes")
+    assert applied.returncode == 0, applied.stderr + applied.stdout
+    assert "Apply: 4 done, 1 deferred." in applied.stdout  # the continuous tune waits for its upstream
+    cli.emulator.advance(3600)
+
+    second = cli.run("apply", "manifests", "--yes")
+    assert second.returncode == 0, second.stderr + second.stdout
+    cli.emulator.advance(3600)
+
+    last = cli.run("plan", "manifests", "--detailed-exitcode")
+    assert last.returncode == 0, last.stdout + last.stderr
+    assert "Plan: no changes" in last.stdout
+
+
+def test_json_and_markdown_renderings(cli):
+    as_json = cli.run("plan", "manifests", "--json")
+    assert as_json.returncode == 0
+    data = json.loads(as_json.stdout)
+    assert data["formatVersion"] == 1 and data["summary"]["train"] == 5
+    assert all(c["reason"] for c in data["changes"])
+    markdown = cli.run("plan", "manifests", "--markdown")
+    assert markdown.stdout.startswith("### reconciler plan")
+    assert "start a paid tuning job" in markdown.stdout
+
+
+def test_a_saved_plan_is_applied_exactly_once(cli):
+    saved = cli.run("plan", "manifests", "--out", "tfplan.json")
+    assert saved.returncode == 0 and (cli.cwd / "tfplan.json").exists()
+    assert cli.run("apply", "tfplan.json").returncode == 0
+    jobs_after_first = _creates(cli)
+    again = cli.run("apply", "tfplan.json")
+    assert again.returncode == 1
+    assert "stale" in again.stderr and "Traceback" not in again.stderr
+    assert _creates(cli) == jobs_after_first
+
+
+def test_apply_without_yes_and_without_a_terminal_changes_nothing(cli):
+    result = cli.run("apply", "manifests")
+    assert result.returncode == 1
+    assert "re-run with --yes" in result.stderr
+    assert cli.mutations() == []
+
+
+def test_a_declined_confirmation_changes_nothing(cli):
+    result = cli.run("apply", "manifests", stdin="no\n")
+    assert result.returncode == 1
+    assert cli.mutations() == []
+
+
+def test_bad_manifests_stop_before_any_api_call(cli):
+    bad = cli.cwd / "manifests" / "vertex" / "support-bot.yaml"
+    bad.write_text(bad.read_text().replace("epochCount", "epoch") if "epochCount" in bad.read_text()
+                   else bad.read_text().replace("baseModel:", "baseModell:"))
+    for command in (("plan", "manifests"), ("apply", "manifests", "--yes")):
+        result = cli.run(*command)
+        assert result.returncode == 1, result.stdout
+        assert "support-bot.yaml:" in result.stderr and "did you mean" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert cli.emulator.requests() == []
+
+
+def test_unknown_target_is_a_user_error(cli):
+    result = cli.run("plan", "manifests", "--target", "nope")
+    assert result.returncode == 1
+    assert "--target nope: no manifest of that name" in result.stderr
+
+
+def test_an_unreachable_endpoint_is_a_clear_error(cli):
+    result = cli.run("plan", "manifests", "--api-endpoint", "http://127.0.0.1:9", endpoint=False)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "127.0.0.1:9" in result.stderr
+
+
+def test_missing_credentials_name_what_to_do(cli):
+    result = cli.run("plan", "manifests", env={"GOOGLE_OAUTH_ACCESS_TOKEN": "", "GEMINI_API_KEY": "",
+                                               "GOOGLE_APPLICATION_CREDENTIALS": "/nonexistent.json"})
+    assert result.returncode == 1
+    assert "credentials" in result.stderr and "--emulator" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_status_and_wait_resume_from_the_lock(cli):
+    assert cli.run("apply", "manifests", "--yes").returncode == 0
+    status = cli.run("status", "manifests")
+    assert status.returncode == 0
+    assert "support-bot" in status.stdout and "pending" in status.stdout
+    short = cli.run("wait", "manifests", "--timeout", "0.5")
+    assert short.returncode == 0 and "still running (nothing was cancelled)" in short.stdout
+    cli.emulator.advance(3600)
+    done = cli.run("wait", "manifests")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "succeeded" in done.stdout
+
+
+def _creates(cli) -> int:
+    return sum(1 for r in cli.emulator.requests()
+               if r["method"] == "POST" and r["path"].endswith(("/tuningJobs", "/tunedModels")))
