@@ -57,7 +57,7 @@ def refresh(scopes: Iterable[tuple], known_names: Collection[str], lock_keys: Co
     operations: Gemini model name -> the create operation recorded in the lock, to read progress directly.
     A lock key that no longer exists (404) has no generation in the result: the planner reports it missing.
     """
-    scopes = sorted({Scope(*s) for s in scopes}, key=lambda s: s.key)
+    scopes = _distinct(scopes)
     vertex_scopes = [s for s in scopes if s.platform == "vertex"]
     vertex_keys = sorted(k for k in lock_keys if "/tuningJobs/" in k)
     gemini_keys = sorted(k for k in lock_keys if k.startswith("tunedModels/"))
@@ -78,6 +78,14 @@ def refresh(scopes: Iterable[tuple], known_names: Collection[str], lock_keys: Co
     return ObservedState(generations=tuple(sorted(vertex_generations + gemini_generations,
                                                   key=lambda g: (g.owner, g.create_time, g.key))),
                          scopes=tuple(read))
+
+
+def _distinct(scopes: Iterable[tuple]) -> list[Scope]:
+    by_key: dict[str, Scope] = {}
+    for raw in scopes:
+        scope = Scope(*raw)
+        by_key.setdefault(scope.key, scope)
+    return [by_key[key] for key in sorted(by_key)]
 
 
 @dataclass

@@ -143,19 +143,17 @@ class Session:
                 error = _transport_error(exc, method, url)
                 if last or not (idempotent or never_sent):
                     raise error from None
-                self._wait(attempt, error, server_delay=None)
+                self._wait(attempt, error, self._delay(attempt, None))
                 continue
             if response.status_code < 400:
                 return _decode_success(response, method, url)
             error = translate_error(response)
-            server_delay = _server_delay(response, error, self.clock)
+            delay = self._delay(attempt, _server_delay(response, error, self.clock))
             if response.status_code == 429 and self.limiter is not None:
-                # Throttling is shared: every worker under this limiter waits, not just this one.
-                self.limiter.pause(min(self.policy.max_delay,
-                                       max(server_delay or 0.0, self.policy.backoff(attempt - 1, self.random))))
+                self.limiter.pause(delay)  # throttling is shared: every worker under this limiter waits
             if last or not idempotent or response.status_code not in RETRYABLE_HTTP_STATUSES:
                 raise error
-            self._wait(attempt, error, server_delay=server_delay)
+            self._wait(attempt, error, delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def pages(self, url: str, items_key: str, params: Mapping[str, Any] | None = None) -> Iterator[dict]:
@@ -181,9 +179,12 @@ class Session:
         log.debug("%s %s -> %s", method, redact_url(str(response.request.url)), response.status_code)
         return response
 
-    def _wait(self, attempt: int, error: ApiError, *, server_delay: float | None) -> None:
+    def _delay(self, attempt: int, server_delay: float | None) -> float:
+        """The larger of our backoff and what the server asked for, capped."""
         delay = max(self.policy.backoff(attempt - 1, self.random), server_delay or 0.0)
-        delay = min(delay, self.policy.max_delay)
+        return min(delay, self.policy.max_delay)
+
+    def _wait(self, attempt: int, error: ApiError, delay: float) -> None:
         log.info("retrying in %.1fs after attempt %d: %s", delay, attempt, error)
         self.sleep(delay)
 

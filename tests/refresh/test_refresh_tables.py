@@ -252,3 +252,10 @@ def test_a_missing_client_is_a_wiring_error():
     with pytest.raises(ValueError, match="VertexClient"):
         refresh(VERTEX, [], [], None, None)
     assert Scope("vertex", "p", "l").key == "vertex:p:l"
+
+
+def test_scopes_are_read_once_each():
+    apis = FakeApis()
+    state = refresh([("gemini-api", None, None), ("gemini-api", "p", None), ("vertex", "acme", "us-central1"),
+                     Scope("vertex", "acme", "us-central1")], [], [], *apis.clients())
+    assert state.scopes == ("gemini-api", "vertex:acme:us-central1") and len(apis.requests) == 4
