@@ -862,7 +862,11 @@ class Vertex:
             target = self.job(name)["job"]     # labels and description only; no updateTime on jobs
         elif "/models/" in name:
             model, version_id = self.model_version(name)
-            target = model["versions"][version_id] if "@" in name and "labels" in fields else model
+            version = model["versions"][version_id]
+            if "@" in name and "labels" in fields:      # version labels, as models.patch on model@N does
+                version["labels"] = fields.pop("labels")
+                version["updateTime"], version["etagSeq"] = stamp, version["etagSeq"] + 1
+            target = model
             target["updateTime"] = stamp
             target["etagSeq"] = target.get("etagSeq", 0) + 1
         elif "/endpoints/" in name:
