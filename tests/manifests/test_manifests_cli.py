@@ -74,3 +74,9 @@ def test_schema_prints_a_json_schema():
 
     assert result.returncode == 0
     jsonschema.Draft202012Validator.check_schema(json.loads(result.stdout))
+
+
+def test_the_committed_schema_json_is_what_reconciler_schema_prints():
+    """manifests/ point editors at ../../schema.json; it must not drift from the models."""
+    committed = json.loads((Path(__file__).resolve().parents[2] / "schema.json").read_text(encoding="utf-8"))
+    assert committed == json.loads(reconciler("schema").stdout), "regenerate: reconciler schema > schema.json"
