@@ -59,6 +59,9 @@ class Admin:
             return Reply(200, self.dispatch(method, ALIASES.get(route.strip("/"), route.strip("/")), body))
         except RpcError as err:
             return Reply(err.http_status, err.body(), dict(err.headers))
+        except Exception as err:  # noqa: BLE001 - answer in the envelope rather than drop the connection
+            failure = RpcError("INTERNAL", f"Internal error in the emulator admin surface: {err!r}")
+            return Reply(failure.http_status, failure.body())
 
     def dispatch(self, method: str, route: str, body: Any) -> Any:
         emulator = self.emulator

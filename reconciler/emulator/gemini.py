@@ -444,7 +444,7 @@ class Gemini:
             check_query(request.query, frozenset())
             if method == "GET" and verb is None:
                 return self.operation_view(operation, now)
-            if method == "POST" and verb == "cancel":
+            if method == "POST" and verb == "cancel" and request.version == "v1":   # no cancel rule in v1beta
                 # google.longrunning cancel (v1 surface): a running tune stops and the model ends FAILED.
                 record = self.store["tunedModels"].get(operation["model"])
                 if record is not None and self.state(record, now)[0] == "CREATING":

@@ -131,7 +131,7 @@ class Vertex:
             name = f"{parent}/tuningJobs/{rest[1]}"
             check_query(request.query, frozenset())
             if method == "GET" and verb is None:
-                return self.job_view(self.job(name), now)
+                return self.job_view(self.job(name), now, request.version)
             if method == "POST" and verb == "cancel":
                 return self.cancel_job(request, name, now)
         raise no_route(request)
@@ -255,11 +255,12 @@ class Vertex:
         record = {"id": job_id, "seq": self.store.next_seq(), "job": job, "created": now,
                   "duration": self.job_duration, "cancelAt": None, "cancelIgnored": False, "failAt": None,
                   "failError": None, "final": None, "epochs": epochs,
-                  "examples": stable_int(spec.get("trainingDatasetUri", name), 100, 1000)}
+                  "examples": stable_int(spec.get("trainingDatasetUri", name), 100, 1000),
+                  "beta": bool(_without_beta_fields(job) != job)}
         self.store["tuningJobs"][name] = record
         self.store.changed()
         self.settle(now)   # a zero job duration finishes at once
-        return self.job_view(record, now)
+        return self.job_view(record, now, request.version)
 
     def validate_job(self, job: dict[str, Any], parent: str) -> dict[str, Any]:
         problems: list[tuple[str, str]] = []
@@ -375,10 +376,13 @@ class Vertex:
         page, token = listing.paginate(items, request.query, default=LIST_DEFAULT, maximum=LIST_MAX,
                                        request_key=listing.fingerprint("tuningJobs", parent,
                                                                        request.query.get("filter", "")))
-        return _with_token({"tuningJobs": [self.job_view(r, now) for r in page]} if page else {}, token)
+        jobs = [self.job_view(r, now, request.version) for r in page]
+        return _with_token({"tuningJobs": jobs} if jobs else {}, token)
 
-    def job_view(self, record: dict[str, Any], now: float) -> dict[str, Any]:
+    def job_view(self, record: dict[str, Any], now: float, version: str = "v1beta1") -> dict[str, Any]:
         view = dict(record["job"])
+        if version == "v1" and record.get("beta"):
+            view = _without_beta_fields(view)
         state, since = self.job_state(record, now)
         view["state"] = state
         view["updateTime"] = rfc3339(since)
@@ -880,6 +884,18 @@ class Vertex:
             target[key] = value
         self.store.changed()
         return True
+
+
+def _without_beta_fields(job: dict[str, Any]) -> dict[str, Any]:
+    """A job created through v1beta1 read through v1: v1 has no batchSize, learningRate or tuningMode."""
+    spec = job.get("supervisedTuningSpec")
+    if not spec:
+        return job
+    trimmed = {k: v for k, v in spec.items() if k != "tuningMode"}
+    if "hyperParameters" in spec:
+        trimmed["hyperParameters"] = {k: v for k, v in spec["hyperParameters"].items()
+                                      if k not in ("batchSize", "learningRate")}
+    return {**job, "supervisedTuningSpec": trimmed}
 
 
 def _dataset_problems(spec: dict[str, Any], path: str) -> list[tuple[str, str]]:

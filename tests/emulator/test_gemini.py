@@ -171,6 +171,12 @@ def test_list_filter_is_full_text_over_display_name_and_description(api):
     assert names("nothing") == []
 
 
-def test_no_tuning_crud_on_v1(api):
+def test_no_tuning_crud_on_v1_and_operation_cancel_only_on_v1(api, emulator):
     assert_error(api.gemini("GET", "tunedModels", version="v1"), 404, "NOT_FOUND")
+    operation = api.create_tuned_model()
+    assert_error(api.gemini("POST", operation["name"] + ":cancel"), 404, "NOT_FOUND")
+    assert api.gemini("POST", operation["name"] + ":cancel", version="v1").json() == {}
+    cancelled = api.gemini("GET", operation["name"]).json()
+    assert cancelled["done"] and cancelled["error"]["code"] == 1
+    assert api.gemini("GET", "tunedModels/math-bot").json()["state"] == "FAILED"
     assert_error(api.gemini("POST", "tunedModels/x:cancel"), 404, "NOT_FOUND")      # google-genai's mldev cancel

@@ -149,6 +149,8 @@ def test_v1beta1_accepts_batch_size_and_learning_rate(api):
         "hyperParameters": {"batchSize": 8, "learningRate": 0.0002}})
     assert job["supervisedTuningSpec"]["hyperParameters"] == {"batchSize": "8", "learningRate": 0.0002}
     assert job["supervisedTuningSpec"]["tuningMode"] == "TUNING_MODE_PEFT_ADAPTER"
+    through_v1 = api.vertex("GET", job["name"]).json()["supervisedTuningSpec"]
+    assert through_v1 == {"trainingDatasetUri": "gs://b/t.jsonl", "hyperParameters": {}}   # v1 lacks those fields
 
 
 def test_names_use_the_project_number_and_accept_either_form(api):
