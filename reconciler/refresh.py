@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from reconciler.clients.gemini import GeminiClient
@@ -142,8 +142,12 @@ class _Reader:
                 models[tail] = model
 
         serving = _serving(endpoints)
-        return [_vertex_generation(job, spelling.get(tail, job["name"]), models, serving)
-                for tail, job in sorted(jobs.items())]
+        generations = []
+        for tail, job in sorted(jobs.items()):
+            made = _model_tail(_job_model(job) or "")
+            generations.append(vertex_generation(job, models.get(made), model_exists=made in models,
+                                                 serving=serving.get(made, ()), job_name=spelling.get(tail)))
+        return generations
 
     # ------------------------------------------------------------------------------------- Gemini API
 
@@ -163,7 +167,7 @@ class _Reader:
         operations = {name: self._submit(self._gemini_operation, name)
                       for name, model in sorted(models.items())
                       if _gemini_state(model) in ("CREATING", "FAILED")}
-        return [_gemini_generation(model, operations[name].result() if name in operations else None)
+        return [gemini_generation(model, operations[name].result() if name in operations else None)
                 for name, model in sorted(models.items())]
 
     def _owned_gemini(self, name: str) -> bool:
@@ -191,38 +195,26 @@ class _Reader:
 # ---------------------------------------------------------------------------------------- Vertex rows
 
 
-def vertex_generation(job: dict, model: dict | None = None) -> Generation:
-    """One job read on its own (a create answer, a GET), with its model when that was read too.
+def vertex_generation(job: dict, model: dict | None = None, *, model_exists: bool = True,
+                      serving: Collection[str] = (), job_name: str | None = None) -> Generation:
+    """A tuning job as a Generation, joined with its Model when that was read.
 
-    Without the model nothing says it is gone, so it is taken to exist.
+    model_exists: False when the job names a model that a read showed to be gone; a job read on its own
+    (a create answer, a GET) says nothing about that, so the model is taken to exist.
+    serving: endpoints found elsewhere (an endpoint listing) that have the model deployed.
     """
-    model_name = _job_model(job)
-    models = {_model_tail(model_name): model} if model is not None and model_name else {}
-    generation = _vertex_generation(job, job["name"], models, {})
-    return generation if model is not None else replace(generation, model_exists=True)
-
-
-def gemini_generation(model: dict, operation: dict | None) -> Generation:
-    """One tuned model read on its own, with its create operation when that was read too."""
-    return _gemini_generation(model, operation)
-
-
-def _vertex_generation(job: dict, job_name: str, models: dict[str, dict],
-                       serving: dict[str, set[str]]) -> Generation:
     labels = job.get("labels") or {}
     state = str(job.get("state") or "JOB_STATE_UNSPECIFIED")
     phase = VERTEX_PHASES.get(state, "pending")
-    model_name = _job_model(job)
-    model = models.get(_model_tail(model_name)) if model_name else None
     return Generation(
         platform="vertex",
-        owner=labels[NAME_LABEL],
+        owner=labels.get(NAME_LABEL, ""),
         digest=labels.get(DIGEST_LABEL, ""),
         phase=phase,
-        job=job_name,
-        model=model_name,
-        model_exists=model_name is None or model is not None,
-        endpoints=_endpoints(job, model, serving.get(_model_tail(model_name), set()) if model_name else set()),
+        job=job_name or job["name"],
+        model=_job_model(job),
+        model_exists=model_exists or _job_model(job) is None,
+        endpoints=_endpoints(job, model, set(serving)),
         live=_vertex_live(job, model),
         intent=labels.get(INTENT_LABEL, ""),
         error=str((job.get("error") or {}).get("message", "")),
@@ -304,7 +296,8 @@ def _gemini_state(model: dict) -> str:
     return GEMINI_STATE_NUMBERS.get(state, "STATE_UNSPECIFIED") if isinstance(state, int) else str(state)
 
 
-def _gemini_generation(model: dict, operation: dict | None) -> Generation:
+def gemini_generation(model: dict, operation: dict | None = None) -> Generation:
+    """A tuned model as a Generation; its create operation, when read, adds progress or the failure reason."""
     owner, digest = _parse_gemini_id(model["name"]) or ("", "")
     state = _gemini_state(model)
     phase = GEMINI_PHASES.get(state, "pending")
@@ -320,6 +313,7 @@ def _gemini_generation(model: dict, operation: dict | None) -> Generation:
         digest=digest,
         phase=phase,
         model=model["name"],
+        operation=str((operation or {}).get("name", "")),
         live={k: model[k] for k in GEMINI_LIVE_FIELDS if model.get(k) is not None},
         progress=progress,
         error=error if phase == "failed" else "",

@@ -259,3 +259,23 @@ def test_scopes_are_read_once_each():
     state = refresh([("gemini-api", None, None), ("gemini-api", "p", None), ("vertex", "acme", "us-central1"),
                      Scope("vertex", "acme", "us-central1")], [], [], *apis.clients())
     assert state.scopes == ("gemini-api", "vertex:acme:us-central1") and len(apis.requests) == 4
+
+
+def test_single_reads_become_generations_too():
+    from reconciler.refresh import gemini_generation, vertex_generation
+
+    succeeded = job("1", model=f"{P}/models/7@1", endpoint=f"{P}/endpoints/e1")
+    alone = vertex_generation(succeeded)
+    assert alone.model_exists and alone.endpoints == (f"{P}/endpoints/e1",)
+    assert alone.live["displayName"] == "Support bot (job)"
+    model = {"name": f"{P}/models/7", "displayName": "From the model", "labels": OWN,
+             "deployedModels": [{"endpoint": f"{P}/endpoints/e9"}]}
+    joined = vertex_generation(succeeded, model)
+    assert joined.live == {"displayName": "From the model", "labels": {}}
+    assert joined.endpoints == (f"{P}/endpoints/e1", f"{P}/endpoints/e9")
+    stranger = vertex_generation({"name": f"{P}/tuningJobs/2", "state": "JOB_STATE_RUNNING"})
+    assert (stranger.owner, stranger.phase) == ("", "running")
+
+    operation = {"name": "tunedModels/a-bot-0123abcd/operations/o", "metadata": {"completedPercent": 10}}
+    creating = gemini_generation(tuned("a-bot-0123abcd", "CREATING"), operation)
+    assert (creating.operation, creating.progress, creating.owner) == (operation["name"], 10.0, "a-bot")
