@@ -134,8 +134,8 @@ class _Reader:
 
         # A succeeded job whose model the listing lacks: deleted out of band, or its labels were edited away.
         made = {_model_tail(m): m for m in (_job_model(j) for j in jobs.values()) if m}
-        model_gets = {t: self._submit(_get_or_none, self.vertex.get_model, name)
-                      for t, name in sorted(made.items()) if t not in models}
+        model_gets = {tail: self._submit(_get_or_none, self.vertex.get_model, name)
+                      for tail, name in sorted(made.items()) if tail not in models}
         for tail, future in model_gets.items():
             model = future.result()
             if model is not None:
@@ -144,9 +144,9 @@ class _Reader:
         serving = _serving(endpoints)
         generations = []
         for tail, job in sorted(jobs.items()):
-            made = _model_tail(_job_model(job) or "")
-            generations.append(vertex_generation(job, models.get(made), model_exists=made in models,
-                                                 serving=serving.get(made, ()), job_name=spelling.get(tail)))
+            model_tail = _model_tail(_job_model(job) or "")
+            generations.append(vertex_generation(job, models.get(model_tail), model_exists=model_tail in models,
+                                                 serving=serving.get(model_tail, ()), job_name=spelling.get(tail)))
         return generations
 
     # ------------------------------------------------------------------------------------- Gemini API
@@ -175,7 +175,7 @@ class _Reader:
         return parsed is not None and parsed[0] in self.known_names
 
     def _gemini_operation(self, model_name: str) -> dict | None:
-        """The model's create operation: the one the lock recorded, else the newest the API lists."""
+        """The model's create operation: the one the lock recorded, else the first the API lists (one page of one)."""
         gemini = self.gemini
         assert gemini is not None
         recorded = self.operations.get(model_name)
