@@ -11,19 +11,20 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from reconciler.resources import DesiredResource
 
-MANAGED_BY, NAME_LABEL, DIGEST_LABEL, INTENT_LABEL = "managed-by", "reconciler-name", "reconciler-digest", \
-    "reconciler-intent"
-OWNERSHIP_LABELS = frozenset({MANAGED_BY, NAME_LABEL, DIGEST_LABEL, INTENT_LABEL})
+MANAGED_BY, MANAGER = "managed-by", "reconciler"
+NAME_LABEL, DIGEST_LABEL, INTENT_LABEL = "reconciler-name", "reconciler-digest", "reconciler-intent"
+OWNERSHIP_LABELS = (MANAGED_BY, NAME_LABEL, DIGEST_LABEL, INTENT_LABEL)
+MANAGED_FILTER = f'labels.{MANAGED_BY}="{MANAGER}"'
 
 
 def ownership_labels(resource: DesiredResource, intent: str) -> dict[str, str]:
-    return {MANAGED_BY: "reconciler", NAME_LABEL: resource.name, DIGEST_LABEL: resource.short_digest,
+    return {MANAGED_BY: MANAGER, NAME_LABEL: resource.name, DIGEST_LABEL: resource.short_digest,
             INTENT_LABEL: intent}
 
 
 def ownership_filter(resource: DesiredResource) -> str:
     """The listing filter that finds this manifest's jobs for its current digest (checked again client-side)."""
-    return (f'labels.{MANAGED_BY}="reconciler" AND labels.{NAME_LABEL}="{resource.name}" '
+    return (f'{MANAGED_FILTER} AND labels.{NAME_LABEL}="{resource.name}" '
             f'AND labels.{DIGEST_LABEL}="{resource.short_digest}"')
 
 

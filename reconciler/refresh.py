@@ -19,12 +19,10 @@ from typing import Any, NamedTuple
 from reconciler.clients.gemini import GeminiClient
 from reconciler.clients.vertex import VertexClient
 from reconciler.errors import NotFound
+from reconciler.payloads import (DIGEST_LABEL, INTENT_LABEL, MANAGED_BY, MANAGED_FILTER, MANAGER, NAME_LABEL,
+                                 OWNERSHIP_LABELS)
 from reconciler.observed import GEMINI_PHASES, VERTEX_PHASES, Generation, ObservedState
 
-MANAGED_BY = ("managed-by", "reconciler")
-NAME_LABEL, DIGEST_LABEL, INTENT_LABEL = "reconciler-name", "reconciler-digest", "reconciler-intent"
-OWNERSHIP_LABELS = frozenset({MANAGED_BY[0], NAME_LABEL, DIGEST_LABEL, INTENT_LABEL})
-MANAGED_FILTER = f'labels.{MANAGED_BY[0]}="{MANAGED_BY[1]}"'
 
 GEMINI_ID = re.compile(r"(?P<name>[a-z](?:[a-z0-9-]*[a-z0-9])?)-(?P<digest>[0-9a-f]{8})")
 GEMINI_STATE_NUMBERS = {0: "STATE_UNSPECIFIED", 1: "CREATING", 2: "ACTIVE", 3: "FAILED"}
@@ -256,7 +254,7 @@ def _endpoints(job: dict, model: dict | None, listed: set[str]) -> tuple[str, ..
 def _managed(resource: dict) -> bool:
     """The server-side label filter is not documented as reliable for tuningJobs: check it here too."""
     labels = resource.get("labels") or {}
-    return labels.get(MANAGED_BY[0]) == MANAGED_BY[1] and bool(labels.get(NAME_LABEL)) and bool(resource.get("name"))
+    return labels.get(MANAGED_BY) == MANAGER and bool(labels.get(NAME_LABEL)) and bool(resource.get("name"))
 
 
 def _job_model(job: dict) -> str | None:

@@ -23,6 +23,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Di
 from pydantic_core import PydanticCustomError
 
 from reconciler.errors import Diagnostic
+from reconciler.payloads import OWNERSHIP_LABELS
 
 API_VERSION = "reconciler/v1"
 KIND = "TunedModel"
@@ -42,7 +43,6 @@ IMMUTABLE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 # Labels the executor puts on every Vertex resource it creates; a user label must not shadow them.
-OWNERSHIP_LABELS = ("managed-by", "reconciler-name", "reconciler-digest", "reconciler-intent")
 RESERVED_LABEL_PREFIX = "aiplatform.googleapis.com/"
 MAX_LABELS = 64 - len(OWNERSHIP_LABELS)
 MAX_LABEL_LENGTH = 63  # the reference says 64 code points; GCP's usual limit of 63 is safe everywhere
