@@ -35,19 +35,20 @@ def summary(plan: Plan) -> str:
 
 
 def text(plan: Plan, out: Console, *, show_noops: bool = True) -> None:
-    for change in plan.changes:
-        if change.is_change or show_noops:
-            _text_change(change, out)
+    shown = [c for c in plan.changes if c.is_change or show_noops or c.attention]
+    width = min(32, max((len(c.name) for c in shown), default=0))
+    for change in shown:
+        _text_change(change, out, width)
     out.print()
     out.print(Text(summary(plan), style="bold"))
 
 
-def _text_change(change: Change, out: Console) -> None:
+def _text_change(change: Change, out: Console, width: int) -> None:
     style = STYLES[change.action]
     line = Text()
     line.append(f"{change.symbol:>3} ", style=f"bold {style}")
     line.append(f"{change.action:<7} ", style=style)
-    line.append(change.name, style="bold")
+    line.append(change.name.ljust(width), style="bold")
     line.append(f"  {change.reason}", style="dim" if change.action == "noop" else "")
     out.print(line)
     if change.after:
