@@ -48,16 +48,32 @@ def assert_schema_valid(entries: list[dict[str, Any]]) -> None:
     assert not found, "responses that do not match the reference schemas:\n" + "\n".join(found[:20])
 
 
+@pytest.fixture(autouse=True)
+def _every_response_matches_the_reference(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every in-process Emulator a test creates keeps its response bodies; after the test, each one is
+    validated against the reference schema of its method (subprocess tests fetch theirs via the admin log)."""
+    created: list[Emulator] = []
+    original = Emulator.__init__
+
+    def recording_init(self: Emulator, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **{**kwargs, "record_bodies": True})
+        created.append(self)
+
+    monkeypatch.setattr(Emulator, "__init__", recording_init)
+    yield
+    for emu in created:
+        assert_schema_valid(emu.requests())
+
+
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
-    """A fresh in-process emulator; on teardown every logged response is checked against the schemas."""
-    emu = Emulator(job_duration=60, record_bodies=True)
+    """A fresh in-process emulator on a free port (job duration 60 virtual seconds)."""
+    emu = Emulator(job_duration=60)
     emu.start()
     try:
         yield emu
     finally:
         emu.stop()
-    assert_schema_valid(emu.requests())
 
 
 class Api:
