@@ -93,8 +93,10 @@ class Executor:
         futures: dict[str, Future] = {}
         with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
             for name, changes in groups.items():  # plan order: an upstream is submitted before its dependents
-                upstream = futures.get(next((c.after for c in changes if c.after), ""))
-                futures[name] = pool.submit(self._run_group, changes, upstream)
+                # Whatever the upstream does in this run (train, adopt, update) ends before a dependent trains
+                # on it, even when the plan did not have to say `after` (its model was already there).
+                depends_on = next((c.after for c in changes if c.after), "") or self._depends_on(name)
+                futures[name] = pool.submit(self._run_group, changes, futures.get(depends_on))
             return [outcome for name in groups for outcome in futures[name].result()]
 
     def _run_group(self, changes: list[Change], upstream: Future | None) -> list[Outcome]:
@@ -104,7 +106,7 @@ class Executor:
                 outcomes += [Outcome(c.name, c.action, "skipped", "interrupted before it started")
                              for c in changes[index:]]
                 break
-            if change.after and upstream is not None:
+            if upstream is not None and change.action in ("train", "retrain"):
                 upstream.result()
             try:
                 detail = self._execute(change)
@@ -141,16 +143,20 @@ class Executor:
         if found is not None:
             self._record_trained(desired, found)
             return f"adopted {found.key}, created by an earlier interrupted attempt"
-        created = self._create(desired, intent, upstream_model)
+        created, answered = self._create(desired, intent, upstream_model)
         self._record_trained(desired, created)
+        if not answered:
+            return f"started {created.key} (its create answer was lost; found it by {self._ownership(desired)})"
         return f"started {created.key}"
 
-    def _create(self, desired: DesiredResource, intent: Intent, upstream_model: str | None) -> Generation:
+    def _create(self, desired: DesiredResource, intent: Intent,
+                upstream_model: str | None) -> tuple[Generation, bool]:
+        """The created generation, and whether the create's own answer said so (False: found by lookup)."""
         throttled = ambiguous = 0
         while True:
             self._check_stop()
             try:
-                return self._send_create(desired, intent, upstream_model)
+                return self._send_create(desired, intent, upstream_model), True
             except ResourceExhausted:
                 throttled += 1  # refused, not performed; the shared limiter already holds every worker back
                 if throttled >= THROTTLED_ATTEMPTS:
@@ -159,15 +165,19 @@ class Executor:
                 found = self._find_created(desired, intent)
                 if found is None:
                     raise
-                return found
+                return found, False
             except AMBIGUOUS:
                 ambiguous += 1
                 found = self._find_created(desired, intent)
                 if found is not None:
-                    return found
+                    return found, False
                 if ambiguous >= CREATE_ATTEMPTS:
                     raise
                 self.sleep(min(8.0, 0.5 * 2 ** ambiguous))
+
+    @staticmethod
+    def _ownership(desired: DesiredResource) -> str:
+        return "its ownership labels" if desired.platform == "vertex" else "its deterministic tunedModelId"
 
     def _send_create(self, desired: DesiredResource, intent: Intent, upstream_model: str | None) -> Generation:
         if desired.platform == "vertex":
@@ -217,9 +227,20 @@ class Executor:
                            superseded=tuple(previous), pending=None, protect=desired.policy.protect)
         self.journal.update(desired.name, record)
 
+    def _depends_on(self, name: str) -> str:
+        desired = self.desired.get(name)
+        return desired.depends_on or "" if desired else ""
+
     def _upstream_model(self, desired: DesiredResource) -> str:
+        """The model of the upstream's wanted spec (recorded, or live and about to be adopted); waits with --wait."""
+        wanted = self.desired.get(desired.depends_on)
         upstream = self.journal.entry(desired.depends_on)
-        current = upstream.current if upstream else None
+        recorded = [upstream.current] if upstream and upstream.current else []
+        live_done = [g for g in reversed(self.observed.of(desired.depends_on))
+                     if g.phase == "succeeded" and g.model and g.model_exists]
+        matching = [g for g in recorded + live_done
+                    if wanted is None or (g.digest and wanted.digest.startswith(g.digest))]
+        current = (matching or recorded or [None])[0]
         live = self._poll(current) if current else None
         if live is not None and live.active and self.wait_for_upstream is not None:
             live = self.wait_for_upstream(desired.depends_on)
@@ -253,7 +274,7 @@ class Executor:
 
     def _update(self, change: Change) -> str:
         desired = self.desired[change.name]
-        generation = self.observed.find(change.targets[0]) if change.targets else None
+        generation = self._generation_of(change.name, change.targets[0]) if change.targets else None
         if generation is None or not generation.model:
             raise NotFound(f"{change.name}: the model to update is gone since the plan was made")
         fields = sorted({d.path.split(".")[0] for d in change.diffs})
@@ -356,6 +377,14 @@ class Executor:
             self.gemini.delete_tuned_model(name)
         except NotFound:
             pass
+
+    def _generation_of(self, name: str, target: str) -> Generation | None:
+        """The observed generation a change names: by its key (job / tuned model) or by its Vertex model."""
+        found = self.observed.find(target)
+        if found is not None:
+            return found
+        return next((g for g in self.observed.of(name) if g.model and target in (g.model, _model_base(g.model))),
+                    None)
 
     # ------------------------------------------------------------------------------------------ polling
 
