@@ -25,6 +25,11 @@ def cmd_emulator(args: argparse.Namespace) -> int:
     return emulator_main(args.emulator_args)
 
 
+def _emulator_argv(argv: list[str]) -> argparse.Namespace | None:
+    """`reconciler emulator --port 8080`: the emulator parses its own options (argparse would claim them)."""
+    return argparse.Namespace(emulator_args=argv[1:], run=cmd_emulator) if argv[:1] == ["emulator"] else None
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     import json
 
@@ -171,7 +176,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
             failed = any(o.status == "failed" for o in outcomes)
             if args.wait and not stop.is_set():
                 names = {o.name for o in outcomes if o.status == "done"}
-                failed |= not _wait(workspace.clients, journal.lock, names, args.timeout, out, stop)
+                failed |= not _wait(workspace.clients, journal.lock, names, args.timeout, out, stop,
+                                    on_final=lambda final: journal.observe(final.values()))
     if stop.is_set():
         return EXIT_INTERRUPTED
     return EXIT_ERROR if failed else EXIT_OK
@@ -200,8 +206,11 @@ def cmd_wait(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_ERROR
 
 
-def _wait(clients, lock, names: set[str] | None, timeout: float | None, out, stop: threading.Event) -> bool:
-    """Follow the in-flight jobs recorded in the lock until they end; True when none failed."""
+def _wait(clients, lock, names: set[str] | None, timeout: float | None, out, stop: threading.Event,
+          on_final: Callable[[dict], None] = lambda final: None) -> bool:
+    """Follow the in-flight jobs recorded in the lock until they end; True when none failed.
+
+    `on_final` receives the last observation of each (apply records it in the lock it holds)."""
     from reconciler import render, tracker
 
     recorded = {n: g for n, g in tracker.recorded(lock, names).items() if g.active}
@@ -212,6 +221,7 @@ def _wait(clients, lock, names: set[str] | None, timeout: float | None, out, sto
         final = tracker.watch(recorded, clients.vertex, clients.gemini, timeout=timeout,
                               interval=float(os.environ.get("RECONCILER_POLL_INTERVAL", "5")),
                               on_update=show, stop=stop.is_set)
+    on_final(final)
     still = [n for n, g in final.items() if g is not None and g.active]
     if still and not stop.is_set():
         out.print(f"Stopped waiting after the timeout; still running (nothing was cancelled): {', '.join(still)}. "
@@ -337,7 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _emulator_argv(argv) or build_parser().parse_args(argv)
     try:
         return args.run(args)
     except ManifestError as err:

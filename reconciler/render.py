@@ -143,11 +143,13 @@ OUTCOME_STYLES = {"done": "green", "failed": "bold red", "deferred": "yellow", "
 
 
 def outcomes(results: list, out: Console) -> None:
-    """What apply did: one line per change, then a count of what succeeded, failed, was deferred or skipped."""
+    """What apply did not do (failed, deferred, skipped: one line each, with why), then the counts."""
     if not results:
         return
     out.print()
     for result in results:
+        if result.status == "done":
+            continue  # already reported live, as it happened
         line = Text()
         line.append(f"{result.status:<8} ", style=OUTCOME_STYLES[result.status])
         line.append(f"{result.action} {result.name}", style="bold")
