@@ -38,16 +38,8 @@ def tuning_job(resource: DesiredResource, intent: str, upstream_model: str | Non
     for key in ("hyperParameters", "exportLastCheckpointOnly", "evaluationConfig"):
         if key in spec:
             supervised[key] = spec[key]
-    body: dict = {"supervisedTuningSpec": supervised}
-    if "baseModel" in spec:
-        body["baseModel"] = spec["baseModel"]
-    else:
-        source = dict(spec["preTunedModel"])
-        if "fromManifest" in source:
-            if not upstream_model:
-                raise ValueError(f"{resource.name}: the model of {source['fromManifest']} is not known yet")
-            source = {"tunedModelName": upstream_model}
-        body["preTunedModel"] = source
+    body: dict = {"supervisedTuningSpec": supervised,
+                  **_source(resource, "preTunedModel", "tunedModelName", upstream_model)}
     if "displayName" in mutable:
         body["tunedModelDisplayName"] = mutable["displayName"]
     if "description" in mutable:
@@ -63,22 +55,25 @@ def tuning_job(resource: DesiredResource, intent: str, upstream_model: str | Non
 def tuned_model(resource: DesiredResource, upstream_model: str | None = None) -> dict:
     """A Gemini API `TunedModel` create body (v1beta); sent with `tunedModelId=resource.tuned_model_id`."""
     spec = resource.immutable
-    body: dict = {}
-    if "baseModel" in spec:
-        body["baseModel"] = spec["baseModel"]
-    else:
-        source = dict(spec["tunedModelSource"])
-        if "fromManifest" in source:
-            if not upstream_model:
-                raise ValueError(f"{resource.name}: the model of {source['fromManifest']} is not known yet")
-            source = {"tunedModel": upstream_model}
-        body["tunedModelSource"] = source
-    body.update({k: v for k, v in resource.mutable.items()})
+    body: dict = {**_source(resource, "tunedModelSource", "tunedModel", upstream_model), **resource.mutable}
     task: dict = {"trainingData": {"examples": {"examples": [dict(row) for row in resource.examples]}}}
     if spec.get("hyperParameters"):
         task["hyperparameters"] = dict(spec["hyperParameters"])
     body["tuningTask"] = task
     return body
+
+
+def _source(resource: DesiredResource, field: str, model_key: str, upstream_model: str | None) -> dict:
+    """`baseModel`, or the tuned model to continue from (`fromManifest` resolved to the upstream's live model)."""
+    spec = resource.immutable
+    if "baseModel" in spec:
+        return {"baseModel": spec["baseModel"]}
+    source = dict(spec[field])
+    if "fromManifest" in source:
+        if not upstream_model:
+            raise ValueError(f"{resource.name}: the model of {source['fromManifest']} is not known yet")
+        source = {model_key: upstream_model}
+    return {field: source}
 
 
 def model_patch(resource: DesiredResource, fields: list[str], live_labels: dict[str, str]) -> tuple[dict, list[str]]:
