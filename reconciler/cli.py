@@ -175,7 +175,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
             render.outcomes(outcomes, out)
             failed = any(o.status == "failed" for o in outcomes)
             if args.wait and not stop.is_set():
-                names = {o.name for o in outcomes if o.status == "done"}
+                names = {c.name for c in plan.changes}  # started now, or by an earlier run that was cut short
                 failed |= not _wait(workspace.clients, journal.lock, names, args.timeout, out, stop,
                                     on_final=lambda final: journal.observe(final.values()))
     if stop.is_set():

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -67,6 +67,20 @@ class Journal:
             updated = self.lock.with_entry(after) if after is not None else self.lock.without(name)
             self.lock = lockfile.write(self.path, updated)
 
+    def observe(self, generations: Iterable[Generation]) -> None:
+        """Record what was learned about recorded generations (a job ended, its model and endpoints appeared):
+        one write, and only when something a reader of the lock cares about changed."""
+        fresh = {_tail(g.key): g for g in generations if g is not None and g.key}
+        with self._mutex:
+            entries = dict(self.lock.entries)
+            for name, entry in self.lock.entries.items():
+                current = _observed(entry.current, fresh) if entry.current else None
+                superseded = tuple(_observed(g, fresh) for g in entry.superseded)
+                if current != entry.current or superseded != entry.superseded:
+                    entries[name] = replace(entry, current=current, superseded=superseded)
+            if entries != dict(self.lock.entries):
+                self.lock = lockfile.write(self.path, replace(self.lock, entries=entries))
+
 
 class Executor:
     def __init__(self, desired: DesiredState, observed: ObservedState, journal: Journal, clients: Clients, *,
@@ -86,6 +100,7 @@ class Executor:
     # ------------------------------------------------------------------------------------------ running
 
     def run(self, plan: Plan) -> list[Outcome]:
+        self.journal.observe(self.observed.generations)  # the last observed state, before changing anything
         groups: dict[str, list[Change]] = {}
         for change in plan.changes:
             if change.is_change:
@@ -335,10 +350,11 @@ class Executor:
             model = self.vertex.get_model(generation.model)
         except NotFound:
             return
+        version = generation.model.partition("@")[2] or str(model.get("versionId") or "")
         endpoints = set(generation.endpoints) | {d.get("endpoint") for d in model.get("deployedModels") or ()}
         for endpoint in sorted(e for e in endpoints if e):
             self._check_stop()
-            self._undeploy_everywhere(endpoint, base)
+            self._undeploy_everywhere(endpoint, base, version, name)
             remaining = tuple(e for e in generation.endpoints if e != endpoint)
             generation = replace(generation, endpoints=remaining)
             self.journal.update(name, lambda e: _with_generation(e, generation))
@@ -352,13 +368,16 @@ class Executor:
         except NotFound:
             pass
 
-    def _undeploy_everywhere(self, endpoint: str, model_base: str) -> None:
+    def _undeploy_everywhere(self, endpoint: str, model_base: str, version: str, name: str) -> None:
+        """Undeploy this model version (never another version of the same model: a continuous-tuning job may
+        have added its version to its upstream's model) and delete the endpoint if it was this job's own."""
         try:
             live = self.vertex.get_endpoint(endpoint)
         except NotFound:
             return
         deployed = live.get("deployedModels") or []
-        ours = [d for d in deployed if _same_model(d.get("model", ""), model_base)]
+        ours = [d for d in deployed if _same_model(d.get("model", ""), model_base)
+                and (not version or _deployed_version(d) == version)]
         for deployed_model in ours:
             self._check_stop()
             try:
@@ -366,7 +385,8 @@ class Executor:
             except NotFound:
                 pass
         labels = live.get("labels") or {}
-        if len(ours) == len(deployed) and labels.get(payloads.MANAGED_BY) == "reconciler":
+        if len(ours) == len(deployed) and labels.get(payloads.MANAGED_BY) == "reconciler" \
+                and labels.get(payloads.NAME_LABEL, name) == name:
             try:  # an endpoint the tuning job created for this model; one serving anything else is left alone
                 self.vertex.wait_operation(self.vertex.delete_endpoint(endpoint))
             except NotFound:
@@ -442,6 +462,26 @@ def _without_generation(entry: LockEntry | None, key: str, *, keep_entry: bool) 
     return replace(entry, current=current, superseded=superseded)
 
 
+_LEARNED = ("phase", "model", "model_exists", "endpoints", "error", "live")
+
+
+def _observed(recorded: Generation, fresh: dict[str, Generation]) -> Generation:
+    """`recorded` updated with a fresh observation of the same resource, keeping what only the lock knows."""
+    seen = fresh.get(_tail(recorded.key))
+    if seen is None or seen.platform != recorded.platform or \
+            all(getattr(seen, f) == getattr(recorded, f) for f in _LEARNED):
+        return recorded
+    return replace(recorded, **{f: getattr(seen, f) for f in _LEARNED}, state=seen.state, progress=seen.progress,
+                   create_time=recorded.create_time or seen.create_time, intent=recorded.intent or seen.intent,
+                   operation=recorded.operation or seen.operation)
+
+
+def _tail(name: str) -> str:
+    """`projects/P/locations/L/...` -> `locations/L/...`: the project may be spelled as id or number."""
+    parts = name.split("/", 2)
+    return parts[2] if len(parts) == 3 and parts[0] == "projects" else name
+
+
 def _recorded_keys(entry: LockEntry | None) -> set[str]:
     if entry is None:
         return set()
@@ -457,6 +497,10 @@ def _same_model(deployed: str, model_base: str) -> bool:
     def tail(name: str) -> str:
         return _model_base(name).split("/locations/", 1)[-1]
     return tail(deployed) == tail(model_base)
+
+
+def _deployed_version(deployed: dict) -> str:
+    return str(deployed.get("modelVersionId") or deployed.get("model", "").partition("@")[2])
 
 
 def _scope_of(job: str) -> tuple[str | None, str | None]:

@@ -162,9 +162,9 @@ def test_damaged_or_lost_lock_is_a_clear_error_or_rebuilt_and_nothing_is_retrain
     expected = two_of_each(repo)
     result = repo.apply(*(() if damage == "deleted-while-training" else ("--wait",)))
     assert result.code == 0, str(result)
-    assert repo.run("apply", "m", "--yes").code == 0  # a second write: the backup now exists too
     text = repo.lock_path.read_text()
     backup = repo.manifests / "reconciler.lock.backup"
+    assert backup.exists()  # every create wrote the lock: the previous version is kept
     if damage == "truncated":
         repo.lock_path.write_text(text[: len(text) // 2])
     elif damage == "corrupted":
@@ -185,8 +185,11 @@ def test_damaged_or_lost_lock_is_a_clear_error_or_rebuilt_and_nothing_is_retrain
     else:
         plan = repo.plan()
         assert plan.code == 2 and "adopt" in plan.out and not TRAIN_LINE.search(plan.out), str(plan)
-    rebuilt = repo.apply("--wait")
+    rebuilt = repo.apply()
     assert rebuilt.code == 0, str(rebuilt)
+    if damage == "deleted-while-training":
+        assert rebuilt.out.count("adopt") >= 4 and not TRAIN_LINE.search(rebuilt.out), str(rebuilt)
+        emu.advance(30)
     repo.assert_converged()
     census(emu, repo).check(f"lock {damage}", expect_jobs=expected)
     assert len(creates(emu)) == 4, "something was trained twice"
@@ -321,3 +324,33 @@ def test_stale_saved_plan_is_refused_and_the_same_plan_twice_makes_one_job(emula
     moved = repo.run("apply", "rename.json")
     assert moved.code == 1 and "stale" in moved.err and "live resources changed" in moved.err, str(moved)
     census(emu, repo).check("saved plans", expect_jobs={"vx-a": 1, "gm-d": 1})
+
+
+# ------------------------------------------------------------------------------ continuous tuning
+
+
+def test_removing_a_continuation_that_is_a_new_version_leaves_the_upstream_serving(emulator, tmp_path):
+    """A `fromManifest` job whose model is a new version of its upstream's model: deleting it must undeploy
+    and delete only that version, never the upstream's version or the endpoints serving it."""
+    emu = emulator()
+    repo = Repo(tmp_path, emu)
+    repo.write("vx-a", vertex_manifest("vx-a", display="shared model"))
+    repo.write("vx-c", vertex_manifest("vx-c", display="shared model", from_manifest="vx-a"))
+    result = repo.apply("--wait")
+    assert result.code == 0, str(result)
+    repo.assert_converged()
+    upstream, continued = emu.job_of("vx-a")["tunedModel"], emu.job_of("vx-c")["tunedModel"]
+    assert upstream["model"].split("@")[0] == continued["model"].split("@")[0], "expected two versions"
+    repo.remove("vx-c")
+    removed = repo.apply("--wait")
+    assert removed.code == 0, str(removed)
+    repo.assert_converged()
+    served = {e["name"].split("/")[-1]: [d["model"] for d in e.get("deployedModels") or ()]
+              for e in emu.listing(f"/v1/{PARENT}/endpoints", "endpoints")}
+    upstream_endpoints = {upstream["endpoint"].split("/")[-1]} | {
+        c["endpoint"].split("/")[-1] for c in upstream.get("checkpoints") or ()}
+    print(f"\ncontinuation removed; endpoints now: {served}")
+    assert set(served) == upstream_endpoints, served
+    assert all(models == [upstream["model"]] or models[0].endswith("@1") for models in served.values()), served
+    emu.get(f"/v1/{upstream['model']}")  # the upstream's version is still there
+    census(emu, repo).check("continuation removed", expect_jobs={"vx-a": 1, "vx-c": 1})
