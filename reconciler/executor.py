@@ -313,7 +313,7 @@ class Executor:
     def _cancel(self, change: Change) -> str:
         key = change.targets[0]
         generation = self.observed.find(key)
-        if generation is not None and generation.platform == "gemini-api":
+        if key.startswith("tunedModels/"):
             self._delete_gemini(key)  # the Gemini API has no cancel: deleting the CREATING model stops the tune
             self.journal.update(change.name, lambda e: _without_generation(e, key, keep_entry=change.name in
                                                                              self.desired))

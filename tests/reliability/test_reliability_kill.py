@@ -22,6 +22,7 @@ import pytest
 from reliability_harness import InProcessEmulator, Repo, census, gemini_manifest, mutations, vertex_manifest
 
 ALL_JOBS = {"vx-a": 1, "vx-b": 1, "vx-c": 1, "gm-d": 1, "gm-e": 1}
+JOB_SECONDS = 0.5  # virtual seconds from create to success (the emulator clock runs at wall speed)
 CREATES = 5   # 2 Gemini API creates, 2 Vertex creates, then vx-c once vx-a has succeeded
 CHANGES = 8   # PATCH gm-d, DELETE gm-e, PATCH vx-a model, vx-b: 2 x (undeploy, delete endpoint), delete model
 
@@ -52,7 +53,7 @@ class Reference:
 @pytest.fixture(scope="session")
 def reference(tmp_path_factory) -> Reference:
     root = tmp_path_factory.mktemp("reference")
-    emulator = InProcessEmulator(job_duration=1.0, state_file=root / "state.json")
+    emulator = InProcessEmulator(job_duration=JOB_SECONDS, state_file=root / "state.json")
     try:
         repo = Repo(root / "repo", emulator)
         write_creates(repo)
@@ -86,7 +87,7 @@ def test_kill_9_at_every_mutating_request_then_rerun_converges(reference, tmp_pa
     state = tmp_path / "state.json"
     if phase == "change":
         shutil.copy2(reference.state, state)
-    emulator = InProcessEmulator(job_duration=1.0, state_file=state)
+    emulator = InProcessEmulator(job_duration=JOB_SECONDS, state_file=state)
     try:
         repo = Repo(tmp_path / "repo", emulator)
         if phase == "create":
@@ -130,7 +131,7 @@ def assert_lock_knows_every_model(repo: Repo) -> None:
 
 
 def test_ctrl_c_during_a_multi_resource_apply_exits_130_and_a_rerun_converges(tmp_path):
-    emulator = InProcessEmulator(job_duration=1.0)
+    emulator = InProcessEmulator(job_duration=JOB_SECONDS)
     try:
         repo = Repo(tmp_path / "repo", emulator)
         write_creates(repo)

@@ -32,6 +32,12 @@ def emulator():
 TRAIN_LINE = re.compile(r"^\s*(\+|-/\+)\s+(train|retrain)\b", re.M)  # a plan line that starts a paid job
 
 
+def said(result) -> str:
+    """The line that explains an exit: the last stderr line that is not a manifest warning."""
+    lines = [line for line in result.err.strip().splitlines() if "warning:" not in line]
+    return lines[-1] if lines else ""
+
+
 def creates(emulator) -> list[dict]:
     return [r for r in emulator.requests() if r["method"] == "POST" and r["status"] == 200
             and (r["path"].endswith("/tuningJobs") or r["path"] == "/v1beta/tunedModels")]
@@ -139,7 +145,7 @@ def test_two_concurrent_applies_one_proceeds_the_other_exits_4_naming_the_holder
         raise AssertionError("the first apply never took the run lock")
     second = repo.apply()
     done = repo.finish(first, ("apply", "(first)"))
-    print(f"\nconcurrent applies: first exit {done.code}, second exit {second.code}: {second.err.strip()[-200:]}")
+    print(f"\nconcurrent applies: first exit {done.code}, second exit {second.code}: {said(second)}")
     assert second.code == 4, str(second)
     assert f"pid {first.pid}" in second.err, str(second)
     assert done.code == 0, str(done)
@@ -176,7 +182,7 @@ def test_damaged_or_lost_lock_is_a_clear_error_or_rebuilt_and_nothing_is_retrain
     if damage in ("truncated", "corrupted"):
         for command in (("plan", "m"), ("apply", "m", "--yes")):
             refused = repo.run(*command)
-            print(f"\n{damage} lock, {command[0]}: exit {refused.code}: {refused.err.strip().splitlines()[-1]}")
+            print(f"\n{damage} lock, {command[0]}: exit {refused.code}: {said(refused)}")
             assert refused.code == 1, str(refused)
             assert "reconciler.lock is corrupt" in refused.err and "reconciler.lock.backup" in refused.err, \
                 str(refused)
@@ -310,7 +316,7 @@ def test_stale_saved_plan_is_refused_and_the_same_plan_twice_makes_one_job(emula
     applied = repo.run("apply", "first.json")
     assert applied.code == 0, str(applied)
     twice = repo.run("apply", "first.json")
-    print(f"\nsame saved plan twice: exit {applied.code}, then exit {twice.code}: {twice.err.strip()}")
+    print(f"\nsame saved plan twice: exit {applied.code}, then exit {twice.code}: {said(twice)}")
     assert twice.code == 1 and "stale" in twice.err, str(twice)
     other = repo.run("apply", "stale.json")
     assert other.code == 1 and "stale" in other.err, str(other)
