@@ -173,7 +173,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
                                 report=lambda line: out.print(line, markup=False, highlight=False))
             outcomes = executor.run(plan)
             render.outcomes(outcomes, out)
-            failed = any(o.status == "failed" for o in outcomes)
+            # with --wait a deferral means the upstream did not succeed: the apply did not do what it said
+            failed = any(o.status == "failed" or (args.wait and o.status == "deferred") for o in outcomes)
             if args.wait and not stop.is_set():
                 names = {c.name for c in plan.changes}  # started now, or by an earlier run that was cut short
                 failed |= not _wait(workspace.clients, journal.lock, names, args.timeout, out, stop,

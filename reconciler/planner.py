@@ -203,10 +203,15 @@ def _ended_without_model(s: Situation) -> Generation | None:
 def _spec_change(s: Situation, current: Generation) -> list[Change]:
     policy = s.desired.policy
     why = "--replace requested" if s.replace and not _spec_changed(s) else _spec_change_reason(s)
+    reusable = None if s.replace else _reusable(s)
+
+    def start(reason: str) -> Change:
+        return _reuse(s, reusable, reason) if reusable else _train(s, "retrain", reason, replacing=current)
+
     if not current.active:
-        return [_train(s, "retrain", why, replacing=current)]
+        return [start(why)]
     if current.phase == "cancelling":  # a cancel was already sent: never send another, just start the new job
-        return [_train(s, "retrain", f"{why}; {_describe(current)} is being cancelled", replacing=current)]
+        return [start(f"{why}; {_describe(current)} is being cancelled")]
     if policy.protect:
         return [_noop(s, f"{_progress(current)}; {why}, but the running job is protected: "
                          "it will be retrained after it ends")]
@@ -216,7 +221,20 @@ def _spec_change(s: Situation, current: Generation) -> list[Change]:
         name=s.name, action="cancel", platform=current.platform, targets=(current.key,),
         reason=f"{why} while {_describe(current)} is still training (whileRunning: restart)",
     )
-    return [cancel, _train(s, "retrain", f"{why}; replaces the cancelled job", replacing=current)]
+    return [cancel, start(f"{why}; replaces the cancelled job")]
+
+
+def _reusable(s: Situation) -> Generation | None:
+    """A superseded model still live that was trained from exactly the wanted spec (a reverted edit)."""
+    matches = [g for g in s.superseded if g.phase == "succeeded" and _digest_matches(s.desired.digest, g.digest)]
+    return max(matches, key=lambda g: g.create_time) if matches else None
+
+
+def _reuse(s: Situation, generation: Generation, why: str) -> Change:
+    return Change(name=s.name, action="adopt", platform=generation.platform, targets=(generation.key,),
+                  digest=generation.digest,
+                  reason=f"{why}; {_describe(generation)} was trained from exactly this spec and is still live: "
+                         "make it current again instead of training (no cost)")
 
 
 def _same_spec(s: Situation, current: Generation) -> list[Change]:

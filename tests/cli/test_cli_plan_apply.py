@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 SEP = "\n"
 
@@ -109,3 +110,28 @@ def test_status_and_wait_resume_from_the_lock(cli):
 def _creates(cli) -> int:
     return sum(1 for r in cli.emulator.requests()
                if r["method"] == "POST" and r["path"].endswith(("/tuningJobs", "/tunedModels")))
+
+
+def test_reverting_an_edit_reuses_the_old_model_at_no_cost(cli):
+    manifest = cli.cwd / "manifests" / "gemini" / "math-bot.yaml"
+    original = manifest.read_text()
+    for resource in ("vertex", "gemini/number-generator.yaml"):  # keep the test to one manifest
+        target = cli.cwd / "manifests" / resource
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink()
+    assert cli.run("apply", "manifests", "--yes").returncode == 0
+    cli.emulator.advance(3600)
+    manifest.write_text(original.replace("epochCount: 2", "epochCount: 3"))
+    retrain = cli.run("apply", "manifests", "--yes")
+    assert retrain.returncode == 0 and "retrain" in retrain.stdout, retrain.stdout + retrain.stderr
+    cli.emulator.advance(3600)
+    manifest.write_text(original)
+    creates_before = _creates(cli)
+    revert = cli.run("plan", "manifests")
+    assert "< adopt" in revert.stdout and "instead of training (no cost)" in revert.stdout, revert.stdout
+    assert cli.run("apply", "manifests", "--yes").returncode == 0
+    assert _creates(cli) == creates_before
+    after = cli.run("plan", "manifests")
+    assert "retire" in after.stdout and "epochCount" not in after.stdout, after.stdout
