@@ -1,0 +1,126 @@
+"""Run every benchmark and print one figures table: `python -m tests.bench` (what `make bench` runs).
+
+    .venv/bin/python -m tests.bench [--only plan,apply,emulator] [--json-out FILE] [--strict]
+                                    [--plan-manifests 1000] [--apply-manifests 200]
+
+Each benchmark runs as its own subprocess (bench_emulator.py, bench_plan.py, bench_apply.py, in that order)
+and prints its own table as it finishes; the combined table comes last. Exit 0 unless a benchmark could not
+run, or --strict and a target was missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+EMULATOR_LINE = re.compile(r"emulator: (\d+) get/list requests from (\d+) threads in ([\d.]+)s = (\d+) requests/s"
+                           r".*floor (\d+)/s")
+BENCHMARKS = ("emulator", "plan", "apply")
+
+
+def run_script(name: str, args: list[str], timeout: float) -> tuple[int, str, float]:
+    command = [sys.executable, str(HERE / f"bench_{name}.py"), *args]
+    print(f"\n=== bench_{name}: {' '.join(command[1:])}", flush=True)
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print(f"bench_{name} did not finish within {timeout:.0f}s", flush=True)
+        return 124, "", time.perf_counter() - started
+    print(done.stdout, end="", flush=True)
+    return done.returncode, done.stdout, time.perf_counter() - started
+
+
+def emulator_figures(returncode: int, stdout: str) -> dict[str, Any]:
+    match = EMULATOR_LINE.search(stdout)
+    if not match:
+        return {"benchmark": "emulator", "error": f"exit {returncode}, no figures line", "targets": {}}
+    requests, threads, seconds, rate, floor = match.groups()
+    return {"benchmark": "emulator", "requests": int(requests), "threads": int(threads), "wall_s": float(seconds),
+            "requests_per_s": float(rate),
+            "targets": {"requests/s": {"value": float(rate), "target": f">= {floor}",
+                                       "met": returncode == 0 and float(rate) >= float(floor)}}}
+
+
+def combined_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    rows: list[tuple[str, str, str, str]] = []
+
+    def target(name: str, figures: dict[str, Any], key: str, label: str, fmt: str) -> None:
+        t = figures["targets"][key]
+        rows.append((f"{name}: {label}", format(t["value"], fmt), t["target"], "yes" if t["met"] else "NO"))
+
+    for name, figures in results.items():
+        if figures.get("error"):
+            rows.append((name, "did not run", figures["error"], "NO"))
+        elif name == "emulator":
+            target(name, figures, "requests/s", "get/list requests/s", ".0f")
+        elif name == "plan":
+            n = figures["manifests"]
+            target(name, figures, "requests", f"{n} in sync: HTTP requests", "d")
+            target(name, figures, "wall", f"{n} in sync: wall time, median (s)", ".3f")
+            rows.append((f"{name}: SDK tunings.get loop over {n} jobs (s)", f"{figures['sdk_loop']['wall_s']:.2f}",
+                         "", ""))
+            target(name, figures, "speedup", "speed-up over the SDK loop (x)", ".1f")
+        elif name == "apply":
+            for run in figures["runs"]:
+                key = f"rate {run['rate_limit']:g}"
+                rows.append((f"{name} {figures['manifests']}, --rate-limit {run['rate_limit']:g}: wall, optimum, 429s",
+                             f"{run['wall_s']:.2f} s, {run['optimum_s']:.2f} s, {run['requests_429']}", "", ""))
+                target(name, figures, f"{key}: wall/optimum", f"  {key}: wall / optimum", ".2f")
+                target(name, figures, f"{key}: failures", f"  {key}: failures", "d")
+                target(name, figures, f"{key}: duplicates", f"  {key}: duplicates", "d")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(BENCHMARKS),
+                        help="comma-separated subset of: " + ", ".join(BENCHMARKS))
+    parser.add_argument("--plan-manifests", type=int, default=1000)
+    parser.add_argument("--apply-manifests", type=int, default=200)
+    parser.add_argument("--timeout", type=float, default=1800.0, help="bound on each benchmark (s)")
+    parser.add_argument("--json-out", metavar="FILE")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    options = parser.parse_args(argv)
+    chosen = [b for b in BENCHMARKS if b in {s.strip() for s in options.only.split(",")}]
+    if not chosen:
+        parser.error(f"--only: choose from {', '.join(BENCHMARKS)}")
+
+    sys.path.insert(0, str(HERE))
+    import _harness as h
+
+    results: dict[str, dict[str, Any]] = {}
+    broken = False
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        for name in chosen:
+            out = Path(scratch, f"{name}.json")
+            if name == "emulator":
+                code, stdout, _ = run_script(name, [], options.timeout)
+                results[name] = emulator_figures(code, stdout)
+                broken |= "error" in results[name]
+                continue
+            size = options.plan_manifests if name == "plan" else options.apply_manifests
+            args = ["--manifests", str(size), "--json-out", str(out)]
+            code, _, _ = run_script(name, args, options.timeout)
+            if code == 2 or not out.exists():
+                results[name] = {"error": f"exit {code}", "targets": {}}
+                broken = True
+            else:
+                results[name] = json.loads(out.read_text(encoding="utf-8"))
+    h.print_table("all benchmarks", combined_rows(results))
+    h.write_json(options.json_out, results)
+    missed = any(not t["met"] for figures in results.values() for t in figures["targets"].values())
+    return 2 if broken else (1 if options.strict and missed else 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
