@@ -359,6 +359,8 @@ _PATH_PART = re.compile(r"\['([^']*)'\]|\[(\d+)\]")
 
 
 def _diff(before: Any, after: Any) -> tuple[FieldDiff, ...]:
+    if before == after:  # the common case at hundreds of models in sync: skip DeepDiff entirely
+        return ()
     delta = DeepDiff(before, after, ignore_numeric_type_changes=True, verbose_level=2)
     diffs: list[FieldDiff] = []
     for kind, key in (("changed", "values_changed"), ("changed", "type_changes")):
