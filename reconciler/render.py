@@ -37,26 +37,25 @@ def summary(plan: Plan) -> str:
 def text(plan: Plan, out: Console, *, show_noops: bool = True) -> None:
     shown = [c for c in plan.changes if c.is_change or show_noops or c.attention]
     width = min(32, max((len(c.name) for c in shown), default=0))
-    for change in shown:
-        _text_change(change, out, width)
-    out.print()
-    out.print(Text(summary(plan), style="bold"))
+    lines = [line for change in shown for line in _text_change(change, width)]
+    lines += [Text(), Text(summary(plan), style="bold")]
+    out.print(Text("\n").join(lines))  # one print: a thousand separate prints cost a quarter of a second
 
 
-def _text_change(change: Change, out: Console, width: int) -> None:
+def _text_change(change: Change, width: int) -> list[Text]:
     style = STYLES[change.action]
     line = Text()
     line.append(f"{change.symbol:>3} ", style=f"bold {style}")
     line.append(f"{change.action:<7} ", style=style)
     line.append(change.name.ljust(width), style="bold")
     line.append(f"  {change.reason}", style="dim" if change.action == "noop" else "")
-    out.print(line)
+    lines = [line]
     if change.after:
-        out.print(Text(f"        after {change.after} succeeds", style="dim"))
-    for diff in change.diffs:
-        out.print(Text(f"        {_diff_line(diff)}", style=style))
+        lines.append(Text(f"        after {change.after} succeeds", style="dim"))
+    lines += [Text(f"        {_diff_line(diff)}", style=style) for diff in change.diffs]
     if change.attention:
-        out.print(Text(f"        ⚠ {change.attention}", style="yellow"))
+        lines.append(Text(f"        ⚠ {change.attention}", style="yellow"))
+    return lines
 
 
 def _diff_line(diff: FieldDiff) -> str:
