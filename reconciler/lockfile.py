@@ -89,13 +89,13 @@ class Lock:
         return dataclasses.replace(self, entries={k: v for k, v in self.entries.items() if k != name})
 
     def to_json(self) -> dict:
-        return {
-            "version": self.version,
-            "lineage": self.lineage,
-            "serial": self.serial,
-            "digestAlgorithm": self.digest_algorithm,
-            "entries": {name: _entry_to_json(entry) for name, entry in self.entries.items()},
-        }
+        return {**self.to_json_head(),
+                "entries": {name: _entry_to_json(entry) for name, entry in self.entries.items()}}
+
+    def to_json_head(self) -> dict:
+        """Everything but the entries (which are then empty)."""
+        return {"version": self.version, "lineage": self.lineage, "serial": self.serial,
+                "digestAlgorithm": self.digest_algorithm, "entries": {}}
 
     @classmethod
     def from_json(cls, data: Any) -> Lock:
@@ -130,8 +130,31 @@ def empty(digest_algorithm: str) -> Lock:
 
 
 def _dumps(lock: Lock) -> str:
-    """The exact file text: sorted keys, two-space indent, trailing newline."""
-    return json.dumps(lock.to_json(), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    """The exact file text: sorted keys, two-space indent, trailing newline.
+
+    Equal to `json.dumps(lock.to_json(), sort_keys=True, indent=2)`, but each entry's text is kept between
+    writes: an apply writes the lock after every side effect, and re-encoding a thousand unchanged entries
+    with the (pure-Python) indenting encoder each time made writes grow with the size of the lock.
+    """
+    text = _json(lock.to_json_head())
+    if not lock.entries:
+        return text + "\n"
+    global _ENTRY_TEXT
+    cache, _ENTRY_TEXT = _ENTRY_TEXT, {}
+    blocks = []
+    for name, entry in sorted(lock.entries.items()):
+        cached = cache.get(id(entry))
+        block = cached[1] if cached and cached[0] is entry else _json(_entry_to_json(entry)).replace("\n", "\n    ")
+        _ENTRY_TEXT[id(entry)] = (entry, block)
+        blocks.append(f"    {_json(name)}: {block}")
+    return text.replace('"entries": {}', '"entries": {\n' + ",\n".join(blocks) + "\n  }", 1) + "\n"
+
+
+_ENTRY_TEXT: dict[int, tuple[LockEntry, str]] = {}  # id(entry) -> (entry, its indented text); see _dumps
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
 
 
 def read(path: StrPath) -> Lock | None:
@@ -368,13 +391,21 @@ def _load(path: StrPath, raw: bytes) -> Lock:
 
 
 def _check_unchanged(path: Path, previous: bytes, lock: Lock) -> None:
+    """Only the head is compared (a full decode per write would grow with the lock); corrupt files may go."""
     try:
-        on_disk = _load(path, previous)
-    except _CorruptFile:
+        on_disk = json.loads(previous)
+    except ValueError:
         return
-    if (on_disk.lineage, on_disk.serial) != (lock.lineage, lock.serial):
+    if not isinstance(on_disk, dict):
+        return
+    version = on_disk.get("version")
+    if isinstance(version, int) and version > FORMAT_VERSION:
+        raise LockfileError(f"{path} was written by a newer reconciler (format {version}; this one reads "
+                            f"format {FORMAT_VERSION}); upgrade reconciler")
+    lineage, serial = on_disk.get("lineage"), on_disk.get("serial")
+    if (lineage, serial) != (lock.lineage, lock.serial):
         raise LockfileError(
-            f"{path} changed since it was read (it is now serial {on_disk.serial} of lineage {on_disk.lineage}; "
+            f"{path} changed since it was read (it is now serial {serial} of lineage {lineage}; "
             f"this run read serial {lock.serial} of lineage {lock.lineage}); another run or a checkout "
             f"replaced it: run the command again")
 

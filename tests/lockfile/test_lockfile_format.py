@@ -414,3 +414,22 @@ def test_a_crash_at_any_point_leaves_a_complete_lock(tmp_path, function, call, o
     with lockfile.exclusive(path, "reconciler apply"):
         assert sorted(p.name for p in tmp_path.iterdir()) == [
             "reconciler.lock", "reconciler.lock.backup", "reconciler.lock.lock"]
+
+
+def test_cached_entry_text_is_byte_for_byte_the_plain_encoding(tmp_path):
+    """Writes reuse each unchanged entry's text; the file must be what json.dumps would write."""
+    import dataclasses
+    import json as plain
+
+    path = tmp_path / "reconciler.lock"
+    lock = Lock(version=1, lineage=LINEAGE, serial=0, digest_algorithm="sha256/v1")
+    for index in range(5):
+        entry = dataclasses.replace(vertex_entry(), name=f"bot-{index}", digest=f"d{index}")
+        lock = lockfile.write(path, lock.with_entry(entry))
+        expected = plain.dumps(lock.to_json(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+        assert path.read_text(encoding="utf-8") == expected
+    lock = lockfile.write(path, lock.with_entry(dataclasses.replace(lock.entries["bot-2"], protect=True)))
+    lock = lockfile.write(path, lock.without("bot-0").with_entry(gemini_entry()))
+    assert path.read_text(encoding="utf-8") == plain.dumps(lock.to_json(), sort_keys=True, indent=2,
+                                                           ensure_ascii=False) + "\n"
+    assert lockfile.read(path) == lock
