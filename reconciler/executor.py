@@ -48,38 +48,61 @@ class Interrupted(Exception):
 
 
 class Journal:
-    """The only writer of the lock during a run: applies a pure update to an entry and persists it at once."""
+    """The only writer of the lock during a run: applies a pure update to an entry and persists it at once.
+
+    Writes are group-committed: `update` returns only once a write that includes its change is on disk, but
+    one write carries every change the workers made meanwhile, so eight workers do not queue for eight writes.
+    """
 
     def __init__(self, path, lock: Lock):
         self.path = path
-        self.lock = lock
-        self._mutex = threading.Lock()
+        self.lock = lock  # every update applied, on disk or about to be
+        self._state = threading.Lock()  # guards `lock` and the counters
+        self._disk = threading.Lock()  # one write at a time
+        self._applied = self._written = 0
 
     def entry(self, name: str) -> LockEntry | None:
         return self.lock.entries.get(name)
 
     def update(self, name: str, change: Callable[[LockEntry | None], LockEntry | None]) -> None:
-        with self._mutex:
+        with self._state:
             before = self.lock.entries.get(name)
             after = change(before)
             if after == before:
                 return
-            updated = self.lock.with_entry(after) if after is not None else self.lock.without(name)
-            self.lock = lockfile.write(self.path, updated)
+            self.lock = self.lock.with_entry(after) if after is not None else self.lock.without(name)
+            self._applied += 1
+            mine = self._applied
+        self._persist(mine)
 
     def observe(self, generations: Iterable[Generation]) -> None:
         """Record what was learned about recorded generations (a job ended, its model and endpoints appeared):
         one write, and only when something a reader of the lock cares about changed."""
         fresh = {_tail(g.key): g for g in generations if g is not None and g.key}
-        with self._mutex:
+        with self._state:
             entries = dict(self.lock.entries)
             for name, entry in self.lock.entries.items():
                 current = _observed(entry.current, fresh) if entry.current else None
                 superseded = tuple(_observed(g, fresh) for g in entry.superseded)
                 if current != entry.current or superseded != entry.superseded:
                     entries[name] = replace(entry, current=current, superseded=superseded)
-            if entries != dict(self.lock.entries):
-                self.lock = lockfile.write(self.path, replace(self.lock, entries=entries))
+            if entries == dict(self.lock.entries):
+                return
+            self.lock = replace(self.lock, entries=entries)
+            self._applied += 1
+            mine = self._applied
+        self._persist(mine)
+
+    def _persist(self, mine: int) -> None:
+        with self._disk:
+            if self._written >= mine:
+                return  # a write that started after this change was applied already carried it
+            with self._state:
+                snapshot, upto = self.lock, self._applied
+            written = lockfile.write(self.path, snapshot)
+            with self._state:
+                self.lock = replace(self.lock, serial=written.serial)
+                self._written = upto
 
 
 class Executor:
