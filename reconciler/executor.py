@@ -30,6 +30,7 @@ from reconciler.resources import DesiredResource, DesiredState
 
 AMBIGUOUS = (TransportError, Unavailable, Internal, DeadlineExceeded)  # the create may or may not have happened
 CREATE_ATTEMPTS = 4
+FRESH_LISTING_SECONDS = 30.0  # how long this run's own refresh stands in for the lookup before a create
 THROTTLED_ATTEMPTS = 30  # a 429 on a create is a definite "not done": waiting and resending is always safe
 
 Status = Literal["done", "failed", "deferred", "skipped"]
@@ -109,9 +110,12 @@ class Executor:
     def __init__(self, desired: DesiredState, observed: ObservedState, journal: Journal, clients: Clients, *,
                  parallelism: int = 8, wait_for_upstream: Callable[[str], Generation | None] | None = None,
                  stop: threading.Event | None = None, report: Callable[[str], None] = lambda line: None,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                 observed_at: float | None = None):
         self.desired = desired.resources
         self.observed = observed
+        self.clock = clock
+        self.observed_at = clock() if observed_at is None else observed_at  # when `observed` was listed
         self.journal = journal
         self.vertex, self.gemini = clients.vertex, clients.gemini
         self.parallelism = max(1, parallelism)
@@ -172,12 +176,15 @@ class Executor:
         desired = self.desired[change.name]
         upstream_model = self._upstream_model(desired) if desired.depends_on else None
         entry = self.journal.entry(change.name)
-        intent = entry.pending if entry and entry.pending and entry.pending.digest == desired.digest else None
-        intent = intent or Intent.new("train", desired.digest)
+        earlier = entry.pending if entry and entry.pending and entry.pending.digest == desired.digest else None
+        intent = earlier or Intent.new("train", desired.digest)
         self.journal.update(change.name, lambda e: _with_pending(e, desired, intent))
         if desired.platform == "gemini-api":
             self._clear_gemini_id(change, desired)
-        found = self._find_created(desired, intent)
+        # The lookup before a create: this run's own label-filtered listing when it is seconds old and no earlier
+        # run left an intent behind (the run lock keeps other applies out meanwhile); the API otherwise.
+        fresh = earlier is None and self.clock() - self.observed_at < FRESH_LISTING_SECONDS
+        found = self._find_created(desired, intent, listed=self.observed.of(desired.name) if fresh else None)
         if found is not None:
             self._record_trained(desired, found)
             return f"adopted {found.key}, created by an earlier interrupted attempt"
@@ -200,10 +207,12 @@ class Executor:
                 if throttled >= THROTTLED_ATTEMPTS:
                     raise
             except AlreadyExists:  # the Gemini API: our deterministic id exists, so an earlier create landed
-                found = self._find_created(desired, intent)
-                if found is None:
-                    raise
-                return found, False
+                for attempt in range(CREATE_ATTEMPTS):  # a read right after may not see it yet: look again
+                    found = self._find_created(desired, intent)
+                    if found is not None:
+                        return found, False
+                    self.sleep(min(8.0, 0.5 * 2 ** attempt))
+                raise
             except AMBIGUOUS:
                 ambiguous += 1
                 found = self._find_created(desired, intent)
@@ -230,9 +239,15 @@ class Executor:
                           model=model_name, live=dict(desired.mutable), operation=operation.get("name", ""),
                           state="CREATING")
 
-    def _find_created(self, desired: DesiredResource, intent: Intent) -> Generation | None:
-        """A live resource this intent (or an earlier unrecorded attempt at the same spec) already created."""
+    def _find_created(self, desired: DesiredResource, intent: Intent,
+                      listed: tuple[Generation, ...] | None = None) -> Generation | None:
+        """A live resource this intent (or an earlier unrecorded attempt at the same spec) already created.
+
+        `listed`: generations this run already read for the name; None asks the API.
+        """
         recorded = _recorded_keys(self.journal.entry(desired.name))
+        if listed is not None:
+            return _created_among(listed, desired, intent, recorded)
         if desired.platform == "gemini-api":
             name = f"tunedModels/{desired.tuned_model_id}"
             try:
@@ -243,11 +258,7 @@ class Executor:
         parent = f"projects/{desired.project}/locations/{desired.location}"
         jobs = [refresh.vertex_generation(job) for job in
                 self.vertex.list_tuning_jobs(parent, filter=payloads.ownership_filter(desired))]
-        mine = [g for g in jobs if g.owner == desired.name and desired.digest.startswith(g.digest)
-                and g.key not in recorded]
-        by_intent = [g for g in mine if g.intent == intent.id]
-        usable = by_intent or [g for g in mine if g.phase not in ("failed", "cancelled", "expired")]
-        return max(usable, key=lambda g: g.create_time) if usable else None
+        return _created_among(jobs, desired, intent, recorded)
 
     def _clear_gemini_id(self, change: Change, desired: DesiredResource) -> None:
         """--replace of an unchanged spec reuses the deterministic id: the old model must go first."""
@@ -444,6 +455,16 @@ class Deferred(Exception):
 
 
 # ---------------------------------------------------------------------------------------------- lock updates
+
+
+def _created_among(generations: Iterable[Generation], desired: DesiredResource, intent: Intent,
+                   recorded: set[str]) -> Generation | None:
+    """The unrecorded generation of this spec to adopt: the intent's own, else one not ended in failure."""
+    mine = [g for g in generations if g.owner == desired.name and g.digest and desired.digest.startswith(g.digest)
+            and g.key not in recorded]
+    by_intent = [g for g in mine if g.intent == intent.id]
+    usable = by_intent or [g for g in mine if g.phase not in ("failed", "cancelled", "expired")]
+    return max(usable, key=lambda g: g.create_time) if usable else None
 
 
 def _spec(desired: DesiredResource) -> dict:

@@ -135,3 +135,13 @@ def test_reverting_an_edit_reuses_the_old_model_at_no_cost(cli):
     assert _creates(cli) == creates_before
     after = cli.run("plan", "manifests")
     assert "retire" in after.stdout and "epochCount" not in after.stdout, after.stdout
+
+
+def test_a_fresh_apply_reads_each_scope_once_and_sends_one_create_per_manifest(cli):
+    assert cli.run("apply", "manifests", "--yes").returncode == 0
+    requests = cli.emulator.requests()
+    job_lists = [r for r in requests if r["method"] == "GET" and r["path"].endswith("/tuningJobs")]
+    model_gets = [r for r in requests if r["method"] == "GET" and "/tunedModels/" in r["path"]]
+    assert len(job_lists) == 1, "the run's own listing stands in for the lookup before each create"
+    assert model_gets == []
+    assert _creates(cli) == 4  # the continuous tune waits for its upstream

@@ -61,7 +61,7 @@ AMBIGUOUS = {
     "vertex-503": ("vertex", [{"method": "POST", "path": "*/tuningJobs", "status": 503, "times": 1}]),
     "gemini-drop": ("gemini-api", [{"method": "POST", "path": "/v1beta/tunedModels", "action": "drop",
                                     "times": 1}]),
-    # the lookups after the drop miss it (404 twice): the repeated create answers 409 and is adopted
+    # the lookups miss it (404 after the drop, and again right after the 409): the 409 is adopted on a retry
     "gemini-drop-409": ("gemini-api", [
         {"method": "POST", "path": "/v1beta/tunedModels", "action": "drop", "times": 1},
         {"method": "GET", "path": "/v1beta/tunedModels/gm-a-*", "status": 404, "times": 2}]),
