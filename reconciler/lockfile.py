@@ -10,6 +10,7 @@ sibling file `reconciler.lock.lock`, which also records who holds it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import fcntl
 import json
 import os
@@ -271,6 +272,7 @@ class _Fields:
             raise _Invalid(self.where, f"unknown key '{unknown[0]}'")
 
 
+@functools.cache
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(word.title() for word in rest)

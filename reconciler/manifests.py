@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import functools
 import os
 import re
 import types
@@ -466,7 +467,13 @@ def _line_col(text: str, position: int) -> tuple[int, int]:
 
 def _inside(file: Path, root: Path) -> bool:
     """Whether `file`, symlinks resolved, is inside `root` (which catches `..` and symlink escapes)."""
-    return file.resolve().is_relative_to(root.resolve())
+    real, top = os.path.realpath(file), _real(root)
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
+
+
+@functools.lru_cache(maxsize=64)
+def _real(root: Path) -> str:
+    return os.path.realpath(root)
 
 
 def _with_scope_defaults(data: dict, defaults: Defaults) -> dict:

@@ -13,8 +13,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from deepdiff import DeepDiff
-
 from reconciler.observed import Generation, ObservedState
 from reconciler.plan import Change, FieldDiff, Plan
 
@@ -361,6 +359,8 @@ _PATH_PART = re.compile(r"\['([^']*)'\]|\[(\d+)\]")
 def _diff(before: Any, after: Any) -> tuple[FieldDiff, ...]:
     if before == after:  # the common case at hundreds of models in sync: skip DeepDiff entirely
         return ()
+    from deepdiff import DeepDiff  # imported on first use: a plan with nothing to diff never pays for it
+
     delta = DeepDiff(before, after, ignore_numeric_type_changes=True, verbose_level=2)
     diffs: list[FieldDiff] = []
     for kind, key in (("changed", "values_changed"), ("changed", "type_changes")):
