@@ -281,7 +281,7 @@ def _camel(name: str) -> str:
 _GENERATION_KINDS: dict[str, tuple[type | None, ...]] = {
     "platform": (str,), "owner": (str,), "digest": (str,), "phase": (str,), "job": (str, None),
     "model": (str, None), "model_exists": (bool,), "endpoints": (list,), "live": (dict,), "intent": (str,), "operation": (str,),
-    "progress": (float, None), "error": (str,), "state": (str,), "create_time": (str,),
+    "progress": (float, None), "loss": (float, None), "error": (str,), "state": (str,), "create_time": (str,),
 }
 _PHASES = ACTIVE_PHASES | TERMINAL_PHASES
 

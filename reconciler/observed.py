@@ -28,7 +28,7 @@ VERTEX_PHASES: dict[str, Phase] = {
     "JOB_STATE_CANCELLED": "cancelled",
     "JOB_STATE_EXPIRED": "expired",
 }
-VOLATILE_FIELDS = frozenset({"progress", "state"})
+VOLATILE_FIELDS = frozenset({"progress", "loss", "state"})
 GEMINI_PHASES: dict[str, Phase] = {"CREATING": "running", "ACTIVE": "succeeded", "FAILED": "failed"}
 
 
@@ -52,6 +52,7 @@ class Generation:
     intent: str = ""  # intent id carried by the resource, if any
     operation: str = ""  # Gemini API: the create operation (progress and the server's error live there)
     progress: float | None = None  # percent complete while training, when the API reports it
+    loss: float | None = None  # latest mean training loss, when the API reports it (Gemini API snapshots)
     error: str = ""  # server's error message for failed / cancelled / expired
     state: str = ""  # the API's raw state name, for display
     create_time: str = ""

@@ -300,11 +300,14 @@ def gemini_generation(model: dict, operation: dict | None = None) -> Generation:
     state = _gemini_state(model)
     phase = GEMINI_PHASES.get(state, "pending")
     progress, error = None, ""
+    snapshots = (model.get("tuningTask") or {}).get("snapshots") or []
     if operation is not None:
         metadata = operation.get("metadata") or {}
         if phase == "running" and metadata.get("completedPercent") is not None:
             progress = float(metadata["completedPercent"])
+        snapshots = metadata.get("snapshots") or snapshots
         error = str((operation.get("error") or {}).get("message", ""))
+    loss = snapshots[-1].get("meanLoss") if snapshots else None
     return Generation(
         platform="gemini-api",
         owner=owner,
@@ -314,6 +317,7 @@ def gemini_generation(model: dict, operation: dict | None = None) -> Generation:
         operation=str((operation or {}).get("name", "")),
         live={k: model[k] for k in GEMINI_LIVE_FIELDS if model.get(k) is not None},
         progress=progress,
+        loss=float(loss) if loss is not None else None,
         error=error if phase == "failed" else "",
         state=state,
         create_time=str(model.get("createTime", "")),

@@ -163,6 +163,8 @@ def _progress_row(name: str, generation: Any) -> tuple[str, str, str, str]:
     if generation is None:
         return name, "gone", "", "no longer exists"
     percent = f"{generation.progress:.0f}%" if generation.progress is not None else ""
+    if generation.loss is not None and generation.active:
+        percent = f"{percent} loss {generation.loss:.3f}".strip()
     detail = generation.error or generation.model or generation.key
     return name, generation.phase, percent, detail
 

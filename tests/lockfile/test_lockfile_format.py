@@ -114,6 +114,7 @@ GOLDEN = """\
         "intent": "",
         "job": null,
         "live": {},
+        "loss": null,
         "model": "tunedModels/tiny-bot-d1",
         "modelExists": true,
         "operation": "",

@@ -279,3 +279,16 @@ def test_single_reads_become_generations_too():
     operation = {"name": "tunedModels/a-bot-0123abcd/operations/o", "metadata": {"completedPercent": 10}}
     creating = gemini_generation(tuned("a-bot-0123abcd", "CREATING"), operation)
     assert (creating.operation, creating.progress, creating.owner) == (operation["name"], 10.0, "a-bot")
+
+
+def test_gemini_progress_and_latest_loss_come_from_the_create_operation():
+    from reconciler.refresh import gemini_generation
+
+    model = {"name": "tunedModels/bot-0123abcd", "state": "CREATING",
+             "tuningTask": {"snapshots": [{"step": 1, "meanLoss": 1.5}]}}
+    operation = {"name": "tunedModels/bot-0123abcd/operations/op",
+                 "metadata": {"completedPercent": 40.0,
+                              "snapshots": [{"step": 4, "meanLoss": 0.9}, {"step": 8, "meanLoss": 0.42}]}}
+    generation = gemini_generation(model, operation)
+    assert (generation.owner, generation.phase, generation.progress, generation.loss) == ("bot", "running", 40.0, 0.42)
+    assert gemini_generation(model).loss == 1.5  # without the operation, the model's own snapshots
