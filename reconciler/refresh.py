@@ -144,7 +144,8 @@ class _Reader:
         for tail, job in sorted(jobs.items()):
             model_tail = _model_tail(_job_model(job) or "")
             generations.append(vertex_generation(job, models.get(model_tail), model_exists=model_tail in models,
-                                                 serving=serving.get(model_tail, ()), job_name=spelling.get(tail)))
+                                                 serving=_serving_version(serving, _job_model(job) or ""),
+                                                 job_name=spelling.get(tail)))
         return generations
 
     # ------------------------------------------------------------------------------------- Gemini API
@@ -233,20 +234,29 @@ def _vertex_live(job: dict, model: dict | None) -> dict:
 
 
 def _serving(endpoints: list[dict]) -> dict[str, set[str]]:
-    """model tail -> names of the listed endpoints that have it deployed."""
+    """`model tail@version` (or the bare tail when a deployment names no version) -> endpoints deploying it."""
     index: dict[str, set[str]] = {}
     for endpoint in endpoints:
         for deployed in endpoint.get("deployedModels") or ():
             if deployed.get("model") and endpoint.get("name"):
-                index.setdefault(_model_tail(deployed["model"]), set()).add(endpoint["name"])
+                base, _, version = _tail(deployed["model"]).partition("@")
+                version = version or str(deployed.get("modelVersionId") or "")
+                index.setdefault(f"{base}@{version}" if version else base, set()).add(endpoint["name"])
     return index
+
+
+def _serving_version(serving: dict[str, set[str]], model_name: str) -> set[str]:
+    """The endpoints serving this version: a continuation's version `@2` must not claim `@1`'s endpoints."""
+    base, _, version = _tail(model_name).partition("@")
+    return serving.get(f"{base}@{version or '1'}", set()) | serving.get(base, set())
 
 
 def _endpoints(job: dict, model: dict | None, listed: set[str]) -> tuple[str, ...]:
     """Every endpoint serving the model or one of its checkpoints: the job's, the model's and the listed ones."""
     tuned = job.get("tunedModel") or {}
     found = {tuned.get("endpoint")} | {c.get("endpoint") for c in tuned.get("checkpoints") or ()} | listed
-    if model is not None:
+    version = (_job_model(job) or "").partition("@")[2]
+    if model is not None and str(model.get("versionId") or version) == version:  # the listed version is ours
         found |= {d.get("endpoint") for d in model.get("deployedModels") or ()}
     return tuple(sorted(e for e in found if e))
 

@@ -175,3 +175,20 @@ def test_refresh_survives_throttling_and_outages(emu, clients):
     state = read(clients, [f"bot-{i}" for i in range(3)])
     assert len(state.generations) == 3 and all(g.model_exists and g.endpoints for g in state.generations)
     assert sorted(r["status"] for r in api_requests(emu) if r["status"] != 200) == [429, 429, 500, 503]
+
+
+def test_a_continuation_version_does_not_claim_the_endpoints_of_the_version_it_continues(emu, clients):
+    first = clients.vertex.create_tuning_job(PARENT, job_body("base"))
+    emu.advance(3600)
+    model_v1 = clients.vertex.get_tuning_job(first["name"])["tunedModel"]["model"]
+    body = job_body("child", digest="ba5e0000cafe")
+    del body["baseModel"]
+    body["tunedModelDisplayName"] = "base"  # same display name: a new version of the same model
+    second = clients.vertex.create_tuning_job(PARENT, {**body, "preTunedModel": {"tunedModelName": model_v1}})
+    emu.advance(3600)
+    observed = read(clients, names=("base", "child"), scopes=(VERTEX_SCOPE,))
+    base, child = observed.of("base")[0], observed.of("child")[0]
+    assert base.model.endswith("@1") and child.model.endswith("@2")
+    assert base.model.split("@")[0] == child.model.split("@")[0]
+    assert base.endpoints and child.endpoints
+    assert not set(base.endpoints) & set(child.endpoints), (base.endpoints, child.endpoints)
