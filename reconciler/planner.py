@@ -176,6 +176,7 @@ def _missing(s: Situation, spec_changed: bool) -> Change:
         why = ("new manifest, nothing live" if recorded is None and not s.entry
                else "--replace requested" if s.replace
                else "spec changed" if spec_changed
+               else "an earlier apply was interrupted before its create reached the API" if s.entry.pending
                else "no live tuning job recorded")
         return _train(s, "train", why)
     gone = _describe(recorded)
