@@ -171,6 +171,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
             waiter = _upstream_waiter(workspace, journal, args, out) if args.wait else None
             executor = Executor(workspace.desired, workspace.observed, journal, workspace.clients,
                                 parallelism=args.parallelism, stop=stop, wait_for_upstream=waiter,
+                                observed_at=workspace.observed_at,
                                 report=lambda line: out.print(line, markup=False, highlight=False))
             outcomes = executor.run(plan)
             render.outcomes(outcomes, out)
@@ -284,6 +285,18 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use e.g. 90s, 30m, 2h)") from None
 
 
+def _positive(kind: type) -> Callable[[str], float]:
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+        return value
+    return parse
+
+
 def _api_flags() -> argparse.ArgumentParser:
     flags = argparse.ArgumentParser(add_help=False)
     flags.add_argument("--emulator", action="store_true",
@@ -293,8 +306,16 @@ def _api_flags() -> argparse.ArgumentParser:
     return flags
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit 1 (a user error): argparse's own 2 would read as "changes present"."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="reconciler", description="Declarative reconciler for Gemini tuned models: validate, plan, apply.")
+    parser = _Parser(prog="reconciler", description="Declarative reconciler for Gemini tuned models: validate, plan, apply.")
     parser.add_argument("--version", action="version", version=f"reconciler {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -329,8 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     apply.add_argument("--wait", action="store_true", help="follow the jobs until they end")
     apply.add_argument("--timeout", type=_duration, metavar="D", help="stop waiting after D (never cancels)")
-    apply.add_argument("--parallelism", type=int, default=8, metavar="N", help="concurrent manifests (8)")
-    apply.add_argument("--rate-limit", type=float, default=50.0, metavar="RPS",
+    apply.add_argument("--parallelism", type=_positive(int), default=8, metavar="N",
+                       help="concurrent manifests (8)")
+    apply.add_argument("--rate-limit", type=_positive(float), default=50.0, metavar="RPS",
                        help="client-side requests per second shared by all workers (50)")
     apply.add_argument("--target", action="append", default=[], metavar="NAME", help="apply only this manifest")
     apply.add_argument("--replace", action="append", default=[], metavar="NAME",

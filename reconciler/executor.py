@@ -116,6 +116,7 @@ class Executor:
         self.observed = observed
         self.clock = clock
         self.observed_at = clock() if observed_at is None else observed_at  # when `observed` was listed
+        self.removed: set[str] = set()  # what this run deleted or stopped: never "found" again by a lookup
         self.journal = journal
         self.vertex, self.gemini = clients.vertex, clients.gemini
         self.parallelism = max(1, parallelism)
@@ -245,20 +246,19 @@ class Executor:
 
         `listed`: generations this run already read for the name; None asks the API.
         """
-        recorded = _recorded_keys(self.journal.entry(desired.name))
+        skip = _recorded_keys(self.journal.entry(desired.name)) | self.removed
         if listed is not None:
-            return _created_among(listed, desired, intent, recorded)
+            return _created_among(listed, desired, intent, skip)
         if desired.platform == "gemini-api":
-            name = f"tunedModels/{desired.tuned_model_id}"
             try:
-                model = self.gemini.get_tuned_model(name)
+                model = self.gemini.get_tuned_model(f"tunedModels/{desired.tuned_model_id}")
             except NotFound:
                 return None
-            return None if name in recorded else refresh.gemini_generation(model, None)
+            return _created_among([refresh.gemini_generation(model, None)], desired, intent, skip)
         parent = f"projects/{desired.project}/locations/{desired.location}"
         jobs = [refresh.vertex_generation(job) for job in
                 self.vertex.list_tuning_jobs(parent, filter=payloads.ownership_filter(desired))]
-        return _created_among(jobs, desired, intent, recorded)
+        return _created_among(jobs, desired, intent, skip)
 
     def _clear_gemini_id(self, change: Change, desired: DesiredResource) -> None:
         """--replace of an unchanged spec reuses the deterministic id: the old model must go first."""
@@ -273,7 +273,8 @@ class Executor:
             entry = entry or _new_entry(desired)
             previous = [g for g in (entry.current, *entry.superseded) if g and g.key != generation.key]
             return replace(entry, digest=desired.digest, spec=_spec(desired), current=generation,
-                           superseded=tuple(previous), pending=None, protect=desired.policy.protect)
+                           superseded=tuple(previous), pending=None, protect=desired.policy.protect,
+                           project=desired.project, location=desired.location)
         self.journal.update(desired.name, record)
 
     def _depends_on(self, name: str) -> str:
@@ -289,12 +290,12 @@ class Executor:
                      if g.phase == "succeeded" and g.model and g.model_exists]
         matching = [g for g in recorded + live_done
                     if wanted is None or (g.digest and wanted.digest.startswith(g.digest))]
-        current = (matching or recorded or [None])[0]
+        current = matching[0] if matching else None  # never the model of an older upstream spec
         live = self._poll(current) if current else None
         if live is not None and live.active and self.wait_for_upstream is not None:
             live = self.wait_for_upstream(desired.depends_on)
         if live is None or live.phase != "succeeded" or not live.model:
-            state = live.phase if live else "not trained"
+            state = live.phase if live else "not trained with its current spec yet"
             raise Deferred(f"waits for {desired.depends_on} to succeed (it is {state}); "
                            "run apply again once it has, or use --wait")
         return live.model
@@ -326,12 +327,13 @@ class Executor:
         generation = self._generation_of(change.name, change.targets[0]) if change.targets else None
         if generation is None or not generation.model:
             raise NotFound(f"{change.name}: the model to update is gone since the plan was made")
-        fields = sorted({d.path.split(".")[0] for d in change.diffs})
-        if desired.platform == "vertex":
+        fields = sorted({d.path.split(".")[0] for d in change.diffs} - {"policy"})  # policy lives in the lock only
+        mask: list[str] = []
+        if fields and desired.platform == "vertex":
             model = self.vertex.get_model(_model_base(generation.model))
             body, mask = payloads.model_patch(desired, fields, model.get("labels") or {})
             self.vertex.patch_model(_model_base(generation.model), body, mask)
-        else:
+        elif fields:
             body, mask = payloads.model_patch(desired, fields, {})
             self.gemini.patch_tuned_model(generation.model, body, mask)
 
@@ -340,9 +342,9 @@ class Executor:
                 return None
             live = {**(entry.current.live if entry.current else {}), **{f: desired.mutable.get(f) for f in fields}}
             current = replace(entry.current, live=live) if entry.current else None
-            return replace(entry, spec=_spec(desired), current=current)
+            return replace(entry, spec=_spec(desired), current=current, protect=desired.policy.protect)
         self.journal.update(change.name, record)
-        return f"patched {', '.join(mask)} on {generation.model}"
+        return f"patched {', '.join(mask)} on {generation.model}" if mask else "recorded the new policy"
 
     def _cancel(self, change: Change) -> str:
         key = change.targets[0]
@@ -427,6 +429,7 @@ class Executor:
                 pass
 
     def _delete_gemini(self, name: str) -> None:
+        self.removed.add(name)  # before the call: once sent, this run must never adopt it back from a listing
         try:
             self.gemini.delete_tuned_model(name)
         except NotFound:

@@ -113,12 +113,16 @@ class Situation:
     @property
     def superseded(self) -> tuple[Generation, ...]:
         """Older generations still live: recorded as superseded, or pushed aside by an adoption."""
+        return tuple(g for g in self.older if g.model and g.model_exists)
+
+    @property
+    def older(self) -> tuple[Generation, ...]:
+        """Every older generation still live in any phase (a superseded job may still be cancelling)."""
         keys = [r.key for r in self.entry.superseded] if self.entry else []
         if self.adopted and self.entry and self.entry.current:
             keys.append(self.entry.current.key)
-        found = (self.live_of(k) for k in keys)
         current = self.current
-        return tuple(g for g in found if g and g.model and g.model_exists and g is not current)
+        return tuple(g for g in (self.live_of(k) for k in keys) if g and g is not current)
 
     @property
     def applied_digest(self) -> str:
@@ -249,12 +253,14 @@ def _same_spec(s: Situation, current: Generation) -> list[Change]:
                       attention=f"model {current.model} was deleted out of band; it is not retrained automatically "
                                 f"(use --replace {s.name} to train it again)")]
     changes = _retirements(s, current)
-    diffs = _mutable_diffs(s.desired, current)
+    diffs = _mutable_diffs(s.desired, current) + _policy_diffs(s)
     if diffs:
         fields = ", ".join(sorted({d.path.split(".")[0] for d in diffs}))
+        live = [d for d in diffs if not d.path.startswith("policy.")]
+        reason = (f"mutable fields differ from the live model ({fields}): patch in place" if live
+                  else "policy changed: record it in the lock (no API call)")
         changes.insert(0, Change(name=s.name, action="update", platform=current.platform, diffs=diffs,
-                                 targets=(current.model,), digest=s.desired.digest,
-                                 reason=f"mutable fields differ from the live model ({fields}): patch in place"))
+                                 targets=(current.model,), digest=s.desired.digest, reason=reason))
     return changes or [_noop(s, "in sync")]
 
 
@@ -276,13 +282,13 @@ def _retirements(s: Situation, current: Generation) -> list[Change]:
 def _decide_removed(s: Situation) -> list[Change]:
     entry = s.entry
     policy = _entry_policy(entry)
-    tracked = [g for g in (s.current, *s.superseded) if g]
+    tracked = [g for g in (s.current, *s.older) if g]
     if not tracked and not entry:
         return []
     if policy.get("onDelete") == "orphan":
         return [Change(name=s.name, action="forget", platform=s.platform, targets=tuple(g.key for g in tracked),
                        reason="manifest removed (onDelete: orphan): dropped from the lock, live resources untouched")]
-    if entry and entry.protect:
+    if policy.get("protect", entry.protect if entry else False):
         return [_noop(s, "manifest removed, but the resource is protected: nothing is cancelled or deleted",
                       attention="restore the manifest, or apply it once with protect: false before removing it")]
     changes = []
@@ -310,11 +316,28 @@ def _decide_removed(s: Situation) -> list[Change]:
 def _train(s: Situation, action: str, why: str, replacing: Generation | None = None) -> Change:
     d = s.desired
     diffs = _immutable_diffs(s) if action == "retrain" else ()
+    occupant = _id_occupant(s)
+    if occupant is not None and d.policy.protect and occupant.model_exists:
+        return _noop(s, f"{why}, but {_describe(occupant)} holds the id the new tune needs and is protected: "
+                        "nothing is deleted or trained", attention="set protect: false to let it be replaced")
+    if occupant is not None:  # the Gemini API id `{name}-{digest}` is taken by a model of this very spec
+        targets = tuple(dict.fromkeys([occupant.key] + ([replacing.key] if replacing else [])))
+        return Change(name=s.name, action=action, platform=d.platform, digest=d.digest, diffs=diffs,
+                      targets=targets, after=d.depends_on or "",
+                      reason=f"{why}: delete {_describe(occupant)} ({occupant.phase}) first, because the new tune "
+                             f"reuses its id, then start a tuning job ($); nothing serves until it succeeds")
     keep = (f"; {_describe(replacing)} keeps serving until the new one succeeds"
             if replacing and replacing.phase == "succeeded" and replacing.model_exists else "")
     return Change(name=s.name, action=action, platform=d.platform, digest=d.digest, diffs=diffs,
                   targets=(replacing.key,) if replacing else (), reason=f"{why}: start a tuning job ($){keep}",
                   after=d.depends_on or "")
+
+
+def _id_occupant(s: Situation) -> Generation | None:
+    """On the Gemini API a spec has exactly one possible id: a live model already holding it blocks a create."""
+    if s.desired.platform != "gemini-api":
+        return None
+    return next((g for g in s.live if _digest_matches(s.desired.digest, g.digest)), None)
 
 
 def _noop(s: Situation, reason: str, diffs: tuple[FieldDiff, ...] = (), attention: str = "") -> Change:
@@ -347,6 +370,16 @@ def _immutable_diffs(s: Situation) -> tuple[FieldDiff, ...]:
     if not s.entry or s.adopted:
         return ()
     return _diff(s.entry.spec.get("immutable", {}), s.desired.immutable)
+
+
+def _policy_diffs(s: Situation) -> tuple[FieldDiff, ...]:
+    """Policy as applied (the lock) against policy as written; only for an entry that records one."""
+    if not s.entry or "policy" not in s.entry.spec or s.adopted:
+        return ()
+    defaults = _policy_dict(type(s.desired.policy)())  # a lock may spell out only what differs from them
+    recorded = {**defaults, **(s.entry.spec.get("policy") or {})}
+    wanted = _policy_dict(s.desired.policy)
+    return tuple(replace(d, path=f"policy.{d.path}") for d in _diff(recorded, wanted))
 
 
 def _mutable_diffs(d: DesiredResource, current: Generation) -> tuple[FieldDiff, ...]:

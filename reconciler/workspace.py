@@ -6,6 +6,7 @@ platforms they need, read the live state, and plan. The CLI renders; the workspa
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,7 +45,10 @@ class Workspace:
     def platforms(self) -> set[str]:
         return {platform for platform, _, _ in self.scopes()}
 
+    observed_at: float = 0.0  # time.monotonic() when the live state was listed
+
     def refresh(self) -> ObservedState:
+        self.observed_at = time.monotonic()
         entries = self.lock.entries.values() if self.lock else ()
         records = [g for e in entries for g in (e.current, *e.superseded) if g]
         self.observed = refresh.refresh(
@@ -90,7 +94,7 @@ class Workspace:
 def open_workspace(path: str, *, api_endpoint: str | None = None, emulator: bool = False,
                    connect_apis: bool = True, limiter=None) -> Iterator[Workspace]:
     desired = manifests.load(path)
-    workspace = Workspace(root=str(path), desired=desired, lock=lockfile.read(desired.config.lock_path))
+    workspace = Workspace(root=str(Path(path).resolve()), desired=desired, lock=lockfile.read(desired.config.lock_path))
     if not connect_apis:
         yield workspace
         return
@@ -109,8 +113,10 @@ def read_plan(path: str) -> Plan:
 
 
 def is_plan_file(path: str) -> bool:
+    """A saved plan is known by its content (a JSON object with `formatVersion`), whatever its name."""
     candidate = Path(path)
-    if not candidate.is_file() or candidate.suffix not in (".json", ".plan", ""):
+    if not candidate.is_file():
         return False
-    head = candidate.read_bytes()[:200].lstrip()
-    return head.startswith(b"{")
+    with candidate.open("rb") as stream:
+        head = stream.read(64).lstrip()
+    return head.startswith(b"{") and b'"formatVersion"' in candidate.read_bytes()[:4096]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 SEP = "\n"
 
@@ -145,3 +147,60 @@ def test_a_fresh_apply_reads_each_scope_once_and_sends_one_create_per_manifest(c
     assert len(job_lists) == 1, "the run's own listing stands in for the lookup before each create"
     assert model_gets == []
     assert _creates(cli) == 4  # the continuous tune waits for its upstream
+
+
+def test_usage_errors_exit_1_never_2_which_means_changes(cli):
+    for args in (("apply", "manifests", "--rate-limit", "0"), ("plan",), ("plan", "manifests", "--bogus")):
+        result = cli.run(*args, endpoint=False)
+        assert result.returncode == 1, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_a_saved_plan_is_recognised_by_its_content_and_works_from_another_directory(cli):
+    assert cli.run("plan", "manifests", "--out", "review.out").returncode == 0
+    elsewhere = cli.cwd / "elsewhere"
+    elsewhere.mkdir()
+    (cli.cwd / "review.out").rename(elsewhere / "review.out")
+    result = subprocess.run([sys.executable, "-m", "reconciler", "apply", "review.out", "--api-endpoint", cli.endpoint],
+                            cwd=elsewhere, capture_output=True, text=True, timeout=60,
+                            env={"GOOGLE_OAUTH_ACCESS_TOKEN": "t", "GEMINI_API_KEY": "k", "NO_GCE_CHECK": "True",
+                                 "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _creates(cli) == 4
+
+
+def _only(cli, keep: str) -> None:
+    """Keep one manifest (a path under manifests/) so a test reads about one resource."""
+    for path in sorted((cli.cwd / "manifests").rglob("*.yaml")):
+        if not str(path).endswith(keep) and path.name != "reconciler.yaml":
+            path.unlink()
+
+
+def test_a_gemini_replace_deletes_the_old_tune_then_really_starts_a_new_one(cli):
+    _only(cli, "gemini/math-bot.yaml")
+    assert cli.run("apply", "manifests", "--yes").returncode == 0
+    cli.emulator.advance(3600)
+    plan = cli.run("plan", "manifests", "--replace", "math-bot")
+    assert "first, because the new tune reuses its id" in plan.stdout, plan.stdout
+    replaced = cli.run("apply", "manifests", "--yes", "--replace", "math-bot")
+    assert replaced.returncode == 0, replaced.stdout + replaced.stderr
+    assert "started tunedModels/math-bot-" in replaced.stdout, replaced.stdout
+    assert _creates(cli) == 2
+    status = cli.run("status", "manifests")
+    assert "running" in status.stdout or "pending" in status.stdout, status.stdout
+    cli.emulator.advance(3600)
+    assert "Plan: no changes" in cli.run("plan", "manifests").stdout
+
+
+def test_a_policy_edit_is_recorded_and_a_removal_then_honours_it(cli):
+    _only(cli, "vertex/support-bot.yaml")
+    manifest = cli.cwd / "manifests" / "vertex" / "support-bot.yaml"
+    assert cli.run("apply", "manifests", "--yes").returncode == 0
+    cli.emulator.advance(3600)
+    text = manifest.read_text()
+    manifest.write_text(text + "  policy: {onDelete: orphan}\n" if "policy:" not in text else text)
+    recorded = cli.run("apply", "manifests", "--yes")
+    assert "recorded the new policy" in recorded.stdout, recorded.stdout + recorded.stderr
+    manifest.unlink()
+    removal = cli.run("plan", "manifests")
+    assert "x forget" in removal.stdout and "onDelete: orphan" in removal.stdout, removal.stdout

@@ -96,6 +96,8 @@ def test_decision(case):
     for name, diffs in case.get("diffs", {}).items():
         changed = next(c for c in plan.changes if c.name == name and c.diffs)
         assert [[d.path, d.before, d.after] for d in changed.diffs] == diffs
+    for name, targets in case.get("targets", {}).items():
+        assert list(next(c for c in plan.changes if c.name == name and c.action != "noop").targets) == targets
     for name, after in case.get("after", {}).items():
         assert next(c for c in plan.changes if c.name == name and c.action != "noop").after == after
 
