@@ -295,6 +295,11 @@ class _Loader:
                 self.diagnostics.at(doc.path, node, f"fromManifest {target!r} is a "
                                     f"{by_name[target].model.spec.platform} model; this manifest is "
                                     f"{doc.model.spec.platform} and can only continue a model of its platform")
+            elif _shares_model(doc.model, by_name[target].model):
+                self.diagnostics.at(doc.path, node, f"fromManifest {target!r} with the same displayName "
+                                    f"{doc.model.spec.displayName!r} would make this a new version of {target}'s "
+                                    "model, whose name, description and labels two manifests would then both own; "
+                                    "give this manifest its own displayName")
         for cycle in _cycles({n: _upstream(d.model) for n, d in by_name.items()}):
             doc = by_name[cycle[0]]
             self.diagnostics.at(doc.path, _locate(doc.node, _upstream_path(doc.model)).node,
@@ -463,6 +468,13 @@ def _pairs(node: MappingNode, merged: bool = False, seen: frozenset = frozenset(
 def _line_col(text: str, position: int) -> tuple[int, int]:
     line = text.count("\n", 0, position) + 1
     return line, position - (text.rfind("\n", 0, position) + 1) + 1
+
+
+def _shares_model(dependent: TunedModel, upstream: TunedModel) -> bool:
+    """Vertex continuous tuning keeps the upstream's Model (as version N+1) when the display names match."""
+    name = getattr(dependent.spec, "displayName", None)
+    return (dependent.spec.platform == "vertex" and name is not None
+            and name == getattr(upstream.spec, "displayName", None))
 
 
 def _inside(file: Path, root: Path) -> bool:

@@ -121,7 +121,8 @@ def test_editing_a_row_of_the_training_file_changes_the_digest(load_files):
 
 def test_retraining_an_upstream_model_changes_its_dependents_digest(load_files):
     continued = VERTEX.replace("name: support-bot", "name: support-bot-next").replace(
-        "baseModel: gemini-2.5-flash", "preTunedModel: {fromManifest: support-bot}")
+        "baseModel: gemini-2.5-flash", "preTunedModel: {fromManifest: support-bot}").replace(
+        "displayName: Support bot", "displayName: Support bot, continued")
 
     def dependent_digest(upstream: str) -> str:
         return load_files({"bot.yaml": upstream, "next.yaml": continued}).resources["support-bot-next"].digest
