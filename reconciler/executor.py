@@ -79,7 +79,7 @@ class Journal:
     def observe(self, generations: Iterable[Generation]) -> None:
         """Record what was learned about recorded generations (a job ended, its model and endpoints appeared):
         one write, and only when something a reader of the lock cares about changed."""
-        fresh = {_tail(g.key): g for g in generations if g is not None and g.key}
+        fresh = {refresh.name_tail(g.key): g for g in generations if g is not None and g.key}
         with self._state:
             entries = dict(self.lock.entries)
             for name, entry in self.lock.entries.items():
@@ -348,7 +348,6 @@ class Executor:
 
     def _cancel(self, change: Change) -> str:
         key = change.targets[0]
-        generation = self.observed.find(key)
         if key.startswith("tunedModels/"):
             self._delete_gemini(key)  # the Gemini API has no cancel: deleting the CREATING model stops the tune
             self.journal.update(change.name, lambda e: _without_generation(e, key, keep_entry=change.name in
@@ -514,19 +513,13 @@ _LEARNED = ("phase", "model", "model_exists", "endpoints", "error", "live")
 
 def _observed(recorded: Generation, fresh: dict[str, Generation]) -> Generation:
     """`recorded` updated with a fresh observation of the same resource, keeping what only the lock knows."""
-    seen = fresh.get(_tail(recorded.key))
+    seen = fresh.get(refresh.name_tail(recorded.key))
     if seen is None or seen.platform != recorded.platform or \
             all(getattr(seen, f) == getattr(recorded, f) for f in _LEARNED):
         return recorded
     return replace(recorded, **{f: getattr(seen, f) for f in _LEARNED}, state=seen.state, progress=seen.progress,
                    create_time=recorded.create_time or seen.create_time, intent=recorded.intent or seen.intent,
                    operation=recorded.operation or seen.operation)
-
-
-def _tail(name: str) -> str:
-    """`projects/P/locations/L/...` -> `locations/L/...`: the project may be spelled as id or number."""
-    parts = name.split("/", 2)
-    return parts[2] if len(parts) == 3 and parts[0] == "projects" else name
 
 
 def _recorded_keys(entry: LockEntry | None) -> set[str]:

@@ -282,6 +282,8 @@ class _Loader:
 
     def _check_dependencies(self, docs: list[_Document]) -> None:
         by_name = {doc.model.metadata.name: doc for doc in docs}
+        cycles = _cycles({n: _upstream(d.model) for n, d in by_name.items()})
+        in_cycle = {name for cycle in cycles for name in cycle}
         for doc in docs:
             target = _upstream(doc.model)
             if target is None:
@@ -295,12 +297,13 @@ class _Loader:
                 self.diagnostics.at(doc.path, node, f"fromManifest {target!r} is a "
                                     f"{by_name[target].model.spec.platform} model; this manifest is "
                                     f"{doc.model.spec.platform} and can only continue a model of its platform")
-            elif _shares_model(doc.model, by_name[target].model):
-                self.diagnostics.at(doc.path, node, f"fromManifest {target!r} with the same displayName "
-                                    f"{doc.model.spec.displayName!r} would make this a new version of {target}'s "
-                                    "model, whose name, description and labels two manifests would then both own; "
-                                    "give this manifest its own displayName")
-        for cycle in _cycles({n: _upstream(d.model) for n, d in by_name.items()}):
+            elif doc.model.metadata.name not in in_cycle and _shares_model(doc.model, by_name[target].model):
+                how = (f"with the same displayName {doc.model.spec.displayName!r}" if doc.model.spec.displayName
+                       else "without a displayName")
+                self.diagnostics.at(doc.path, node, f"fromManifest {target!r} {how} would make this a new version "
+                                    f"of {target}'s model, whose name, description and labels two manifests would "
+                                    "then both own; give this manifest its own displayName")
+        for cycle in cycles:
             doc = by_name[cycle[0]]
             self.diagnostics.at(doc.path, _locate(doc.node, _upstream_path(doc.model)).node,
                                 "fromManifest cycle: " + " -> ".join([*cycle, cycle[0]]))
@@ -471,10 +474,10 @@ def _line_col(text: str, position: int) -> tuple[int, int]:
 
 
 def _shares_model(dependent: TunedModel, upstream: TunedModel) -> bool:
-    """Vertex continuous tuning keeps the upstream's Model (as version N+1) when the display names match."""
+    """Vertex continuous tuning keeps the upstream's Model (as version N+1) when the dependent's display name
+    is the upstream's or is left empty (reference: continuous tuning)."""
     name = getattr(dependent.spec, "displayName", None)
-    return (dependent.spec.platform == "vertex" and name is not None
-            and name == getattr(upstream.spec, "displayName", None))
+    return dependent.spec.platform == "vertex" and (not name or name == getattr(upstream.spec, "displayName", None))
 
 
 def _inside(file: Path, root: Path) -> bool:

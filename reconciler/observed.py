@@ -80,10 +80,6 @@ class ObservedState:
     def find(self, key: str) -> Generation | None:
         return next((g for g in self.generations if key and g.key == key), None)
 
-    @property
-    def owners(self) -> frozenset[str]:
-        return frozenset(g.owner for g in self.generations)
-
     def fingerprint(self) -> str:
         """A digest of what a plan decides on: a saved plan is stale when this changes.
 

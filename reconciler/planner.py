@@ -352,7 +352,7 @@ def _spec_changed(s: Situation) -> bool:
     if not applied:
         return False
     if s.compare_specs and s.entry and not s.adopted:
-        return s.entry.spec.get("immutable") != s.desired.immutable
+        return bool(_immutable_diffs(s)) or s.entry.spec.get("immutable") is None
     return not _digest_matches(s.desired.digest, applied)
 
 
@@ -367,9 +367,12 @@ def _spec_change_reason(s: Situation) -> str:
 
 
 def _immutable_diffs(s: Situation) -> tuple[FieldDiff, ...]:
+    """Applied against wanted immutable fields, scope included (a move to another project retrains)."""
     if not s.entry or s.adopted:
         return ()
-    return _diff(s.entry.spec.get("immutable", {}), s.desired.immutable)
+    applied = {**s.entry.spec.get("immutable", {}), "project": s.entry.project, "location": s.entry.location}
+    wanted = {**s.desired.immutable, "project": s.desired.project, "location": s.desired.location}
+    return _diff(applied, wanted)
 
 
 def _policy_diffs(s: Situation) -> tuple[FieldDiff, ...]:

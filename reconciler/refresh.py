@@ -120,11 +120,11 @@ class _Reader:
         for listing in listings:
             models.update(listing.models)
             endpoints += listing.endpoints
-            jobs.update({_tail(j["name"]): j for j in listing.jobs})
-        spelling = {_tail(k): k for k in lock_keys}  # the lock's spelling of a name wins (project id vs number)
+            jobs.update({name_tail(j["name"]): j for j in listing.jobs})
+        spelling = {name_tail(k): k for k in lock_keys}  # the lock's spelling of a name wins (project id vs number)
 
-        unlisted = [k for k in lock_keys if _tail(k) not in jobs]
-        fetched = {_tail(k): self._submit(_get_or_none, self.vertex.get_tuning_job, k) for k in unlisted}
+        unlisted = [k for k in lock_keys if name_tail(k) not in jobs]
+        fetched = {name_tail(k): self._submit(_get_or_none, self.vertex.get_tuning_job, k) for k in unlisted}
         for tail, future in fetched.items():
             job = future.result()
             if job is not None and _managed(job):
@@ -239,7 +239,7 @@ def _serving(endpoints: list[dict]) -> dict[str, set[str]]:
     for endpoint in endpoints:
         for deployed in endpoint.get("deployedModels") or ():
             if deployed.get("model") and endpoint.get("name"):
-                base, _, version = _tail(deployed["model"]).partition("@")
+                base, _, version = name_tail(deployed["model"]).partition("@")
                 version = version or str(deployed.get("modelVersionId") or "")
                 index.setdefault(f"{base}@{version}" if version else base, set()).add(endpoint["name"])
     return index
@@ -247,7 +247,7 @@ def _serving(endpoints: list[dict]) -> dict[str, set[str]]:
 
 def _serving_version(serving: dict[str, set[str]], model_name: str) -> set[str]:
     """The endpoints serving this version: a continuation's version `@2` must not claim `@1`'s endpoints."""
-    base, _, version = _tail(model_name).partition("@")
+    base, _, version = name_tail(model_name).partition("@")
     return serving.get(f"{base}@{version or '1'}", set()) | serving.get(base, set())
 
 
@@ -271,14 +271,14 @@ def _job_model(job: dict) -> str | None:
     return (job.get("tunedModel") or {}).get("model") or None
 
 
-def _tail(name: str) -> str:
+def name_tail(name: str) -> str:
     """`projects/P/locations/L/...` -> `locations/L/...`: the server may spell P as the project number."""
     parts = name.split("/", 2)
     return parts[2] if len(parts) == 3 and parts[0] == "projects" else name
 
 
 def _model_tail(name: str) -> str:
-    return _tail(name).split("@", 1)[0]
+    return name_tail(name).split("@", 1)[0]
 
 
 def _get_or_none(get: Callable[[str], dict], name: str) -> dict | None:

@@ -28,6 +28,9 @@ def console(stream: IO[str] | None = None, *, color: bool | None = None) -> Cons
 
 def summary(plan: Plan) -> str:
     counts = plan.counts()
+    facts = sum(1 for c in plan.changes if c.attention)
+    if not counts and facts:
+        return f"Plan: no changes. {facts} fact(s) above need attention (⚠)."
     if not counts:
         return "Plan: no changes. Live state matches the manifests."
     parts = [f"{counts[a]} {NOUNS[a]}" for a in SUMMARY_ORDER if counts.get(a)]

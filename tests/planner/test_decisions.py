@@ -55,7 +55,8 @@ def lock_of(table: dict, live: list[Generation], algorithm: str) -> Lock | None:
     for name, e in table.items():
         platform = e.get("platform", "vertex")
         entries[name] = LockEntry(
-            name=name, platform=platform, project="p", location="us-central1", digest=e["digest"],
+            name=name, platform=platform, project=e.get("project", "p") if platform == "vertex" else None,
+            location="us-central1" if platform == "vertex" else None, digest=e["digest"],
             spec={"immutable": e.get("immutable", {}), "mutable": {}, "policy": e.get("policy", {})},
             current=record(e["current"], platform) if e.get("current") else None,
             superseded=tuple(record(k, platform) for k in e.get("superseded", ())),

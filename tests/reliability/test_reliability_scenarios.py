@@ -335,28 +335,14 @@ def test_stale_saved_plan_is_refused_and_the_same_plan_twice_makes_one_job(emula
 # ------------------------------------------------------------------------------ continuous tuning
 
 
-def test_removing_a_continuation_that_is_a_new_version_leaves_the_upstream_serving(emulator, tmp_path):
-    """A `fromManifest` job whose model is a new version of its upstream's model: deleting it must undeploy
-    and delete only that version, never the upstream's version or the endpoints serving it."""
+def test_a_continuation_that_would_share_its_upstreams_model_is_refused_before_any_call(emulator, tmp_path):
+    """Same (or no) displayName in Vertex continuous tuning makes the job a new version of the upstream's Model,
+    whose display name, description and labels two manifests would then fight over: refused offline."""
     emu = emulator()
     repo = Repo(tmp_path, emu)
     repo.write("vx-a", vertex_manifest("vx-a", display="shared model"))
     repo.write("vx-c", vertex_manifest("vx-c", display="shared model", from_manifest="vx-a"))
     result = repo.apply("--wait")
-    assert result.code == 0, str(result)
-    repo.assert_converged()
-    upstream, continued = emu.job_of("vx-a")["tunedModel"], emu.job_of("vx-c")["tunedModel"]
-    assert upstream["model"].split("@")[0] == continued["model"].split("@")[0], "expected two versions"
-    repo.remove("vx-c")
-    removed = repo.apply("--wait")
-    assert removed.code == 0, str(removed)
-    repo.assert_converged()
-    served = {e["name"].split("/")[-1]: [d["model"] for d in e.get("deployedModels") or ()]
-              for e in emu.listing(f"/v1/{PARENT}/endpoints", "endpoints")}
-    upstream_endpoints = {upstream["endpoint"].split("/")[-1]} | {
-        c["endpoint"].split("/")[-1] for c in upstream.get("checkpoints") or ()}
-    print(f"\ncontinuation removed; endpoints now: {served}")
-    assert set(served) == upstream_endpoints, served
-    assert all(models == [upstream["model"]] or models[0].endswith("@1") for models in served.values()), served
-    emu.get(f"/v1/{upstream['model']}")  # the upstream's version is still there
-    census(emu, repo).check("continuation removed", expect_jobs={"vx-a": 1, "vx-c": 1})
+    assert result.code == 1, str(result)
+    assert "give this manifest its own displayName" in result.err, str(result)
+    assert [r for r in emu.requests() if r["method"] != "GET"] == []
