@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from reconciler import lockfile, payloads, refresh
-from reconciler.tracker import poll
 from reconciler.clients import Clients
 from reconciler.errors import (AlreadyExists, ApiError, DeadlineExceeded, FailedPrecondition, Internal, NotFound,
                                ResourceExhausted, TransportError, Unavailable)
@@ -27,6 +26,7 @@ from reconciler.lockfile import Intent, Lock, LockEntry
 from reconciler.observed import Generation, ObservedState
 from reconciler.plan import Change, Plan
 from reconciler.resources import DesiredResource, DesiredState
+from reconciler.tracker import poll
 
 AMBIGUOUS = (TransportError, Unavailable, Internal, DeadlineExceeded)  # the create may or may not have happened
 CREATE_ATTEMPTS = 4

@@ -215,11 +215,12 @@ def _spec_change(s: Situation, current: Generation) -> list[Change]:
         return [start(why)]
     if current.phase == "cancelling":  # a cancel was already sent: never send another, just start the new job
         return [start(f"{why}; {_describe(current)} is being cancelled")]
+    later = ("run --replace again once it ends (it is not remembered)" if s.replace and not _spec_changed(s)
+             else "it will be retrained after it ends")
     if policy.protect:
-        return [_noop(s, f"{_progress(current)}; {why}, but the running job is protected: "
-                         "it will be retrained after it ends")]
+        return [_noop(s, f"{_progress(current)}; {why}, but the running job is protected: {later}")]
     if policy.whileRunning == "wait":
-        return [_noop(s, f"{_progress(current)}; {why}: will retrain once it ends (whileRunning: wait)")]
+        return [_noop(s, f"{_progress(current)}; {why}: {later} (whileRunning: wait)")]
     cancel = Change(
         name=s.name, action="cancel", platform=current.platform, targets=(current.key,),
         reason=f"{why} while {_describe(current)} is still training (whileRunning: restart)",

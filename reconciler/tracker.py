@@ -14,7 +14,7 @@ from reconciler.errors import NotFound
 from reconciler.lockfile import Lock
 from reconciler.observed import Generation
 
-GEMINI_UNFINISHED = ("CREATING", 1, "FAILED", 3)  # states whose operation says more (progress, the error)
+STATES_WITH_OPERATION_DETAIL = ("CREATING", 1, "FAILED", 3)  # names or numbers: progress or the error
 
 
 def poll(generation: Generation, vertex, gemini) -> Generation | None:
@@ -31,7 +31,7 @@ def poll(generation: Generation, vertex, gemini) -> Generation | None:
             return fresh
         model = gemini.get_tuned_model(generation.model)
         operation = None
-        if generation.operation and model.get("state") in GEMINI_UNFINISHED:
+        if generation.operation and model.get("state") in STATES_WITH_OPERATION_DETAIL:
             try:
                 operation = gemini.get_operation(generation.operation)
             except NotFound:
