@@ -158,7 +158,6 @@ def _adoptions(s: Situation) -> list[tuple[Generation, Change]]:
 
 
 def _decide_desired(s: Situation) -> list[Change]:
-    d = s.desired
     current = s.current
     spec_changed = _spec_changed(s)
     if current is None:

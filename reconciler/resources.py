@@ -155,51 +155,33 @@ def _check_gcs_prefix(value: str) -> str:
 KMS_KEY_PATTERN = re.compile(r"projects/([^/\s]+)/locations/([^/\s]+)/keyRings/([^/\s]+)/cryptoKeys/([^/\s]+)")
 
 
-def _check_kms_key(value: str) -> str:
-    if not KMS_KEY_PATTERN.fullmatch(value):
-        raise invalid(f"{value!r} is not a Cloud KMS key name; expected "
-                      "projects/PROJECT/locations/REGION/keyRings/RING/cryptoKeys/KEY")
-    return value
-
-
-def _check_email(value: str) -> str:
-    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s.]+", value):
-        raise invalid(f"{value!r} is not a service account email, e.g. tuner@PROJECT.iam.gserviceaccount.com")
-    return value
-
-
-def _check_project(value: str) -> str:
-    if not re.fullmatch(r"[a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]{1,20}", value):
-        raise invalid(f"{value!r} is not a Google Cloud project ID (6-30 lowercase letters, digits and "
-                      "'-', starting with a letter) or project number")
-    return value
-
-
-def _check_location(value: str) -> str:
-    if not re.fullmatch(r"[a-z][a-z0-9-]*[a-z0-9]", value):
-        raise invalid(f"{value!r} is not a Vertex AI location such as us-central1")
-    return value
-
-
-def _check_prefixed(prefix: str, example: str):
-    pattern = re.compile(re.escape(prefix) + r"[a-z0-9][a-z0-9._-]*")
+def _matching(pattern: str | re.Pattern, message: str):
+    """A validator: the whole value matches `pattern`, else `message` (with {value} filled in)."""
+    compiled = re.compile(pattern)
 
     def check(value: str) -> str:
-        if not pattern.fullmatch(value):
-            raise invalid(f"{value!r} must look like {example}")
+        if not compiled.fullmatch(value):
+            raise invalid(message.format(value=repr(value)))
         return value
 
     return check
 
 
-_TUNED_MODEL_NAME = re.compile(r"projects/[^/\s]+/locations/[^/\s]+/models/[^/\s@]+(@[A-Za-z0-9-]+)?")
+_check_kms_key = _matching(KMS_KEY_PATTERN, "{value} is not a Cloud KMS key name; expected "
+                                            "projects/PROJECT/locations/REGION/keyRings/RING/cryptoKeys/KEY")
+_check_email = _matching(r"[^@\s]+@[^@\s]+\.[^@\s.]+",
+                         "{value} is not a service account email, e.g. tuner@PROJECT.iam.gserviceaccount.com")
+_check_project = _matching(r"[a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]{1,20}",
+                           "{value} is not a Google Cloud project ID (6-30 lowercase letters, digits and '-', "
+                           "starting with a letter) or project number")
+_check_location = _matching(r"[a-z][a-z0-9-]*[a-z0-9]", "{value} is not a Vertex AI location such as us-central1")
+_check_vertex_tuned_model = _matching(r"projects/[^/\s]+/locations/[^/\s]+/models/[^/\s@]+(@[A-Za-z0-9-]+)?",
+                                      "{value} is not a Vertex model name; expected "
+                                      "projects/PROJECT/locations/LOCATION/models/MODEL[@VERSION]")
 
 
-def _check_vertex_tuned_model(value: str) -> str:
-    if not _TUNED_MODEL_NAME.fullmatch(value):
-        raise invalid(f"{value!r} is not a Vertex model name; expected "
-                      "projects/PROJECT/locations/LOCATION/models/MODEL[@VERSION]")
-    return value
+def _check_prefixed(prefix: str, example: str):
+    return _matching(re.escape(prefix) + r"[a-z0-9][a-z0-9._-]*", "{value} must look like " + example)
 
 
 def _check_vertex_base_model(value: str) -> str:

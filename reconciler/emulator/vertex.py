@@ -32,7 +32,7 @@ class Vertex(TuningJobs, ModelsAndEndpoints, Operations):
         if len(segments) < 5 or segments[0] != "projects" or segments[2] != "locations":
             raise no_route(request)
         parent = f"projects/{project_number(segments[1])}/locations/{segments[3]}"
-        rest, method, verb = segments[4:], request.method, request.verb
+        rest = segments[4:]
         collection = rest[0]
         if collection in ("tuningJobs", "models", "endpoints") and len(rest) >= 3 and rest[2] == "operations":
             return self.operation_call(request, f"{parent}/{rest[0]}/{rest[1]}", rest[3:])

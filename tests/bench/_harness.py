@@ -253,3 +253,16 @@ def write_json(path: str | None, figures: dict[str, Any]) -> None:
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def finish(name: str, options: Any, run: Any, report: Any) -> int:
+    """Run a benchmark, print its figures, write them as JSON; exit 2 when it broke, 1 on a miss with --strict."""
+    try:
+        figures = run(options)
+    except RuntimeError as err:
+        print(f"{name}: {err}", file=sys.stderr)
+        return 2
+    report(figures)
+    write_json(options.json_out, figures)
+    missed = [k for k, t in figures["targets"].items() if not t["met"]]
+    return 1 if options.strict and missed else 0

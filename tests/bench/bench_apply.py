@@ -172,15 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         options.gemini = options.manifests // 20
     if not 0 <= options.gemini <= options.manifests:
         parser.error("--gemini must be between 0 and --manifests")
-    try:
-        figures = run(options)
-    except RuntimeError as err:
-        print(f"bench_apply: {err}", file=sys.stderr)
-        return 2
-    report(figures)
-    h.write_json(options.json_out, figures)
-    missed = [k for k, t in figures["targets"].items() if not t["met"]]
-    return 1 if options.strict and missed else 0
+    return h.finish("bench_apply", options, run, report)
 
 
 if __name__ == "__main__":

@@ -188,15 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json-out", metavar="FILE")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     options = parser.parse_args(argv)
-    try:
-        figures = run(options)
-    except RuntimeError as err:
-        print(f"bench_plan: {err}", file=sys.stderr)
-        return 2
-    report(figures)
-    h.write_json(options.json_out, figures)
-    missed = [k for k, t in figures["targets"].items() if not t["met"]]
-    return 1 if options.strict and missed else 0
+    return h.finish("bench_plan", options, run, report)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 from urllib.parse import parse_qs
 
 import google.auth.exceptions

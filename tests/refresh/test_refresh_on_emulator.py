@@ -184,7 +184,7 @@ def test_a_continuation_version_does_not_claim_the_endpoints_of_the_version_it_c
     body = job_body("child", digest="ba5e0000cafe")
     del body["baseModel"]
     body["tunedModelDisplayName"] = "base"  # same display name: a new version of the same model
-    second = clients.vertex.create_tuning_job(PARENT, {**body, "preTunedModel": {"tunedModelName": model_v1}})
+    clients.vertex.create_tuning_job(PARENT, {**body, "preTunedModel": {"tunedModelName": model_v1}})
     emu.advance(3600)
     observed = read(clients, names=("base", "child"), scopes=(VERTEX_SCOPE,))
     base, child = observed.of("base")[0], observed.of("child")[0]
