@@ -121,6 +121,7 @@ class Situation:
         keys = [r.key for r in self.entry.superseded] if self.entry else []
         if self.adopted and self.entry and self.entry.current:
             keys.append(self.entry.current.key)
+        keys += [g.key for g in self.adopted[:-1]]
         current = self.current
         return tuple(g for g in (self.live_of(k) for k in keys) if g and g is not current)
 
@@ -140,21 +141,21 @@ def _decide(s: Situation) -> list[Change]:
 
 
 def _adoptions(s: Situation) -> list[tuple[Generation, Change]]:
-    """Live generations owned by this name but missing from the lock (a crash, or a lost lock)."""
+    """Live generations owned by this name but missing from the lock (a crash, or a lost lock), all of them.
+
+    Ordered so that the one to become current comes last (the wanted spec first, then the newest): each
+    adoption makes its generation current and pushes the one before it into superseded.
+    """
     unrecorded = [g for g in s.live if g.key not in s.recorded_keys and _holds_something(g)]
-    if not unrecorded:
-        return []
-    if s.desired:  # prefer the generation of the wanted spec, then the newest
+    if s.desired:
         unrecorded.sort(key=lambda g: (_digest_matches(s.desired.digest, g.digest), g.create_time))
     else:
         unrecorded.sort(key=lambda g: g.create_time)
-    adopted = unrecorded[-1]
     why = "its pending create was interrupted" if s.entry and s.entry.pending else "the lock has no record of it"
-    change = Change(
-        name=s.name, action="adopt", platform=adopted.platform, targets=(adopted.key,), digest=adopted.digest,
-        reason=f"live {_describe(adopted)} is owned by this manifest but {why}: record it (no API call)",
-    )
-    return [(adopted, change)]
+    return [(g, Change(name=s.name, action="adopt", platform=g.platform, targets=(g.key,), digest=g.digest,
+                       reason=f"live {_describe(g)} is owned by this manifest but {why}: record it "
+                              f"{'(no API call)' if g is unrecorded[-1] else 'as superseded (no API call)'}"))
+            for g in unrecorded]
 
 
 def _decide_desired(s: Situation) -> list[Change]:
