@@ -85,10 +85,7 @@ class Gemini:
 
     # ================================================================== lifecycle
     def record(self, name: str) -> dict[str, Any]:
-        record = self.store["tunedModels"].get(name)
-        if record is None:
-            raise not_found("Tuned model", name)
-        return record
+        return self.store.require("tunedModels", name, "Tuned model")
 
     @staticmethod
     def terminal_event(record: dict[str, Any]) -> tuple[float, str]:

@@ -12,6 +12,8 @@ import tempfile
 import threading
 from typing import Any
 
+from .rpc import not_found
+
 FORMAT = 1
 COLLECTIONS = ("tuningJobs", "models", "endpoints", "operations",       # Vertex AI
                "tunedModels", "geminiOperations", "permissions")         # Gemini API
@@ -34,6 +36,13 @@ class Store:
         self.dirty = False
         self.generation = 0            # bumped on every mutation; caches key on it
         self.next_due = float("inf")   # virtual time of the next scheduled state change (see settle)
+
+    def require(self, collection: str, name: str, what: str) -> dict[str, Any]:
+        """The record `name` of `collection`, or the API's 404 naming `what`."""
+        record = self[collection].get(name)
+        if record is None:
+            raise not_found(what, name)
+        return record
 
     def __getitem__(self, collection: str) -> dict[str, Any]:
         return self.state[collection]

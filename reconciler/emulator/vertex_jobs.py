@@ -11,7 +11,7 @@ from . import listing
 from .clock import Clock, rfc3339
 from .names import canonical, numeric_id, stable_int
 from .routing import ApiRequest, check_query
-from .rpc import bad_request, invalid, not_found, precondition, status
+from .rpc import bad_request, invalid, precondition, status
 from .schema import ANY, MAP, OUT, Enum, Violations, coerce, label_problems
 from .store import Store
 from .vertex_operations import LIST_DEFAULT, LIST_MAX, with_token
@@ -73,10 +73,7 @@ class TuningJobs:
     job_duration: float
 
     def job(self, name: str) -> dict[str, Any]:
-        record = self.store["tuningJobs"].get(name)
-        if record is None:
-            raise not_found("TuningJob", name)
-        return record
+        return self.store.require("tuningJobs", name, "TuningJob")
 
     @staticmethod
     def terminal_event(record: dict[str, Any]) -> tuple[float, str]:

@@ -224,10 +224,7 @@ class ModelsAndEndpoints:
         return self.operation(model["name"], "DeleteOperationMetadata", EMPTY_TYPE, now)
 
     def endpoint(self, name: str) -> dict[str, Any]:
-        record = self.store["endpoints"].get(name)
-        if record is None:
-            raise not_found("Endpoint", name)
-        return record
+        return self.store.require("endpoints", name, "Endpoint")
 
     @staticmethod
     def endpoint_view(record: dict[str, Any]) -> dict[str, Any]:
