@@ -263,10 +263,7 @@ class Gemini:
         items = [r for r in self.store["tunedModels"].values() if self.matches(r, text)]
         page, token = listing.paginate(items, request.query, default=LIST_DEFAULT, maximum=LIST_MAX,
                                        request_key=listing.fingerprint("tunedModels", text))
-        body: dict[str, Any] = {"tunedModels": [self.view(r, now) for r in page]} if page else {}
-        if token:
-            body["nextPageToken"] = token
-        return body
+        return listing.with_token({"tunedModels": [self.view(r, now) for r in page]} if page else {}, token)
 
     def matches(self, record: dict[str, Any], text: str) -> bool:
         """Full-text search over displayName and description; owner:me / writers:me / readers:me match every
@@ -429,10 +426,7 @@ class Gemini:
                 self.record(model)
             page, token = listing.paginate(items, request.query, default=LIST_DEFAULT, maximum=LIST_MAX,
                                            request_key=listing.fingerprint("operations", model))
-            body: dict[str, Any] = {"operations": [self.operation_view(op, now) for op in page]} if page else {}
-            if token:
-                body["nextPageToken"] = token
-            return body
+            return listing.with_token({"operations": [self.operation_view(op, now) for op in page]} if page else {}, token)
         if len(rest) == 1:
             name = f"{model}/operations/{rest[0]}"
             operation = self.store["geminiOperations"].get(name)
@@ -464,10 +458,7 @@ class Gemini:
             items = [p["permission"] for k, p in self.store["permissions"].items() if k.startswith(prefix)]
             page, token = listing.paginate(items, request.query, default=LIST_DEFAULT, maximum=LIST_MAX,
                                            request_key=listing.fingerprint("permissions", model))
-            body: dict[str, Any] = {"permissions": page} if page else {}
-            if token:
-                body["nextPageToken"] = token
-            return body
+            return listing.with_token({"permissions": page} if page else {}, token)
         if not rest and method == "POST":
             check_query(request.query, frozenset())
             return self.create_permission(request, model, prefix)

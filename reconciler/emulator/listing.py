@@ -246,3 +246,10 @@ def order_items(items: list[Any], order_by: str | None, keys: dict[str, Callable
             raise invalid("order_by", f"Unsupported order_by {order_by!r}; fields: {', '.join(sorted(keys))}.")
         items = sorted(items, key=keys[name], reverse=descending)
     return items
+
+
+def with_token(body: dict[str, Any], token: str | None) -> dict[str, Any]:
+    """A list response: `nextPageToken` only when there is a next page."""
+    if token:
+        body["nextPageToken"] = token
+    return body

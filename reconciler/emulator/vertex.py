@@ -16,7 +16,7 @@ from .rpc import RpcError
 from .store import Store
 from .vertex_jobs import TuningJobs
 from .vertex_models import ModelsAndEndpoints
-from .vertex_operations import LIST_DEFAULT, LIST_MAX, Operations, with_token
+from .vertex_operations import LIST_DEFAULT, LIST_MAX, Operations
 
 
 class Vertex(TuningJobs, ModelsAndEndpoints, Operations):
@@ -89,7 +89,7 @@ class Vertex(TuningJobs, ModelsAndEndpoints, Operations):
                 items = model["versions"][version].get("checkpoints", [])
                 page, token = listing.paginate(items, request.query, default=LIST_DEFAULT, maximum=LIST_MAX,
                                                request_key=listing.fingerprint("checkpoints", name))
-                return with_token({"checkpoints": page}, token)
+                return listing.with_token({"checkpoints": page}, token)
             if verb == "deleteVersion" and method == "DELETE":
                 check_query(request.query, frozenset())
                 return self.delete_version(name, now)

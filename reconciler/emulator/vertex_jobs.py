@@ -14,7 +14,7 @@ from .routing import ApiRequest, check_query
 from .rpc import bad_request, invalid, precondition, status
 from .schema import ANY, MAP, OUT, Enum, Violations, coerce, label_problems
 from .store import Store
-from .vertex_operations import LIST_DEFAULT, LIST_MAX, with_token
+from .vertex_operations import LIST_DEFAULT, LIST_MAX
 
 CANCEL_DELAY = 5.0                      # virtual seconds spent in JOB_STATE_CANCELLING
 DEFAULT_EPOCHS = 3                      # the service picks epochs from the dataset size; we pick 3
@@ -263,7 +263,7 @@ class TuningJobs:
                                        request_key=listing.fingerprint("tuningJobs", parent,
                                                                        request.query.get("filter", "")))
         jobs = [self.job_view(r, now, request.version) for r in page]
-        return with_token({"tuningJobs": jobs} if jobs else {}, token)
+        return listing.with_token({"tuningJobs": jobs} if jobs else {}, token)
 
     def job_view(self, record: dict[str, Any], now: float, version: str = "v1beta1") -> dict[str, Any]:
         view = dict(record["job"])

@@ -11,7 +11,7 @@ from .routing import ApiRequest, check_query
 from .rpc import RpcError, bad_request, invalid, not_found, precondition
 from .schema import ANY, MAP, OUT, Violations, camel, coerce, label_problems
 from .store import Store
-from .vertex_operations import EMPTY_TYPE, LIST_DEFAULT, LIST_MAX, TYPE, with_token
+from .vertex_operations import EMPTY_TYPE, LIST_DEFAULT, LIST_MAX, TYPE
 
 # Every Model field of the discovery document: a PATCH body may carry any of them; only the masked,
 # mutable ones are applied.
@@ -125,7 +125,7 @@ class ModelsAndEndpoints:
         # readMask is accepted and ignored: full resources are always returned.
         key = listing.fingerprint("models", parent, request.query.get("filter", ""), request.query.get("orderBy", ""))
         page, token = listing.paginate(items, request.query, default=LIST_DEFAULT, maximum=LIST_MAX, request_key=key)
-        return with_token({"models": [self.model_view(m, v) for m, v in page]} if page else {}, token)
+        return listing.with_token({"models": [self.model_view(m, v) for m, v in page]} if page else {}, token)
 
     def list_versions(self, request: ApiRequest, name: str) -> dict[str, Any]:
         check_query(request.query, Q_MODEL_LIST)
@@ -141,7 +141,7 @@ class ModelsAndEndpoints:
         key = listing.fingerprint("versions", model["name"], request.query.get("filter", ""),
                                   request.query.get("orderBy", ""))
         page, token = listing.paginate(items, request.query, default=LIST_DEFAULT, maximum=LIST_MAX, request_key=key)
-        return with_token({"models": [self.model_view(m, v) for m, v in page]} if page else {}, token)
+        return listing.with_token({"models": [self.model_view(m, v) for m, v in page]} if page else {}, token)
 
     def patch_model(self, request: ApiRequest, name: str, now: float) -> dict[str, Any]:
         mask_text = request.query.get("updateMask", "")
@@ -274,7 +274,7 @@ class ModelsAndEndpoints:
         key = listing.fingerprint("endpoints", parent, request.query.get("filter", ""),
                                   request.query.get("orderBy", ""))
         page, token = listing.paginate(items, request.query, default=LIST_DEFAULT, maximum=LIST_MAX, request_key=key)
-        return with_token({"endpoints": [self.endpoint_view(r) for r in page]} if page else {}, token)
+        return listing.with_token({"endpoints": [self.endpoint_view(r) for r in page]} if page else {}, token)
 
     def undeploy(self, request: ApiRequest, name: str, now: float) -> dict[str, Any]:
         errors = Violations()

@@ -57,7 +57,7 @@ class Operations:
             page, token = listing.paginate(items, request.query, default=LIST_DEFAULT, maximum=LIST_MAX,
                                            request_key=listing.fingerprint("operations", parent,
                                                                            request.query.get("filter", "")))
-            return with_token({"operations": [r["operation"] for r in page]} if page else {}, token)
+            return listing.with_token({"operations": [r["operation"] for r in page]} if page else {}, token)
         if len(rest) == 1:
             name = f"{parent}/operations/{rest[0]}"
             if method == "GET" and verb is None:
@@ -77,9 +77,3 @@ class Operations:
                 self.store.changed()
                 return {}
         raise no_route(request)
-
-
-def with_token(body: dict[str, Any], token: str | None) -> dict[str, Any]:
-    if token:
-        body["nextPageToken"] = token
-    return body
