@@ -23,7 +23,7 @@ from reconciler.clients import Clients
 from reconciler.errors import (AlreadyExists, ApiError, DeadlineExceeded, FailedPrecondition, Internal, NotFound,
                                ResourceExhausted, TransportError, Unavailable)
 from reconciler.lockfile import Intent, Lock, LockEntry
-from reconciler.observed import Generation, ObservedState
+from reconciler.observed import Generation, ObservedState, digest_matches
 from reconciler.plan import Change, Plan
 from reconciler.resources import DesiredResource, DesiredState
 from reconciler.tracker import poll
@@ -289,7 +289,7 @@ class Executor:
         live_done = [g for g in reversed(self.observed.of(desired.depends_on))
                      if g.phase == "succeeded" and g.model and g.model_exists]
         matching = [g for g in recorded + live_done
-                    if wanted is None or (g.digest and wanted.digest.startswith(g.digest))]
+                    if wanted is None or digest_matches(wanted.digest, g.digest)]
         current = matching[0] if matching else None  # never the model of an older upstream spec
         live = self._poll(current) if current else None
         if live is not None and live.active and self.wait_for_upstream is not None:
@@ -311,7 +311,7 @@ class Executor:
         def adopt(entry: LockEntry | None) -> LockEntry:
             base = entry or (_new_entry(desired) if desired else _orphan_entry(generation))
             older = [g for g in (base.current, *base.superseded) if g and g.key != generation.key]
-            matches = desired is not None and desired.digest.startswith(generation.digest)
+            matches = desired is not None and digest_matches(desired.digest, generation.digest)
             return replace(base, current=generation, superseded=tuple(older), pending=None,
                            digest=desired.digest if matches else generation.digest,
                            spec=_spec(desired) if matches else base.spec)
@@ -411,8 +411,8 @@ class Executor:
         except NotFound:
             return
         deployed = live.get("deployedModels") or []
-        ours = [d for d in deployed if _same_model(d.get("model", ""), model_base)
-                and (not version or _deployed_version(d) == version)]
+        ours = [d for d in deployed if refresh.model_tail(d.get("model", "")) == refresh.model_tail(model_base)
+                and (not version or refresh.deployed_version(d) == version)]
         for deployed_model in ours:
             self._check_stop()
             try:
@@ -462,7 +462,7 @@ class Deferred(Exception):
 def _created_among(generations: Iterable[Generation], desired: DesiredResource, intent: Intent,
                    recorded: set[str]) -> Generation | None:
     """The unrecorded generation of this spec to adopt: the intent's own, else one not ended in failure."""
-    mine = [g for g in generations if g.owner == desired.name and g.digest and desired.digest.startswith(g.digest)
+    mine = [g for g in generations if g.owner == desired.name and digest_matches(desired.digest, g.digest)
             and g.key not in recorded]
     by_intent = [g for g in mine if g.intent == intent.id]
     usable = by_intent or [g for g in mine if g.phase not in ("failed", "cancelled", "expired")]
@@ -531,16 +531,6 @@ def _recorded_keys(entry: LockEntry | None) -> set[str]:
 def _model_base(model: str) -> str:
     return model.split("@", 1)[0]
 
-
-def _same_model(deployed: str, model_base: str) -> bool:
-    """Deployed-model names may use the project number where ours uses the id: compare from `locations/`."""
-    def tail(name: str) -> str:
-        return _model_base(name).split("/locations/", 1)[-1]
-    return tail(deployed) == tail(model_base)
-
-
-def _deployed_version(deployed: dict) -> str:
-    return str(deployed.get("modelVersionId") or deployed.get("model", "").partition("@")[2])
 
 
 def _scope_of(job: str) -> tuple[str | None, str | None]:

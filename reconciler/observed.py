@@ -32,6 +32,12 @@ VOLATILE_FIELDS = frozenset({"progress", "loss", "state"})
 GEMINI_PHASES: dict[str, Phase] = {"CREATING": "running", "ACTIVE": "succeeded", "FAILED": "failed"}
 
 
+def digest_matches(full: str, recorded: str) -> bool:
+    """Whether a recorded digest names the same spec as `full`: Vertex labels carry a 12-character prefix,
+    Gemini ids an 8-character one, the lock the whole digest (either side may be the shorter)."""
+    return bool(full and recorded) and (full.startswith(recorded) or recorded.startswith(full))
+
+
 @dataclass(frozen=True)
 class Generation:
     """One tuning run of one manifest, as the API reports it right now.

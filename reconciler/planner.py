@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from reconciler.observed import Generation, ObservedState
+from reconciler.observed import Generation, ObservedState, digest_matches
 from reconciler.plan import Change, FieldDiff, Plan
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ def _adoptions(s: Situation) -> list[tuple[Generation, Change]]:
     """
     unrecorded = [g for g in s.live if g.key not in s.recorded_keys and _holds_something(g)]
     if s.desired:
-        unrecorded.sort(key=lambda g: (_digest_matches(s.desired.digest, g.digest), g.create_time))
+        unrecorded.sort(key=lambda g: (digest_matches(s.desired.digest, g.digest), g.create_time))
     else:
         unrecorded.sort(key=lambda g: g.create_time)
     why = "its pending create was interrupted" if s.entry and s.entry.pending else "the lock has no record of it"
@@ -199,7 +199,7 @@ def _ended_without_model(s: Situation) -> Generation | None:
     if s.entry is not None:
         return None
     ended = [g for g in s.live if g.phase in ("failed", "cancelled", "expired")
-             and _digest_matches(s.desired.digest, g.digest)]
+             and digest_matches(s.desired.digest, g.digest)]
     return max(ended, key=lambda g: g.create_time) if ended else None
 
 
@@ -230,7 +230,7 @@ def _spec_change(s: Situation, current: Generation) -> list[Change]:
 
 def _reusable(s: Situation) -> Generation | None:
     """A superseded model still live that was trained from exactly the wanted spec (a reverted edit)."""
-    matches = [g for g in s.superseded if g.phase == "succeeded" and _digest_matches(s.desired.digest, g.digest)]
+    matches = [g for g in s.superseded if g.phase == "succeeded" and digest_matches(s.desired.digest, g.digest)]
     return max(matches, key=lambda g: g.create_time) if matches else None
 
 
@@ -338,7 +338,7 @@ def _id_occupant(s: Situation) -> Generation | None:
     """On the Gemini API a spec has exactly one possible id: a live model already holding it blocks a create."""
     if s.desired.platform != "gemini-api":
         return None
-    return next((g for g in s.live if _digest_matches(s.desired.digest, g.digest)), None)
+    return next((g for g in s.live if digest_matches(s.desired.digest, g.digest)), None)
 
 
 def _noop(s: Situation, reason: str, diffs: tuple[FieldDiff, ...] = (), attention: str = "") -> Change:
@@ -354,7 +354,7 @@ def _spec_changed(s: Situation) -> bool:
         return False
     if s.compare_specs and s.entry and not s.adopted:
         return bool(_immutable_diffs(s)) or s.entry.spec.get("immutable") is None
-    return not _digest_matches(s.desired.digest, applied)
+    return not digest_matches(s.desired.digest, applied)
 
 
 def _spec_change_reason(s: Situation) -> str:
@@ -418,11 +418,6 @@ def _path(deepdiff_path: str) -> str:
     return ".".join(parts)
 
 
-def _digest_matches(full: str, recorded: str) -> bool:
-    """Vertex labels carry a short digest; the lock and Gemini ids carry prefixes of the full one."""
-    return bool(full and recorded) and (full.startswith(recorded) or recorded.startswith(full))
-
-
 def _progress(g: Generation) -> str:
     if g.phase == "cancelling":
         return "cancelling"
@@ -481,4 +476,4 @@ def _upstream_ready(name: str, resources: Mapping[str, DesiredResource], observe
                     entries: Mapping[str, LockEntry]) -> bool:
     upstream = resources.get(name)
     return any(g.phase == "succeeded" and g.model_exists and upstream is not None
-               and _digest_matches(upstream.digest, g.digest) for g in observed.of(name))
+               and digest_matches(upstream.digest, g.digest) for g in observed.of(name))

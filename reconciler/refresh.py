@@ -110,7 +110,7 @@ class _Reader:
         endpoints = self._submit(list, vertex.list_endpoints(scope.parent, MANAGED_FILTER))
         return lambda: _VertexListing(
             jobs=[j for j in jobs.result() if _managed(j)],
-            models={_model_tail(m["name"]): m for m in models.result() if m.get("name")},
+            models={model_tail(m["name"]): m for m in models.result() if m.get("name")},
             endpoints=endpoints.result())
 
     def vertex_generations(self, listings: list[_VertexListing], lock_keys: list[str]) -> list[Generation]:
@@ -131,7 +131,7 @@ class _Reader:
                 jobs[tail] = job
 
         # A succeeded job whose model the listing lacks: deleted out of band, or its labels were edited away.
-        made = {_model_tail(m): m for m in (_job_model(j) for j in jobs.values()) if m}
+        made = {model_tail(m): m for m in (_job_model(j) for j in jobs.values()) if m}
         model_gets = {tail: self._submit(_get_or_none, self.vertex.get_model, name)
                       for tail, name in sorted(made.items()) if tail not in models}
         for tail, future in model_gets.items():
@@ -142,8 +142,8 @@ class _Reader:
         serving = _serving(endpoints)
         generations = []
         for tail, job in sorted(jobs.items()):
-            model_tail = _model_tail(_job_model(job) or "")
-            generations.append(vertex_generation(job, models.get(model_tail), model_exists=model_tail in models,
+            made = model_tail(_job_model(job) or "")
+            generations.append(vertex_generation(job, models.get(made), model_exists=made in models,
                                                  serving=_serving_version(serving, _job_model(job) or ""),
                                                  job_name=spelling.get(tail)))
         return generations
@@ -239,8 +239,7 @@ def _serving(endpoints: list[dict]) -> dict[str, set[str]]:
     for endpoint in endpoints:
         for deployed in endpoint.get("deployedModels") or ():
             if deployed.get("model") and endpoint.get("name"):
-                base, _, version = name_tail(deployed["model"]).partition("@")
-                version = version or str(deployed.get("modelVersionId") or "")
+                base, version = model_tail(deployed["model"]), deployed_version(deployed)
                 index.setdefault(f"{base}@{version}" if version else base, set()).add(endpoint["name"])
     return index
 
@@ -277,8 +276,14 @@ def name_tail(name: str) -> str:
     return parts[2] if len(parts) == 3 and parts[0] == "projects" else name
 
 
-def _model_tail(name: str) -> str:
+def model_tail(name: str) -> str:
+    """`projects/P/locations/L/models/M@V` -> `locations/L/models/M`: one model, however P and V are spelled."""
     return name_tail(name).split("@", 1)[0]
+
+
+def deployed_version(deployed: dict) -> str:
+    """The model version a DeployedModel serves: from `model@V`, else `modelVersionId` ("" when unsaid)."""
+    return deployed.get("model", "").partition("@")[2] or str(deployed.get("modelVersionId") or "")
 
 
 def _get_or_none(get: Callable[[str], dict], name: str) -> dict | None:
