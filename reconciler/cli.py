@@ -142,9 +142,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
     from reconciler.clients import RateLimiter
     from reconciler.executor import Executor, Journal
     from reconciler.resources import DIGEST_ALGORITHM
-    from reconciler.workspace import is_plan_file, read_plan
+    from reconciler.workspace import saved_plan
 
-    saved = read_plan(args.path) if is_plan_file(args.path) else None
+    saved = saved_plan(args.path)
     root = saved.root if saved else args.path
     out = render.console()
     stop = _stop_on_interrupt(out)
@@ -222,7 +222,7 @@ def _wait(clients, lock, names: set[str] | None, timeout: float | None, out, sto
         return True
     with render.live_progress(out, recorded) as show:
         final = tracker.watch(recorded, clients.vertex, clients.gemini, timeout=timeout,
-                              interval=float(os.environ.get("RECONCILER_POLL_INTERVAL", "5")),
+                              interval=_poll_interval(),
                               on_update=show, stop=stop.is_set)
     on_final(final)
     still = [n for n, g in final.items() if g is not None and g.active]
@@ -239,9 +239,14 @@ def _upstream_waiter(workspace, journal, args, out) -> Callable:
         current = journal.entry(name).current
         out.print(f"waiting for {name} to finish before starting its dependents")
         final = tracker.watch({name: current}, workspace.clients.vertex, workspace.clients.gemini,
-                              timeout=args.timeout, interval=float(os.environ.get("RECONCILER_POLL_INTERVAL", "5")))
+                              timeout=args.timeout, interval=_poll_interval())
         return final[name]
     return wait_for
+
+
+def _poll_interval() -> float:
+    """Seconds between polls while waiting (RECONCILER_POLL_INTERVAL; tests and the demo shorten it)."""
+    return float(os.environ.get("RECONCILER_POLL_INTERVAL", "5"))
 
 
 def _confirm(plan) -> None:

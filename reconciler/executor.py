@@ -350,8 +350,7 @@ class Executor:
         key = change.targets[0]
         if key.startswith("tunedModels/"):
             self._delete_gemini(key)  # the Gemini API has no cancel: deleting the CREATING model stops the tune
-            self.journal.update(change.name, lambda e: _without_generation(e, key, keep_entry=change.name in
-                                                                             self.desired))
+            self._record_gone(change.name, key)
             return f"stopped the tune by deleting {key}"
         try:
             self.vertex.cancel_tuning_job(key)
@@ -365,15 +364,13 @@ class Executor:
         key = change.targets[0]
         generation = self.observed.find(key)
         if generation is None:
-            self.journal.update(change.name, lambda e: _without_generation(e, key, keep_entry=change.name in
-                                                                             self.desired))
+            self._record_gone(change.name, key)
             return f"{key} was already gone"
         if generation.platform == "gemini-api":
             self._delete_gemini(generation.model)
         else:
             self._remove_vertex(change.name, generation)
-        self.journal.update(change.name, lambda e: _without_generation(e, key, keep_entry=change.name in
-                                                                         self.desired))
+        self._record_gone(change.name, key)
         return f"deleted {generation.model or key}"
 
     def _remove_vertex(self, name: str, generation: Generation) -> None:
@@ -426,6 +423,10 @@ class Executor:
                 self.vertex.wait_operation(self.vertex.delete_endpoint(endpoint))
             except NotFound:
                 pass
+
+    def _record_gone(self, name: str, key: str) -> None:
+        """Drop a generation that no longer exists; the entry itself goes once a removed manifest has nothing left."""
+        self.journal.update(name, lambda e: _without_generation(e, key, keep_entry=name in self.desired))
 
     def _delete_gemini(self, name: str) -> None:
         self.removed.add(name)  # before the call: once sent, this run must never adopt it back from a listing

@@ -6,6 +6,7 @@ platforms they need, read the live state, and plan. The CLI renders; the workspa
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -103,20 +104,23 @@ def open_workspace(path: str, *, api_endpoint: str | None = None, emulator: bool
         yield workspace
 
 
-def read_plan(path: str) -> Plan:
-    import json
+def saved_plan(path: str) -> Plan | None:
+    """The plan saved at `path` by `plan --out`, or None when `path` is not one (manifests, a directory).
 
-    try:
-        return Plan.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise UserError(f"{path}: not a saved plan from `reconciler plan --out` ({err})") from None
-
-
-def is_plan_file(path: str) -> bool:
-    """A saved plan is known by its content (a JSON object with `formatVersion`), whatever its name."""
+    Known by content, whatever the file is called: a JSON object with `formatVersion`. Its keys are sorted,
+    so that key may come after a long list of changes: the whole file is parsed, not a head of it.
+    """
     candidate = Path(path)
     if not candidate.is_file():
-        return False
-    with candidate.open("rb") as stream:
-        head = stream.read(64).lstrip()
-    return head.startswith(b"{") and b'"formatVersion"' in candidate.read_bytes()[:4096]
+        return None
+    try:
+        data = json.loads(candidate.read_bytes())
+    except (OSError, ValueError):
+        return None  # YAML (or unreadable): the manifest loader reports it
+    if not isinstance(data, dict) or "formatVersion" not in data:
+        return None
+    try:
+        return Plan.from_json(data)
+    except (ValueError, KeyError, TypeError) as err:
+        raise UserError(f"{path}: not a saved plan this reconciler can apply ({err}); "
+                        "run `reconciler plan --out FILE` again") from None
