@@ -4,6 +4,6 @@ Imports nothing from the rest of `reconciler` (stdlib only). Embed it with `Emul
 `python -m reconciler.emulator` / `reconciler emulator`.
 """
 
-from .server import Emulator
+from .app import Emulator
 
 __all__ = ["Emulator"]

@@ -8,7 +8,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from .server import Emulator
+from .app import Emulator
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,14 +27,13 @@ tunedModels:delete -> resources:delete; labels:set -> resources:patch; tuningJob
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from .clock import rfc3339
 from .names import canonical
-from .rpc import RpcError, bad_request, code_name_of, invalid, status
-
-if TYPE_CHECKING:
-    from .server import Emulator, Reply
+from .rpc import Reply, RpcError, bad_request, code_name_of, invalid, status
+from .service import Service
 
 ALIASES = {"tuningJobs:fail": "resources:fail", "tunedModels:fail": "resources:fail",
            "models:delete": "resources:delete", "endpoints:delete": "resources:delete",
@@ -44,117 +43,110 @@ PATCHABLE = ("labels", "displayName", "description")
 
 
 class Admin:
-    def __init__(self, emulator: Emulator) -> None:
-        self.emulator = emulator
+    """The admin surface over a `Service`: one table of (method, route) -> handler(body) (None answers {}),
+    plus the `resources:ACTION` mutations, each run on the named resource under the store lock."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.routes: dict[tuple[str, str], Callable[[Any], Any]] = {
+            ("GET", "health"): lambda body: {"status": "ok"},
+            ("GET", "clock"): lambda body: self.clock(),
+            ("POST", "clock:advance"): self.advance,
+            ("GET", "requests"): lambda body: {"requests": service.requests()},
+            ("DELETE", "requests"): lambda body: service.clear_requests(),
+            ("POST", "reset"): lambda body: service.reset(),
+            ("GET", "faults"): lambda body: {"faults": service.faults.describe(), "seed": service.faults.seed},
+            ("POST", "faults"): self.add_faults,
+            ("DELETE", "faults"): lambda body: service.faults.clear(),
+        }
+        self.mutations: dict[str, Callable[[str, bool, dict[str, Any], float], None]] = {
+            "fail": self.fail, "delete": self.delete, "patch": self.patch, "ignoreCancel": self.ignore_cancel}
 
     def serve(self, method: str, route: str, raw_body: bytes) -> Reply:
-        from .server import Reply
-
         try:
             body = json.loads(raw_body) if raw_body.strip() else None
         except ValueError as err:
-            error = bad_request([("", f"Invalid JSON: {err}")])
-            return Reply(error.http_status, error.body())
+            return bad_request([("", f"Invalid JSON: {err}")]).reply()
         try:
             return Reply(200, self.dispatch(method, ALIASES.get(route.strip("/"), route.strip("/")), body))
         except RpcError as err:
-            return Reply(err.http_status, err.body(), dict(err.headers))
+            return err.reply()
         except Exception as err:  # noqa: BLE001 - answer in the envelope rather than drop the connection
-            failure = RpcError("INTERNAL", f"Internal error in the emulator admin surface: {err!r}")
-            return Reply(failure.http_status, failure.body())
+            return RpcError("INTERNAL", f"Internal error in the emulator admin surface: {err!r}").reply()
 
     def dispatch(self, method: str, route: str, body: Any) -> Any:
-        emulator = self.emulator
-        if (method, route) == ("GET", "health"):
-            return {"status": "ok"}
-        if (method, route) == ("GET", "clock"):
-            return self.clock()
-        if (method, route) == ("POST", "clock:advance"):
-            seconds = (body or {}).get("seconds") if isinstance(body, dict) else None
-            if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
-                raise invalid("seconds", "Send {\"seconds\": N} with N >= 0.")
-            emulator.advance(float(seconds))
-            return self.clock()
-        if (method, route) == ("GET", "requests"):
-            return {"requests": emulator.requests()}
-        if (method, route) == ("DELETE", "requests"):
-            emulator.clear_requests()
-            return {}
-        if (method, route) == ("POST", "reset"):
-            emulator.reset()
-            return {}
-        if route == "faults":
-            return self.faults(method, body)
         if method == "POST" and route.startswith("resources:"):
             return self.mutate(route.partition(":")[2], body)
-        raise RpcError("NOT_FOUND", f"No admin route {method} /__emulator__/{route}.")
+        handler = self.routes.get((method, route))
+        if handler is None:
+            raise RpcError("NOT_FOUND", f"No admin route {method} /__emulator__/{route}.")
+        result = handler(body)
+        return {} if result is None else result
 
     def clock(self) -> dict[str, Any]:
-        clock = self.emulator.clock
+        clock = self.service.clock
         return {"now": rfc3339(clock.now()), "offsetSeconds": clock.offset}
 
-    def faults(self, method: str, body: Any) -> dict[str, Any]:
-        faults = self.emulator.faults
-        if method == "GET":
-            return {"faults": faults.describe(), "seed": faults.seed}
-        if method == "DELETE":
-            faults.clear()
-            return {}
-        if method == "POST":
-            seed = None
-            if isinstance(body, dict):
-                seed = body.get("seed")
-                rules = body.get("faults", [])
-            else:
-                rules = body
-            if not isinstance(rules, list):
-                raise invalid("faults", "Send a list of fault rules, or {\"faults\": [...], \"seed\": N}.")
-            if seed is not None and not isinstance(seed, int):
-                raise invalid("seed", "seed must be an integer.")
-            return {"faults": self.emulator.add_faults(rules, seed)}
-        raise RpcError("NOT_FOUND", f"No admin route {method} /__emulator__/faults.")
+    def advance(self, body: Any) -> dict[str, Any]:
+        seconds = (body or {}).get("seconds") if isinstance(body, dict) else None
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
+            raise invalid("seconds", "Send {\"seconds\": N} with N >= 0.")
+        self.service.advance(float(seconds))
+        return self.clock()
 
+    def add_faults(self, body: Any) -> dict[str, Any]:
+        seed = None
+        if isinstance(body, dict):
+            seed = body.get("seed")
+            rules = body.get("faults", [])
+        else:
+            rules = body
+        if not isinstance(rules, list):
+            raise invalid("faults", "Send a list of fault rules, or {\"faults\": [...], \"seed\": N}.")
+        if seed is not None and not isinstance(seed, int):
+            raise invalid("seed", "seed must be an integer.")
+        return {"faults": self.service.add_faults(rules, seed)}
+
+    # ------------------------------------------------------------------ out-of-band mutations (drift)
     def mutate(self, action: str, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"]:
             raise invalid("name", "Send {\"name\": \"<full resource name>\", ...}.")
-        emulator = self.emulator
         name = canonical(body["name"].strip("/"))
-        gemini = name.startswith("tunedModels/")
-        with emulator.store.lock:
-            now = emulator.clock.now()
-            emulator.settle(now)
-            try:
-                if action == "fail":
-                    code = code_name_of(body.get("code"), "INTERNAL")
-                    message = body.get("message") or "Tuning failed (injected by the emulator)."
-                    target = emulator.gemini if gemini else emulator.vertex
-                    if not gemini and "/tuningJobs/" not in name:
-                        raise invalid("name", "resources:fail takes a tuning job or a tuned model.")
-                    target.admin_fail(name, status(code, message), now)
-                elif action == "delete":
-                    if gemini:
-                        emulator.gemini.admin_delete(name, now)
-                    elif not emulator.vertex.admin_delete(name):
-                        raise invalid("name", "resources:delete takes a model, endpoint or tuned model "
-                                              "(tuning jobs cannot be deleted).")
-                elif action == "patch":
-                    fields = {k: v for k, v in body.items() if k != "name"}
-                    bad = sorted(set(fields) - set(PATCHABLE))
-                    if bad or not fields:
-                        raise invalid("fields", f"resources:patch edits {', '.join(PATCHABLE)}.")
-                    if "labels" in fields and not (isinstance(fields["labels"], dict)
-                                                   and all(isinstance(v, str) for v in fields["labels"].values())):
-                        raise invalid("labels", "labels must be a map of strings.")
-                    if gemini:
-                        emulator.gemini.admin_patch(name, fields, now)
-                    elif not emulator.vertex.admin_patch(name, fields, now):
-                        raise invalid("name", "Unsupported resource for resources:patch.")
-                elif action == "ignoreCancel":
-                    if gemini or "/tuningJobs/" not in name:
-                        raise invalid("name", "resources:ignoreCancel takes a Vertex tuning job.")
-                    emulator.vertex.admin_ignore_cancel(name)
-                else:
-                    raise RpcError("NOT_FOUND", f"No admin route POST /__emulator__/resources:{action}.")
-            finally:
-                emulator.commit()
+        with self.service.transaction(settle_all=True) as now:
+            mutation = self.mutations.get(action)
+            if mutation is None:
+                raise RpcError("NOT_FOUND", f"No admin route POST /__emulator__/resources:{action}.")
+            mutation(name, name.startswith("tunedModels/"), body, now)
         return {}
+
+    def fail(self, name: str, gemini: bool, body: dict[str, Any], now: float) -> None:
+        code = code_name_of(body.get("code"), "INTERNAL")
+        message = body.get("message") or "Tuning failed (injected by the emulator)."
+        if not gemini and "/tuningJobs/" not in name:
+            raise invalid("name", "resources:fail takes a tuning job or a tuned model.")
+        (self.service.gemini if gemini else self.service.vertex).admin_fail(name, status(code, message), now)
+
+    def delete(self, name: str, gemini: bool, body: dict[str, Any], now: float) -> None:
+        if gemini:
+            self.service.gemini.admin_delete(name, now)
+        elif not self.service.vertex.admin_delete(name):
+            raise invalid("name", "resources:delete takes a model, endpoint or tuned model "
+                                  "(tuning jobs cannot be deleted).")
+
+    def patch(self, name: str, gemini: bool, body: dict[str, Any], now: float) -> None:
+        fields = {k: v for k, v in body.items() if k != "name"}
+        bad = sorted(set(fields) - set(PATCHABLE))
+        if bad or not fields:
+            raise invalid("fields", f"resources:patch edits {', '.join(PATCHABLE)}.")
+        if "labels" in fields and not (isinstance(fields["labels"], dict)
+                                       and all(isinstance(v, str) for v in fields["labels"].values())):
+            raise invalid("labels", "labels must be a map of strings.")
+        if gemini:
+            self.service.gemini.admin_patch(name, fields, now)
+        elif not self.service.vertex.admin_patch(name, fields, now):
+            raise invalid("name", "Unsupported resource for resources:patch.")
+
+    def ignore_cancel(self, name: str, gemini: bool, body: dict[str, Any], now: float) -> None:
+        if gemini or "/tuningJobs/" not in name:
+            raise invalid("name", "resources:ignoreCancel takes a Vertex tuning job.")
+        self.service.vertex.admin_ignore_cancel(name)

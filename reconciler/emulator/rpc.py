@@ -1,7 +1,10 @@
-"""google.rpc error envelope: status codes, HTTP mapping (google/rpc/code.proto) and typed details."""
+"""google.rpc error envelope: status codes, HTTP mapping (google/rpc/code.proto) and typed details; `Reply`, the
+JSON answer to one HTTP request (what the API surfaces, the admin surface and the HTTP server have in common)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 # name -> (google.rpc.Code number, HTTP status)
@@ -33,6 +36,17 @@ HTTP_DEFAULT_CODE = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERM
 TYPE_PREFIX = "type.googleapis.com/"
 
 
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False             # "commit then drop": close the connection without answering
+
+    def payload(self) -> bytes:
+        return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
 class RpcError(Exception):
     """An API error; rendered as `{"error": {code, message, status, details}}` with the mapped HTTP code."""
 
@@ -55,6 +69,9 @@ class RpcError(Exception):
         if self.details:
             error["details"] = self.details
         return {"error": error}
+
+    def reply(self) -> Reply:
+        return Reply(self.http_status, self.body(), dict(self.headers))
 
 
 def status(code_name: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
