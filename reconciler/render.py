@@ -1,4 +1,5 @@
-"""Renderings of a plan (and of apply progress later): text via rich, JSON, and Markdown for PR comments.
+"""Everything a person reads: validate results, plans (text via rich, JSON, and Markdown for PR comments),
+apply outcomes and waiting progress.
 
 The only module that imports rich. Text output honours NO_COLOR and plain (non-TTY) streams.
 """
@@ -6,12 +7,13 @@ The only module that imports rich. Text output honours NO_COLOR and plain (non-T
 from __future__ import annotations
 
 import json
+import sys
 from typing import IO, Any
 
 from rich.console import Console
 from rich.text import Text
 
-from reconciler.plan import COSTLY, DESTRUCTIVE, SUMMARY_ORDER, Change, FieldDiff, Plan
+from reconciler.plan.model import COSTLY, DESTRUCTIVE, SUMMARY_ORDER, Change, FieldDiff, Plan
 
 MARKDOWN_LIMIT = 60_000
 STYLES = {"train": "green", "retrain": "magenta", "update": "yellow", "cancel": "red", "delete": "red",
@@ -24,6 +26,47 @@ def console(stream: IO[str] | None = None, *, color: bool | None = None) -> Cons
     """A console that colours only a terminal, and never when NO_COLOR is set (rich reads it)."""
     return Console(file=stream, no_color=color is False or None, highlight=False, soft_wrap=True,
                    force_terminal=color or None, emoji=False)
+
+
+# --------------------------------------------------------------------------------------------- validate
+
+
+def valid(state: Any, *, as_json: bool) -> None:
+    """A DesiredState that passed validation: its warnings, then a one-line summary (or JSON)."""
+    resources = list(state.resources.values())
+    if as_json:
+        print(json.dumps({"valid": True, "resources": [r.to_json() for r in resources],
+                          "diagnostics": [d.to_json() for d in state.warnings]}, indent=2, sort_keys=True))
+        return
+    for warning in state.warnings:
+        print(warning, file=sys.stderr)
+    by_platform: dict[str, int] = {}
+    for resource in resources:
+        by_platform[resource.platform] = by_platform.get(resource.platform, 0) + 1
+    platforms = ", ".join(f"{count} {platform}" for platform, count in sorted(by_platform.items(), reverse=True))
+    line = f"{_plural(len(resources), 'manifest')} valid" + (f" ({platforms})" if platforms else "")
+    print(line + (f", {_plural(len(state.warnings), 'warning')}" if state.warnings else ""))
+
+
+def invalid(diagnostics: list, *, as_json: bool) -> None:
+    """Every located problem (on stderr), then the counts; or the whole result as JSON on stdout."""
+    if as_json:
+        print(json.dumps({"valid": False, "resources": [],
+                          "diagnostics": [d.to_json() for d in diagnostics]}, indent=2, sort_keys=True))
+        return
+    for diagnostic in diagnostics:
+        print(diagnostic, file=sys.stderr)
+    errors = sum(d.severity == "error" for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    counts = [_plural(errors, "error")] + ([_plural(warnings, "warning")] if warnings else [])
+    print(", ".join(counts), file=sys.stderr)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+# --------------------------------------------------------------------------------------------- plans
 
 
 def summary(plan: Plan) -> str:

@@ -20,11 +20,6 @@ import httpx
 
 from reconciler.errors import TransportError, Unauthenticated, UserError
 
-CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
-GEMINI_TUNING_SCOPE = "https://www.googleapis.com/auth/generative-language.tuning"
-VERTEX_SCOPES = (CLOUD_PLATFORM_SCOPE,)
-GEMINI_SCOPES = (CLOUD_PLATFORM_SCOPE, GEMINI_TUNING_SCOPE)
-
 TOKEN_ENV = "GOOGLE_OAUTH_ACCESS_TOKEN"  # the variable Terraform's google provider reads
 API_KEY_ENVS = ("GOOGLE_API_KEY", "GEMINI_API_KEY")  # google-genai's order: GOOGLE_API_KEY wins
 ENDPOINT_ENV = "RECONCILER_API_ENDPOINT"
@@ -122,36 +117,23 @@ class GoogleCredentials(httpx.Auth):
         request.headers.update(headers)
 
 
-def resolve_auth(platform: str, *, token_client: httpx.Client, env: Mapping[str, str] | None = None,
-                 emulator: bool = False,
-                 adc: Callable[..., tuple[google.auth.credentials.Credentials, str | None]] = google.auth.default,
-                 ) -> httpx.Auth:
-    """Credentials for `platform` ("vertex" or "gemini-api") from the environment.
+def api_key(env: Mapping[str, str]) -> ApiKey | None:
+    """An API key from the environment (GOOGLE_API_KEY wins over GEMINI_API_KEY, as in google-genai)."""
+    key = next((env[name] for name in API_KEY_ENVS if env.get(name)), None)
+    return ApiKey(key) if key else None
 
-    Vertex: GOOGLE_OAUTH_ACCESS_TOKEN, else Application Default Credentials.
-    Gemini API: GOOGLE_API_KEY / GEMINI_API_KEY, else the same OAuth sources.
-    `emulator=True`: the fixed fake token or key the emulator accepts.
-    """
-    env = os.environ if env is None else env
-    if platform == "gemini-api":
-        if emulator:
-            return ApiKey(EMULATOR_API_KEY)
-        key = next((env[name] for name in API_KEY_ENVS if env.get(name)), None)
-        if key:
-            return ApiKey(key)
-    elif platform == "vertex":
-        if emulator:
-            return BearerToken(EMULATOR_TOKEN)
-    else:
-        raise ValueError(f"unknown platform {platform!r}")
+
+def oauth(env: Mapping[str, str], scopes: tuple[str, ...], *, token_client: httpx.Client, no_credentials: str,
+          adc: Callable[..., tuple[google.auth.credentials.Credentials, str | None]] = google.auth.default,
+          ) -> httpx.Auth:
+    """GOOGLE_OAUTH_ACCESS_TOKEN, else Application Default Credentials for `scopes`; else a UserError that
+    starts with `no_credentials` (what to do)."""
     if env.get(TOKEN_ENV):
         return BearerToken(env[TOKEN_ENV])
-    scopes = GEMINI_SCOPES if platform == "gemini-api" else VERTEX_SCOPES
     try:
         credentials, _project = adc(scopes=list(scopes), request=HttpxRequest(token_client, timeout=3.0))
     except google.auth.exceptions.DefaultCredentialsError as exc:
-        raise UserError(f"{_NO_CREDENTIALS[platform]} (Application Default Credentials: {_first_line(exc)})") \
-            from None
+        raise UserError(f"{no_credentials} (Application Default Credentials: {_first_line(exc)})") from None
     return GoogleCredentials(credentials, token_client)
 
 
@@ -166,14 +148,6 @@ def resolve_endpoint(flag: str | None, env: Mapping[str, str] | None = None) -> 
         source = "--api-endpoint" if flag else ENDPOINT_ENV
         raise UserError(f"{source}: {endpoint!r} is not an http(s) URL; expected e.g. http://127.0.0.1:8080")
     return endpoint.rstrip("/")
-
-
-_NO_CREDENTIALS = {
-    "vertex": "no credentials for Vertex AI: run `gcloud auth application-default login`, "
-              "or set GOOGLE_OAUTH_ACCESS_TOKEN, or use --emulator",
-    "gemini-api": "no credentials for the Gemini API: set GEMINI_API_KEY (or GOOGLE_API_KEY), "
-                  "or run `gcloud auth application-default login`, or use --emulator",
-}
 
 
 def _host(url: httpx.URL) -> str:

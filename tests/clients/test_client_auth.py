@@ -10,9 +10,9 @@ import google.oauth2.credentials
 import httpx
 import pytest
 
-from reconciler.clients import connect
-from reconciler.clients.auth import (CLOUD_PLATFORM_SCOPE, ApiKey, BearerToken, GoogleCredentials, HttpxRequest,
-                                     resolve_auth, resolve_endpoint)
+from reconciler.clients.auth import ApiKey, BearerToken, GoogleCredentials, HttpxRequest, resolve_endpoint
+from reconciler.platforms.connect import connect, resolve_auth
+from reconciler.platforms.vertex import SCOPES as VERTEX_SCOPES
 from reconciler.clients.http import Session
 from reconciler.errors import TransportError, Unauthenticated, UserError
 
@@ -53,7 +53,7 @@ class Api:
 def user_credentials(**kwargs) -> google.oauth2.credentials.Credentials:
     return google.oauth2.credentials.Credentials(
         token=kwargs.pop("token", None), refresh_token="refresh-secret", client_id="client-id",
-        client_secret="client-secret", token_uri=TOKEN_URI, scopes=[CLOUD_PLATFORM_SCOPE], **kwargs)
+        client_secret="client-secret", token_uri=TOKEN_URI, scopes=list(VERTEX_SCOPES), **kwargs)
 
 
 def api_client(auth: httpx.Auth, api: Api) -> httpx.Client:
@@ -191,7 +191,7 @@ def test_resolver_falls_back_to_application_default_credentials():
         return user_credentials(), "adc-project"
     auth = resolve_auth("vertex", token_client=TOKENS, env={}, adc=adc)
     assert isinstance(auth, GoogleCredentials)
-    assert calls[0]["scopes"] == [CLOUD_PLATFORM_SCOPE] and isinstance(calls[0]["request"], HttpxRequest)
+    assert calls[0]["scopes"] == list(VERTEX_SCOPES) and isinstance(calls[0]["request"], HttpxRequest)
 
 
 @pytest.mark.parametrize(("platform", "advice"), [
@@ -223,18 +223,18 @@ def test_connect_sends_both_apis_to_the_override_with_emulator_credentials():
         return api(request)
     with connect({"vertex", "gemini-api"}, api_endpoint="http://127.0.0.1:7777", emulator=True,
                  env={}, transport=httpx.MockTransport(record)) as clients:
-        clients.vertex.get_tuning_job("projects/p/locations/europe-west4/tuningJobs/1")
-        clients.gemini.get_tuned_model("tunedModels/bot-0123abcd")
+        clients.get("vertex").get_tuning_job("projects/p/locations/europe-west4/tuningJobs/1")
+        clients.get("gemini-api").get_tuned_model("tunedModels/bot-0123abcd")
     assert seen_urls == ["http://127.0.0.1:7777/v1/projects/p/locations/europe-west4/tuningJobs/1",
                          "http://127.0.0.1:7777/v1beta/tunedModels/bot-0123abcd"]
     assert api.seen[0]["authorization"] == "Bearer emulator-token"
     assert api.seen[1]["x-goog-api-key"] == "emulator-key"
-    assert clients.vertex.session.limiter is clients.gemini.session.limiter
+    assert clients.get("vertex").session.limiter is clients.get("gemini-api").session.limiter
 
 
 def test_connect_reports_missing_credentials_only_for_platforms_asked_for(monkeypatch, tmp_path):
     with connect({"gemini-api"}, env={"GEMINI_API_KEY": "k"}) as clients:
-        assert clients.vertex is None and clients.gemini is not None
+        assert clients.get("vertex") is None and clients.get("gemini-api") is not None
     # google.auth.default reads os.environ itself: point it at a missing file so it fails at once, offline.
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
     with pytest.raises(UserError, match="no credentials for Vertex AI"):

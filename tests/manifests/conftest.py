@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import manifests
+from reconciler import manifest
 
 
 @pytest.fixture
@@ -28,6 +28,6 @@ def load_files(write):
     """Write files and load the root: the DesiredState."""
 
     def load(files: dict[str, str | bytes], env: dict[str, str] | None = None):
-        return manifests.load(write(files), env=env or {})
+        return manifest.load(write(files), env=env or {})
 
     return load

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from manifest_samples import GEMINI, VERTEX
-from reconciler import manifests
+from reconciler import manifest
 from reconciler.errors import ManifestError
 
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -24,7 +24,7 @@ def load_text(tmp_path, content: str | bytes) -> None:
     path = tmp_path / "fuzz.yaml"
     path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8", "surrogatepass"))
     try:
-        manifests.load(path, env={"X": "1"})
+        manifest.load(path, env={"X": "1"})
     except ManifestError:
         pass
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import manifests
+from reconciler import manifest
 from reconciler.errors import ManifestError
 
 CASES = Path(__file__).parent / "invalid"
@@ -41,6 +41,6 @@ def test_invalid_manifest_is_reported_exactly(case: Path, tmp_path: Path):
     assert expected, f"{case.name} lists no '# expect:' line"
 
     with pytest.raises(ManifestError) as raised:
-        manifests.load(copy, env={})
+        manifest.load(copy, env={})
 
     assert reported_errors(tmp_path, raised.value) == expected

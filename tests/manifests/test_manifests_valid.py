@@ -10,10 +10,13 @@ import pytest
 import yaml
 
 from manifest_samples import GEMINI, VERTEX
-from reconciler import manifests
+from reconciler import manifest
 from reconciler.errors import ManifestError
-from reconciler.resources import (DIGEST_ALGORITHM, MUTABLE_FIELDS, DesiredResource, Policy,
-                                  TUNED_MODEL_ID_PATTERN, json_schema)
+from reconciler.desired import DIGEST_ALGORITHM, DesiredResource, Policy
+from reconciler.manifest import json_schema
+from reconciler.manifest.fields import TUNED_MODEL_ID_PATTERN
+from reconciler.manifest.files import MAX_MANIFEST_BYTES
+from reconciler.manifest.schema import MUTABLE_FIELDS
 
 EXAMPLES = Path(__file__).parents[2] / "manifests"
 
@@ -23,7 +26,7 @@ def errors_of(raised) -> list[str]:
 
 
 def test_repository_examples_validate():
-    state = manifests.load(EXAMPLES, env={})
+    state = manifest.load(EXAMPLES, env={})
 
     assert sorted(state.resources) == ["math-bot", "number-generator", "support-bot",
                                        "support-bot-continued", "support-bot-tier2"]
@@ -36,7 +39,7 @@ def test_repository_examples_validate():
 
 
 def test_number_generator_reads_the_fifteen_seed_pairs():
-    bot = manifests.load(EXAMPLES, env={}).resources["number-generator"]
+    bot = manifest.load(EXAMPLES, env={}).resources["number-generator"]
 
     assert len(bot.examples) == 15
     assert bot.examples[3] == {"textInput": "twenty two", "output": "twenty three"}
@@ -148,7 +151,7 @@ def test_directory_is_read_recursively_skipping_hidden_directories(load_files):
 
 
 def test_empty_directory_is_valid_with_a_warning(tmp_path: Path):
-    state = manifests.load(tmp_path, env={})
+    state = manifest.load(tmp_path, env={})
 
     assert state.resources == {}
     assert [w.message for w in state.warnings] == ["no manifests (*.yaml, *.yml) found"]
@@ -156,7 +159,7 @@ def test_empty_directory_is_valid_with_a_warning(tmp_path: Path):
 
 def test_missing_path_is_an_error(tmp_path: Path):
     with pytest.raises(ManifestError) as raised:
-        manifests.load(tmp_path / "nope", env={})
+        manifest.load(tmp_path / "nope", env={})
 
     assert errors_of(raised) == ["no such file or directory"]
 
@@ -170,7 +173,7 @@ def test_examples_file_symlinked_outside_the_root_is_refused(tmp_path: Path, wri
     (root / "bot.yaml").write_text(GEMINI.split("    examples:")[0] + "    examples: data.jsonl\n")
 
     with pytest.raises(ManifestError) as raised:
-        manifests.load(root, env={})
+        manifest.load(root, env={})
 
     assert errors_of(raised) == ["examples file 'data.jsonl' resolves outside the manifest root; "
                                  "keep training data inside the repository"]
@@ -183,14 +186,14 @@ def test_manifest_symlinked_outside_the_root_is_refused(tmp_path: Path):
     (root / "bot.yaml").symlink_to(tmp_path / "elsewhere.yaml")
 
     with pytest.raises(ManifestError) as raised:
-        manifests.load(root, env={})
+        manifest.load(root, env={})
 
     assert errors_of(raised) == [f"resolves outside the manifest root {root}"]
 
 
 def test_oversized_file_is_refused(load_files):
     with pytest.raises(ManifestError) as raised:
-        load_files({"big.yaml": VERTEX + "#" * manifests.MAX_MANIFEST_BYTES})
+        load_files({"big.yaml": VERTEX + "#" * MAX_MANIFEST_BYTES})
 
     assert errors_of(raised) == ["file is larger than 1024 KiB; refusing to read it"]
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler import planner
-from reconciler.lockfile import Intent, Lock, LockEntry
+from reconciler.desired import Config, DesiredResource, DesiredState, Policy
 from reconciler.observed import Generation, ObservedState
-from reconciler.plan import Plan
-from reconciler.resources import Config, DesiredResource, DesiredState, Policy
+from reconciler.plan import planner
+from reconciler.plan.model import Plan
+from reconciler.state.model import AppliedSpec, Intent, Lock, LockEntry
 
 CASES = yaml.safe_load((Path(__file__).parent / "decisions.yaml").read_text())
 
@@ -57,7 +57,7 @@ def lock_of(table: dict, live: list[Generation], algorithm: str) -> Lock | None:
         entries[name] = LockEntry(
             name=name, platform=platform, project=e.get("project", "p") if platform == "vertex" else None,
             location="us-central1" if platform == "vertex" else None, digest=e["digest"],
-            spec={"immutable": e.get("immutable", {}), "mutable": {}, "policy": e.get("policy", {})},
+            spec=AppliedSpec(immutable=e.get("immutable", {}), mutable={}, policy=e.get("policy", {})),
             current=record(e["current"], platform) if e.get("current") else None,
             superseded=tuple(record(k, platform) for k in e.get("superseded", ())),
             pending=Intent(id=e["pending"], action="train", digest="", created_at="") if e.get("pending") else None,

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
-from reconciler.clients import connect
 from reconciler.clients.http import RetryPolicy
 from reconciler.emulator import Emulator
+from reconciler.platforms.connect import connect
 from reconciler.refresh import refresh
 
 PROJECT, LOCATION = "acme", "us-central1"
@@ -33,65 +31,59 @@ def tuned_body(name: str) -> dict:
 
 
 @pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator(job_duration=60) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def clients(emu):
-    with connect({"vertex", "gemini-api"}, api_endpoint=emu.base_url, emulator=True, env={},
+def clients(emulator):
+    with connect({"vertex", "gemini-api"}, api_endpoint=emulator.base_url, emulator=True, env={},
                  policy=RetryPolicy(initial_delay=0.001, max_delay=0.01)) as connected:
         yield connected
 
 
-def admin(emu: Emulator, route: str, body: dict) -> None:
-    response = httpx.post(f"{emu.base_url}/__emulator__/{route}", json=body)
+def admin(emulator: Emulator, route: str, body: dict) -> None:
+    response = httpx.post(f"{emulator.base_url}/__emulator__/{route}", json=body)
     assert response.status_code == 200, response.text
 
 
-def api_requests(emu: Emulator) -> list[dict]:
-    return emu.requests()
+def api_requests(emulator: Emulator) -> list[dict]:
+    return emulator.requests()
 
 
 def read(clients, names=(), lock_keys=(), scopes=(VERTEX_SCOPE, GEMINI_SCOPE)):
-    return refresh(scopes, names, lock_keys, clients.vertex, clients.gemini)
+    return refresh(scopes, names, lock_keys, clients)
 
 
 @pytest.mark.parametrize("n", [3, 30])
-def test_request_count_does_not_grow_with_resources(emu, clients, n):
-    jobs = [clients.vertex.create_tuning_job(PARENT, job_body(f"bot-{i}")) for i in range(n)]
+def test_request_count_does_not_grow_with_resources(emulator, clients, n):
+    jobs = [clients["vertex"].create_tuning_job(PARENT, job_body(f"bot-{i}")) for i in range(n)]
     for i in range(n):
-        clients.gemini.create_tuned_model(tuned_body(f"gem-{i}"), f"gem-{i}-0123abcd")
-    emu.advance(61)
-    emu.clear_requests()
+        clients["gemini-api"].create_tuned_model(tuned_body(f"gem-{i}"), f"gem-{i}-0123abcd")
+    emulator.advance(61)
+    emulator.clear_requests()
     names = [f"bot-{i}" for i in range(n)] + [f"gem-{i}" for i in range(n)]
     lock_keys = [j["name"] for j in jobs] + [f"tunedModels/gem-{i}-0123abcd" for i in range(n)]
     state = read(clients, names, lock_keys)
     assert len(state.generations) == 2 * n
     assert all(g.phase == "succeeded" and g.model_exists for g in state.generations)
     # tuningJobs, models, endpoints (one page each) and tunedModels (one page): 4 requests for any n.
-    assert len(api_requests(emu)) == 4
+    assert len(api_requests(emulator)) == 4
 
 
-def test_request_count_grows_with_pages(emu, clients):
-    clients.vertex.page_size = 4
+def test_request_count_grows_with_pages(emulator, clients):
+    clients["vertex"].page_size = 4
     for i in range(10):
-        clients.vertex.create_tuning_job(PARENT, job_body(f"bot-{i}"))
-    emu.advance(61)
-    emu.clear_requests()
+        clients["vertex"].create_tuning_job(PARENT, job_body(f"bot-{i}"))
+    emulator.advance(61)
+    emulator.clear_requests()
     state = read(clients, scopes=[VERTEX_SCOPE])
     assert len(state.generations) == 10
-    assert len(api_requests(emu)) == 3 * 3  # 10 jobs, 10 models, 10 endpoints: 3 pages of 4 each
+    assert len(api_requests(emulator)) == 3 * 3  # 10 jobs, 10 models, 10 endpoints: 3 pages of 4 each
 
 
-def test_a_succeeded_job_joined_with_its_model_and_endpoints(emu, clients):
-    job = clients.vertex.create_tuning_job(PARENT, job_body("support-bot",
+def test_a_succeeded_job_joined_with_its_model_and_endpoints(emulator, clients):
+    job = clients["vertex"].create_tuning_job(PARENT, job_body("support-bot",
                                                             supervisedTuningSpec={
                                                                 "trainingDatasetUri": "gs://acme/train.jsonl",
                                                                 "hyperParameters": {"epochCount": 3}}))
-    emu.advance(61)
-    tuned = clients.vertex.get_tuning_job(job["name"])["tunedModel"]
+    emulator.advance(61)
+    tuned = clients["vertex"].get_tuning_job(job["name"])["tunedModel"]
     generation = read(clients).of("support-bot")[0]
     assert generation.job == job["name"] and generation.model == tuned["model"] and generation.model_exists
     checkpoint_endpoints = {c["endpoint"] for c in tuned.get("checkpoints", [])}
@@ -103,58 +95,58 @@ def test_a_succeeded_job_joined_with_its_model_and_endpoints(emu, clients):
                                                                         "succeeded")
 
 
-def test_a_running_job_and_its_progress_to_success(emu, clients):
-    clients.vertex.create_tuning_job(PARENT, job_body("bot"))
-    emu.advance(30)
+def test_a_running_job_and_its_progress_to_success(emulator, clients):
+    clients["vertex"].create_tuning_job(PARENT, job_body("bot"))
+    emulator.advance(30)                       # 60-second jobs: RUNNING from 12 s to 60 s of virtual time
     running = read(clients).of("bot")[0]
-    assert running.phase in ("pending", "running") and running.model is None
-    emu.advance(31)
+    assert running.phase == "running" and running.model is None
+    emulator.advance(31)
     assert read(clients).of("bot")[0].phase == "succeeded"
 
 
-def test_a_model_deleted_out_of_band_is_reported_missing(emu, clients):
-    job = clients.vertex.create_tuning_job(PARENT, job_body("bot"))
-    emu.advance(61)
-    model = clients.vertex.get_tuning_job(job["name"])["tunedModel"]["model"]
-    admin(emu, "resources:delete", {"name": model.split("@")[0]})
+def test_a_model_deleted_out_of_band_is_reported_missing(emulator, clients):
+    job = clients["vertex"].create_tuning_job(PARENT, job_body("bot"))
+    emulator.advance(61)
+    model = clients["vertex"].get_tuning_job(job["name"])["tunedModel"]["model"]
+    admin(emulator, "resources:delete", {"name": model.split("@")[0]})
     generation = read(clients, lock_keys=[job["name"]]).of("bot")[0]
     assert generation.phase == "succeeded" and generation.model == model and generation.model_exists is False
 
 
-def test_model_labels_edited_away_out_of_band_do_not_hide_the_model(emu, clients):
-    job = clients.vertex.create_tuning_job(PARENT, job_body("bot"))
-    emu.advance(61)
-    model = clients.vertex.get_tuning_job(job["name"])["tunedModel"]["model"].split("@")[0]
-    admin(emu, "resources:patch", {"name": model, "labels": {"team": "other"}, "displayName": "Hand edited"})
+def test_model_labels_edited_away_out_of_band_do_not_hide_the_model(emulator, clients):
+    job = clients["vertex"].create_tuning_job(PARENT, job_body("bot"))
+    emulator.advance(61)
+    model = clients["vertex"].get_tuning_job(job["name"])["tunedModel"]["model"].split("@")[0]
+    admin(emulator, "resources:patch", {"name": model, "labels": {"team": "other"}, "displayName": "Hand edited"})
     generation = read(clients).of("bot")[0]
     assert generation.model_exists and generation.live["displayName"] == "Hand edited"
     assert generation.live["labels"] == {"team": "other"}
 
 
-def test_a_failed_job_reports_the_servers_error(emu, clients):
-    job = clients.vertex.create_tuning_job(PARENT, job_body("bot"))
-    admin(emu, "resources:fail", {"name": job["name"], "message": "training data is invalid"})
+def test_a_failed_job_reports_the_servers_error(emulator, clients):
+    job = clients["vertex"].create_tuning_job(PARENT, job_body("bot"))
+    admin(emulator, "resources:fail", {"name": job["name"], "message": "training data is invalid"})
     generation = read(clients).of("bot")[0]
     assert (generation.phase, generation.error) == ("failed", "training data is invalid")
 
 
-def test_lock_entries_outside_the_scopes_read_are_fetched(emu, clients):
+def test_lock_entries_outside_the_scopes_read_are_fetched(emulator, clients):
     elsewhere = "projects/acme/locations/europe-west4"
-    job = clients.vertex.create_tuning_job(elsewhere, job_body("bot"))
-    emu.clear_requests()
+    job = clients["vertex"].create_tuning_job(elsewhere, job_body("bot"))
+    emulator.clear_requests()
     state = read(clients, lock_keys=[job["name"], f"{elsewhere}/tuningJobs/999"])
     assert [g.job for g in state.of("bot")] == [job["name"]]
     assert state.find(f"{elsewhere}/tuningJobs/999") is None
-    assert len(api_requests(emu)) == 4 + 2
+    assert len(api_requests(emulator)) == 4 + 2
 
 
-def test_gemini_models_with_progress_and_failure(emu, clients):
-    clients.gemini.create_tuned_model(tuned_body("a"), "math-bot-0123abcd")
-    clients.gemini.create_tuned_model(tuned_body("b"), "broken-bot-89abcdef")
-    clients.gemini.create_tuned_model(tuned_body("c"), "not-ours-0123abcd")
-    clients.gemini.create_tuned_model(tuned_body("d"), "math-bot-extra")
-    admin(emu, "resources:fail", {"name": "tunedModels/broken-bot-89abcdef", "message": "examples rejected"})
-    emu.advance(30)
+def test_gemini_models_with_progress_and_failure(emulator, clients):
+    clients["gemini-api"].create_tuned_model(tuned_body("a"), "math-bot-0123abcd")
+    clients["gemini-api"].create_tuned_model(tuned_body("b"), "broken-bot-89abcdef")
+    clients["gemini-api"].create_tuned_model(tuned_body("c"), "not-ours-0123abcd")
+    clients["gemini-api"].create_tuned_model(tuned_body("d"), "math-bot-extra")
+    admin(emulator, "resources:fail", {"name": "tunedModels/broken-bot-89abcdef", "message": "examples rejected"})
+    emulator.advance(30)
     state = read(clients, names=["math-bot", "broken-bot"], scopes=[GEMINI_SCOPE])
     assert sorted(g.model for g in state.generations) == ["tunedModels/broken-bot-89abcdef",
                                                           "tunedModels/math-bot-0123abcd"]
@@ -165,27 +157,27 @@ def test_gemini_models_with_progress_and_failure(emu, clients):
     assert (failed.phase, failed.error) == ("failed", "examples rejected")
 
 
-def test_refresh_survives_throttling_and_outages(emu, clients):
+def test_refresh_survives_throttling_and_outages(emulator, clients):
     for i in range(3):
-        clients.vertex.create_tuning_job(PARENT, job_body(f"bot-{i}"))
-    emu.advance(61)
-    emu.add_faults([{"method": "GET", "path": "*/models", "status": 429, "retryAfterSeconds": 0.001, "times": 2},
+        clients["vertex"].create_tuning_job(PARENT, job_body(f"bot-{i}"))
+    emulator.advance(61)
+    emulator.add_faults([{"method": "GET", "path": "*/models", "status": 429, "retryAfterSeconds": 0.001, "times": 2},
                     {"method": "GET", "path": "*/endpoints", "status": 503, "times": 1},
                     {"method": "GET", "path": "/v1beta/tunedModels", "status": 500, "times": 1}])
     state = read(clients, [f"bot-{i}" for i in range(3)])
     assert len(state.generations) == 3 and all(g.model_exists and g.endpoints for g in state.generations)
-    assert sorted(r["status"] for r in api_requests(emu) if r["status"] != 200) == [429, 429, 500, 503]
+    assert sorted(r["status"] for r in api_requests(emulator) if r["status"] != 200) == [429, 429, 500, 503]
 
 
-def test_a_continuation_version_does_not_claim_the_endpoints_of_the_version_it_continues(emu, clients):
-    first = clients.vertex.create_tuning_job(PARENT, job_body("base"))
-    emu.advance(3600)
-    model_v1 = clients.vertex.get_tuning_job(first["name"])["tunedModel"]["model"]
+def test_a_continuation_version_does_not_claim_the_endpoints_of_the_version_it_continues(emulator, clients):
+    first = clients["vertex"].create_tuning_job(PARENT, job_body("base"))
+    emulator.advance(3600)
+    model_v1 = clients["vertex"].get_tuning_job(first["name"])["tunedModel"]["model"]
     body = job_body("child", digest="ba5e0000cafe")
     del body["baseModel"]
     body["tunedModelDisplayName"] = "base"  # same display name: a new version of the same model
-    clients.vertex.create_tuning_job(PARENT, {**body, "preTunedModel": {"tunedModelName": model_v1}})
-    emu.advance(3600)
+    clients["vertex"].create_tuning_job(PARENT, {**body, "preTunedModel": {"tunedModelName": model_v1}})
+    emulator.advance(3600)
     observed = read(clients, names=("base", "child"), scopes=(VERTEX_SCOPE,))
     base, child = observed.of("base")[0], observed.of("child")[0]
     assert base.model.endswith("@1") and child.model.endswith("@2")

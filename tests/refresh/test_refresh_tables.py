@@ -65,9 +65,10 @@ class FakeApis:
             return httpx.Response(200, json=self.resources[name])
         return httpx.Response(404, json={"error": {"code": 404, "status": "NOT_FOUND", "message": f"{path} not found"}})
 
-    def clients(self) -> tuple[VertexClient, GeminiClient]:
+    def clients(self) -> dict[str, VertexClient | GeminiClient]:
         http = httpx.Client(transport=httpx.MockTransport(self))
-        return VertexClient(http, endpoint="http://fake"), GeminiClient(http, endpoint="http://fake")
+        return {"vertex": VertexClient(http, endpoint="http://fake"),
+                "gemini-api": GeminiClient(http, endpoint="http://fake")}
 
     def paths(self) -> list[str]:
         return [request.url.path for request in self.requests]
@@ -92,7 +93,7 @@ def test_a_succeeded_job_is_joined_to_its_model_and_every_endpoint():
     apis.add(P, "endpoints", {"name": f"{P}/endpoints/e4", "labels": OWN,
                               "deployedModels": [{"id": "5", "model": f"{P}/models/7@1"}]},
              {"name": f"{P}/endpoints/other", "labels": OWN, "deployedModels": [{"id": "6", "model": f"{P}/models/8"}]})
-    state = refresh(VERTEX, [], [], *apis.clients())
+    state = refresh(VERTEX, [], [], apis.clients())
     assert only(state) == Generation(
         platform="vertex", owner="support-bot", digest="0123456789ab", phase="succeeded",
         job=f"{P}/tuningJobs/1", model=f"{P}/models/7@1", model_exists=True,
@@ -112,7 +113,7 @@ def test_a_succeeded_job_is_joined_to_its_model_and_every_endpoint():
 def test_a_job_before_success_reports_its_phase_error_and_live_fields_from_the_job(state, phase, error):
     apis = FakeApis()
     apis.add(P, "tuningJobs", job("1", state, error=error, description="from the job", labels={"team": "t"}))
-    generation = only(refresh(VERTEX, [], [], *apis.clients()))
+    generation = only(refresh(VERTEX, [], [], apis.clients()))
     assert (generation.phase, generation.error, generation.state, generation.model) == (phase, error, state, None)
     assert generation.live == {"displayName": "Support bot (job)", "description": "from the job",
                                "labels": {"team": "t"}}
@@ -126,14 +127,14 @@ def test_resources_without_ownership_labels_are_ignored_even_if_the_server_filte
     half = job("3")
     half["labels"] = {"managed-by": "reconciler"}  # no name: not ours to reason about
     apis.add(P, "tuningJobs", job("1", "JOB_STATE_RUNNING"), stranger, half)
-    state = refresh(VERTEX, [], [], *apis.clients())
+    state = refresh(VERTEX, [], [], apis.clients())
     assert [g.job for g in state.generations] == [f"{P}/tuningJobs/1"]
 
 
 def test_a_model_deleted_out_of_band_is_reported_missing():
     apis = FakeApis()
     apis.add(P, "tuningJobs", job("1", model=f"{P}/models/7@1", endpoint=f"{P}/endpoints/e1"))
-    generation = only(refresh(VERTEX, [], [], *apis.clients()))
+    generation = only(refresh(VERTEX, [], [], apis.clients()))
     assert generation.model == f"{P}/models/7@1" and generation.model_exists is False
     assert generation.phase == "succeeded" and generation.live["displayName"] == "Support bot (job)"
     assert apis.paths()[-1] == f"/v1/{P}/models/7@1"  # one confirming GET, answered 404
@@ -143,7 +144,7 @@ def test_a_model_whose_labels_were_edited_away_still_exists():
     apis = FakeApis()
     apis.add(P, "tuningJobs", job("1", model=f"{P}/models/7@1"))
     apis.resources[f"{P}/models/7"] = {"name": f"{P}/models/7", "displayName": "Renamed", "labels": {}}
-    generation = only(refresh(VERTEX, [], [], *apis.clients()))
+    generation = only(refresh(VERTEX, [], [], apis.clients()))
     assert generation.model_exists and generation.live == {"displayName": "Renamed", "labels": {}}
 
 
@@ -152,7 +153,7 @@ def test_lock_entries_the_listings_did_not_return_are_read_one_by_one():
     other = "projects/acme/locations/europe-west4"
     apis.resources[f"{other}/tuningJobs/5"] = job("5", "JOB_STATE_RUNNING", parent=other)
     gone = f"{other}/tuningJobs/6"
-    state = refresh(VERTEX, [], [f"{other}/tuningJobs/5", gone], *apis.clients())
+    state = refresh(VERTEX, [], [f"{other}/tuningJobs/5", gone], apis.clients())
     assert [g.job for g in state.generations] == [f"{other}/tuningJobs/5"]
     assert state.find(gone) is None
     assert sorted(apis.paths()[3:]) == sorted([f"/v1/{other}/tuningJobs/5", f"/v1/{gone}"])
@@ -162,7 +163,7 @@ def test_a_lock_key_spelled_with_the_project_id_matches_a_job_listed_with_the_pr
     apis = FakeApis()
     numbered = "projects/123456/locations/us-central1"
     apis.add(P, "tuningJobs", job("1", "JOB_STATE_RUNNING", parent=numbered))
-    state = refresh(VERTEX, [], [f"{P}/tuningJobs/1"], *apis.clients())
+    state = refresh(VERTEX, [], [f"{P}/tuningJobs/1"], apis.clients())
     assert state.find(f"{P}/tuningJobs/1") is not None
     assert len(apis.requests) == 3
 
@@ -181,7 +182,7 @@ def test_gemini_models_are_owned_by_id_for_known_names_only():
     apis.add("tunedModels/old-bot-89abcdef", "operations",
              {"name": "tunedModels/old-bot-89abcdef/operations/o", "done": True,
               "error": {"code": 3, "message": "bad examples"}})
-    state = refresh([("gemini-api", None, None)], ["math-bot", "old-bot"], [], *apis.clients())
+    state = refresh([("gemini-api", None, None)], ["math-bot", "old-bot"], [], apis.clients())
     assert only(state, "math-bot") == Generation(
         platform="gemini-api", owner="math-bot", digest="0123abcd", phase="succeeded",
         model="tunedModels/math-bot-0123abcd",
@@ -199,7 +200,7 @@ def test_a_creating_gemini_model_reads_progress_from_its_operation():
         "name": "tunedModels/a-bot-0123abcd/operations/recorded", "metadata": {"completedPercent": 40.0}}
     apis.add("tunedModels/b-bot-0123abcd", "operations",
              {"name": "tunedModels/b-bot-0123abcd/operations/x", "metadata": {"completedPercent": 75}})
-    state = refresh([("gemini-api", None, None)], ["a-bot", "b-bot"], [], *apis.clients(),
+    state = refresh([("gemini-api", None, None)], ["a-bot", "b-bot"], [], apis.clients(),
                     operations={"tunedModels/a-bot-0123abcd": "tunedModels/a-bot-0123abcd/operations/recorded"})
     assert (only(state, "a-bot").phase, only(state, "a-bot").progress) == ("running", 40.0)
     assert only(state, "b-bot").progress == 75.0
@@ -211,7 +212,7 @@ def test_gemini_lock_entries_missing_from_the_listing_are_read():
     apis = FakeApis()
     apis.resources["tunedModels/shared-bot-0123abcd"] = tuned("shared-bot-0123abcd")
     state = refresh([("gemini-api", None, None)], ["shared-bot"],
-                    ["tunedModels/shared-bot-0123abcd", "tunedModels/gone-bot-0123abcd"], *apis.clients())
+                    ["tunedModels/shared-bot-0123abcd", "tunedModels/gone-bot-0123abcd"], apis.clients())
     assert [g.model for g in state.generations] == ["tunedModels/shared-bot-0123abcd"]
     assert len(apis.requests) == 3
 
@@ -219,7 +220,7 @@ def test_gemini_lock_entries_missing_from_the_listing_are_read():
 def test_enum_numbers_are_understood():
     apis = FakeApis()
     apis.add("", "tunedModels", tuned("a-bot-0123abcd", 2))
-    assert only(refresh([("gemini-api", None, None)], ["a-bot"], [], *apis.clients()), "a-bot").phase == "succeeded"
+    assert only(refresh([("gemini-api", None, None)], ["a-bot"], [], apis.clients()), "a-bot").phase == "succeeded"
 
 
 @pytest.mark.parametrize("n", [1, 10, 95])
@@ -235,7 +236,7 @@ def test_requests_grow_with_pages_not_resources(n):
         apis.add("", "tunedModels", tuned(f"gem-{i}-0123abcd"))
     names = [f"bot-{i}" for i in range(n)] + [f"gem-{i}" for i in range(n)]
     lock_keys = [f"{P}/tuningJobs/{i}1" for i in range(n)] + [f"tunedModels/gem-{i}-0123abcd" for i in range(n)]
-    state = refresh(VERTEX + [("gemini-api", None, None)], names, lock_keys, *apis.clients())
+    state = refresh(VERTEX + [("gemini-api", None, None)], names, lock_keys, apis.clients())
     assert len(state.generations) == 2 * n and all(g.model_exists for g in state.generations)
     pages = -(-n // 20)
     assert len(apis.requests) == 4 * pages  # jobs, models, endpoints, tunedModels: pages only, no GETs
@@ -244,25 +245,26 @@ def test_requests_grow_with_pages_not_resources(n):
 def test_scopes_are_listed_concurrently():
     scopes = [("vertex", "acme", loc) for loc in ("us-central1", "europe-west4", "asia-east1")]
     apis = FakeApis(barrier=threading.Barrier(3 * 3 + 1, timeout=10))  # would time out if listed one by one
-    state = refresh(scopes + [("gemini-api", None, None)], [], [], *apis.clients(), max_workers=10)
+    state = refresh(scopes + [("gemini-api", None, None)], [], [], apis.clients(), max_workers=10)
     assert state.scopes == ("gemini-api", *sorted(f"vertex:acme:{loc}" for _, _, loc in scopes))
 
 
 def test_a_missing_client_is_a_wiring_error():
-    with pytest.raises(ValueError, match="VertexClient"):
-        refresh(VERTEX, [], [], None, None)
+    with pytest.raises(ValueError, match="needs a client for vertex"):
+        refresh(VERTEX, [], [], {})
     assert Scope("vertex", "p", "l").key == "vertex:p:l"
 
 
 def test_scopes_are_read_once_each():
     apis = FakeApis()
     state = refresh([("gemini-api", None, None), ("gemini-api", "p", None), ("vertex", "acme", "us-central1"),
-                     Scope("vertex", "acme", "us-central1")], [], [], *apis.clients())
+                     Scope("vertex", "acme", "us-central1")], [], [], apis.clients())
     assert state.scopes == ("gemini-api", "vertex:acme:us-central1") and len(apis.requests) == 4
 
 
 def test_single_reads_become_generations_too():
-    from reconciler.refresh import gemini_generation, vertex_generation
+    from reconciler.platforms.gemini import generation as gemini_generation
+    from reconciler.platforms.vertex_read import generation as vertex_generation
 
     succeeded = job("1", model=f"{P}/models/7@1", endpoint=f"{P}/endpoints/e1")
     alone = vertex_generation(succeeded)
@@ -282,7 +284,7 @@ def test_single_reads_become_generations_too():
 
 
 def test_gemini_progress_and_latest_loss_come_from_the_create_operation():
-    from reconciler.refresh import gemini_generation
+    from reconciler.platforms.gemini import generation as gemini_generation
 
     model = {"name": "tunedModels/bot-0123abcd", "state": "CREATING",
              "tuningTask": {"snapshots": [{"step": 1, "meanLoss": 1.5}]}}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from reconciler import render
-from reconciler.plan import Change, FieldDiff, Plan
+from reconciler.plan.model import Change, FieldDiff, Plan
 
 GOLDEN = Path(__file__).parent / "golden"
 

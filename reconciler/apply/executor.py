@@ -1,0 +1,91 @@
+"""The executor: schedules a reviewed plan's changes and reports what became of each.
+
+Independent manifests run concurrently; a manifest's own changes run in order, and stop at the first that
+fails; a `fromManifest` dependent waits for whatever its upstream does in this run. What each action does
+is in `create` and `actions`; the rules they never break are in their docstrings.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from reconciler.apply import actions, create
+from reconciler.apply.context import Context, Deferred, Interrupted
+from reconciler.desired import DesiredState
+from reconciler.errors import ApiError
+from reconciler.observed import Generation, ObservedState
+from reconciler.plan.model import Change, Plan
+from reconciler.state.journal import Journal
+
+Status = Literal["done", "failed", "deferred", "skipped"]
+
+HANDLERS: dict[str, Callable[[Context, Change], str]] = {
+    "train": create.train, "retrain": create.train, "update": actions.update, "cancel": actions.cancel,
+    "delete": actions.remove, "retire": actions.remove, "adopt": actions.adopt, "forget": actions.forget,
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    action: str
+    status: Status
+    detail: str
+
+
+class Executor:
+    def __init__(self, desired: DesiredState, observed: ObservedState, journal: Journal, clients: Any, *,
+                 parallelism: int = 8, wait_for_upstream: Callable[[str], Generation | None] | None = None,
+                 stop: threading.Event | None = None, report: Callable[[str], None] = lambda line: None,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                 observed_at: float | None = None):
+        self.context = Context(desired=desired.resources, observed=observed, journal=journal, clients=clients,
+                               stop=stop or threading.Event(), wait_for_upstream=wait_for_upstream, sleep=sleep,
+                               clock=clock, observed_at=clock() if observed_at is None else observed_at)
+        self.parallelism = max(1, parallelism)
+        self.report = report
+
+    def run(self, plan: Plan) -> list[Outcome]:
+        ctx = self.context
+        ctx.journal.observe(ctx.observed.generations)  # the last observed state, before changing anything
+        groups: dict[str, list[Change]] = {}
+        for change in plan.changes:
+            if change.is_change:
+                groups.setdefault(change.name, []).append(change)
+        futures: dict[str, Future] = {}
+        with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
+            for name, changes in groups.items():  # plan order: an upstream is submitted before its dependents
+                # Whatever the upstream does in this run (train, adopt, update) ends before a dependent trains
+                # on it, even when the plan did not have to say `after` (its model was already there).
+                desired = ctx.desired.get(name)
+                depends_on = next((c.after for c in changes if c.after), "") or (desired and desired.depends_on) or ""
+                futures[name] = pool.submit(self._run_group, changes, futures.get(depends_on))
+            return [outcome for name in groups for outcome in futures[name].result()]
+
+    def _run_group(self, changes: list[Change], upstream: Future | None) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for index, change in enumerate(changes):
+            if self.context.stop.is_set():
+                outcomes += [Outcome(c.name, c.action, "skipped", "interrupted before it started")
+                             for c in changes[index:]]
+                break
+            if upstream is not None and change.action in ("train", "retrain"):
+                upstream.result()
+            try:
+                detail = HANDLERS[change.action](self.context, change)
+            except Deferred as deferred:
+                outcomes.append(Outcome(change.name, change.action, "deferred", str(deferred)))
+                break
+            except (ApiError, Interrupted) as err:
+                outcomes.append(Outcome(change.name, change.action, "failed", str(err)))
+                outcomes += [Outcome(c.name, c.action, "skipped", f"not attempted after the {change.action} failed")
+                             for c in changes[index + 1:]]
+                break
+            outcomes.append(Outcome(change.name, change.action, "done", detail))
+            self.report(f"{change.symbol} {change.action} {change.name}: {detail}")
+        return outcomes

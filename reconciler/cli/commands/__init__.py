@@ -1,0 +1,16 @@
+"""One module per command, each with `add_parser(subparsers)` and a `run(args) -> Result`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Result = Literal["ok", "changes", "failed", "interrupted"]
+
+
+def _all() -> list:
+    from reconciler.cli.commands import apply, emulator, plan, schema, status, validate, wait
+
+    return [emulator, validate, schema, plan, apply, status, wait]
+
+
+ALL = _all()

@@ -1,0 +1,45 @@
+"""`reconciler apply PATH|PLANFILE`: carry out a fresh plan (after confirmation) or a reviewed saved plan."""
+
+from __future__ import annotations
+
+import argparse
+
+from reconciler.cli import session
+from reconciler.cli.commands import Result
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("apply", parents=[session.api_flags()],
+                                   help="carry out a plan (fresh, or a saved plan file)")
+    parser.add_argument("path", metavar="PATH|PLANFILE", help="manifests to plan and apply, or a saved plan")
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    parser.add_argument("--wait", action="store_true", help="follow the jobs until they end")
+    parser.add_argument("--timeout", type=session.duration, metavar="D", help="stop waiting after D (never cancels)")
+    parser.add_argument("--parallelism", type=session.positive(int), default=8, metavar="N",
+                        help="concurrent manifests (8)")
+    parser.add_argument("--rate-limit", type=session.positive(float), default=50.0, metavar="RPS",
+                        help="client-side requests per second shared by all workers (50)")
+    parser.add_argument("--target", action="append", default=[], metavar="NAME", help="apply only this manifest")
+    parser.add_argument("--replace", action="append", default=[], metavar="NAME",
+                        help="retrain this manifest even though nothing changed")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> Result:
+    from reconciler import operations, render
+    from reconciler.clients.http import RateLimiter
+    from reconciler.plan import planfile
+
+    saved = planfile.load(args.path)
+    out = render.console()
+    stop = session.stop_on_interrupt()
+    limiter = RateLimiter(rate=args.rate_limit, burst=max(1, int(args.rate_limit)))
+    options = operations.ApplyOptions(targets=frozenset(args.target), replace=frozenset(args.replace),
+                                      wait=args.wait, timeout=args.timeout, parallelism=args.parallelism,
+                                      poll_interval=session.poll_interval())
+    with session.workspace(args, saved.root if saved else args.path, limiter=limiter) as workspace:
+        session.print_warnings(workspace.desired.warnings)
+        result = operations.apply(workspace, saved, options, session.Terminal(out, confirm=not args.yes), stop)
+    if stop.is_set():
+        return "interrupted"
+    return "failed" if result.failed else "ok"

@@ -1,0 +1,141 @@
+"""What the API-facing commands share: the `--emulator` / `--api-endpoint` flags, opening a workspace
+against them, Ctrl-C handling, and the terminal listener that renders a run."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+from reconciler.errors import UserError
+
+EXIT_INTERRUPTED = 130
+
+
+def api_flags() -> argparse.ArgumentParser:
+    flags = argparse.ArgumentParser(add_help=False)
+    flags.add_argument("--emulator", action="store_true",
+                       help="run against the embedded local emulator (state under .reconciler/)")
+    flags.add_argument("--api-endpoint", metavar="URL",
+                       help="send every API call to this server (or set RECONCILER_API_ENDPOINT)")
+    return flags
+
+
+@contextmanager
+def _api_endpoint(args: argparse.Namespace) -> Iterator[tuple[str | None, bool]]:
+    """`--emulator` serves the embedded emulator for the length of the command, its state under .reconciler/."""
+    if not args.emulator:
+        yield args.api_endpoint, False
+        return
+    from reconciler.emulator import Emulator
+
+    state = Path(".reconciler") / "emulator.json"
+    state.parent.mkdir(exist_ok=True)
+    duration = float(os.environ.get("RECONCILER_EMULATOR_JOB_DURATION", "60"))
+    with Emulator(state_file=str(state), job_duration=duration) as emulator:
+        yield emulator.base_url, True
+
+
+@contextmanager
+def workspace(args: argparse.Namespace, path: str, **kwargs) -> Iterator:
+    from reconciler.operations import open_workspace
+
+    with _api_endpoint(args) as (endpoint, emulator):
+        with open_workspace(path, api_endpoint=endpoint, emulator=emulator, **kwargs) as opened:
+            yield opened
+
+
+def print_warnings(warnings) -> None:
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+
+
+def poll_interval() -> float:
+    """Seconds between polls while waiting (RECONCILER_POLL_INTERVAL; tests and the demo shorten it)."""
+    return float(os.environ.get("RECONCILER_POLL_INTERVAL", "5"))
+
+
+def stop_on_interrupt() -> threading.Event:
+    """First Ctrl-C: finish the request in flight, persist, exit 130. Second: exit at once (the lock stays valid)."""
+    stop = threading.Event()
+
+    def handle(signum, frame):
+        if stop.is_set():
+            os._exit(EXIT_INTERRUPTED)
+        stop.set()
+        print("\ninterrupt: finishing the request in flight and saving the lock (Ctrl-C again to exit now)",
+              file=sys.stderr)
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+    return stop
+
+
+def duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use e.g. 90s, 30m, 2h)") from None
+
+
+def positive(kind: type) -> Callable[[str], float]:
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+        return value
+    return parse
+
+
+class Terminal:
+    """The operations Listener for a person at a terminal (or a CI log): renders through `render`."""
+
+    def __init__(self, out, *, confirm: bool = True):
+        self.out = out
+        self.ask = confirm
+
+    def warn(self, message: str) -> None:
+        print(message, file=sys.stderr)
+
+    def planned(self, plan) -> None:
+        from reconciler import render
+
+        render.text(plan, self.out, show_noops=False)
+
+    def confirm(self, plan) -> None:
+        if not self.ask:
+            return
+        if not sys.stdin.isatty():
+            raise UserError("apply needs a confirmation: review the plan above and re-run with --yes "
+                            "(or apply a saved plan file from `reconciler plan --out FILE`)")
+        costly = sum(1 for c in plan.changes if c.costly)
+        money = f" {costly} of them start paid tuning jobs." if costly else ""
+        answer = input(f"Apply these changes?{money} Only 'yes' is accepted: ")
+        if answer.strip() != "yes":
+            raise UserError("apply cancelled: nothing was changed")
+
+    def did(self, line: str) -> None:
+        self.out.print(line, markup=False, highlight=False)
+
+    def outcomes(self, outcomes) -> None:
+        from reconciler import render
+
+        render.outcomes(outcomes, self.out)
+
+    def waiting(self, generations) -> AbstractContextManager[Callable[[dict], None]]:
+        from reconciler import render
+
+        return render.live_progress(self.out, generations)
+
+    def say(self, message: str) -> None:
+        self.out.print(message)

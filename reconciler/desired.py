@@ -1,0 +1,108 @@
+"""The desired state: what the manifests ask for, as frozen values that survive a JSON round trip.
+
+`manifest.load` builds it from YAML; the planner and the executor read it. `Policy` is both a manifest field
+(validated by pydantic, part of the JSON Schema) and a value here: it is never part of the digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reconciler import ownership
+from reconciler.errors import Diagnostic
+
+DIGEST_ALGORITHM = "sha256/v1"
+
+
+class Policy(BaseModel):
+    """What the reconciler may do to the live resource; never part of the digest."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", field_title_generator=lambda name, _: name)
+
+    protect: bool = Field(False, description="true: never cancel, retire or delete this resource")
+    onDelete: Literal["delete", "orphan"] = Field(
+        "delete", description="what removing the manifest does: delete the live resource, or forget it")
+    whileRunning: Literal["restart", "wait"] = Field(
+        "restart", description="what a spec edit does to a running job: cancel and restart, or wait")
+    previousVersion: Literal["retire", "keep"] = Field(
+        "retire", description="the old model after a successful retrain: retire (delete) it, or keep it")
+
+
+@dataclass(frozen=True)
+class Defaults:
+    project: str | None = None
+    location: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path
+    lock_path: Path
+    defaults: Defaults = field(default_factory=Defaults)
+    state_backend: str = "local"
+
+    @classmethod
+    def default(cls, root: Path) -> Config:
+        return cls(root=root, lock_path=root / "reconciler.lock")
+
+
+@dataclass(frozen=True)
+class DesiredResource:
+    name: str
+    platform: str
+    project: str | None
+    location: str | None
+    digest: str
+    immutable: dict
+    mutable: dict
+    policy: Policy
+    depends_on: str | None
+    source: str
+    examples: tuple[dict, ...] = ()
+
+    @property
+    def short_digest(self) -> str:
+        return self.digest[:ownership.SHORT_DIGEST]
+
+    @property
+    def tuned_model_id(self) -> str:
+        return ownership.deterministic_id(self.name, self.digest)
+
+    @property
+    def scope(self) -> tuple[str, str | None, str | None]:
+        """(platform, project, location); an unscoped platform has neither."""
+        return (self.platform, self.project, self.location)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "platform": self.platform, "project": self.project,
+                "location": self.location, "digest": self.digest, "digestAlgorithm": DIGEST_ALGORITHM,
+                "immutable": self.immutable, "mutable": self.mutable, "policy": self.policy.model_dump(),
+                "dependsOn": self.depends_on, "source": self.source, "examples": list(self.examples)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DesiredResource:
+        return cls(name=data["name"], platform=data["platform"], project=data["project"],
+                   location=data["location"], digest=data["digest"], immutable=data["immutable"],
+                   mutable=data["mutable"], policy=Policy(**data["policy"]), depends_on=data["dependsOn"],
+                   source=data["source"], examples=tuple(data["examples"]))
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    resources: dict[str, DesiredResource]
+    config: Config
+    warnings: tuple[Diagnostic, ...] = ()
+
+    def fingerprint(self) -> str:
+        """A digest of everything apply acts on (specs, mutable fields, policies): a saved plan is stale
+        when this changes."""
+        canonical = [[r.name, r.digest, r.mutable, r.policy.model_dump()] for r in self.resources.values()]
+        return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()

@@ -1,0 +1,36 @@
+"""Manifests: YAML files and directories -> a validated `reconciler.desired.DesiredState`.
+
+    load(path, env=None) -> DesiredState   raises reconciler.errors.ManifestError with every problem, located
+    json_schema() -> dict                  the manifest JSON Schema (`reconciler schema`)
+
+Modules, lowest first: diagnostics, fields (constrained strings), schema (the pydantic models and what each
+platform declares about itself), canonical (canonical form and digest), yaml_nodes, files, explain (pydantic
+errors -> located messages), checks (across documents), examples (training rows), loader.
+Importing this package is cheap: each function imports what it needs when first called.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reconciler.desired import DesiredState
+
+__all__ = ["json_schema", "load"]
+
+
+def load(path: str | os.PathLike, env: Mapping[str, str] | None = None) -> DesiredState:
+    """Load, validate and canonicalise every manifest under `path` (a file or a directory); `env` for
+    ${VAR} interpolation (default: os.environ)."""
+    from reconciler.manifest.loader import load as load_manifests
+
+    return load_manifests(path, env)
+
+
+def json_schema() -> dict:
+    """The manifest JSON Schema (draft 2020-12), for editors and YAML language servers."""
+    from reconciler.manifest.schema import json_schema as manifest_schema
+
+    return manifest_schema()

@@ -1,0 +1,92 @@
+"""Training examples of a spec that `trains_on_examples`: inline rows, or a JSONL file relative to the
+manifest and inside the manifest root, every row checked."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from yaml.nodes import Node
+
+from reconciler.manifest.diagnostics import Diagnostics, did_you_mean
+from reconciler.manifest.files import inside, read_text
+from reconciler.manifest.yaml_nodes import Document, locate
+
+MAX_EXAMPLES_BYTES = 64 * 1024 * 1024
+MAX_ROW_ERRORS = 20
+RECOMMENDED_EXAMPLES = 100
+
+
+def read_examples(doc: Document, root: Path, diagnostics: Diagnostics) -> tuple[dict, ...]:
+    """The rows of a valid document's training.examples, as {"textInput", "output"} dicts."""
+    written = doc.model.spec.training.examples
+    found = locate(doc.node, ("spec", "training", "examples"))
+    if isinstance(written, str):
+        rows = _read_examples_file(doc, written, found.node, root, diagnostics)
+    else:
+        rows = tuple({"textInput": e.textInput, "output": e.output} for e in written)
+    if rows and len(rows) < RECOMMENDED_EXAMPLES:
+        diagnostics.at(doc.path, found.key or found.node, f"only {len(rows)} training examples; at least "
+                       f"{RECOMMENDED_EXAMPLES} are recommended for good results", "warning")
+    return rows
+
+
+def _read_examples_file(doc: Document, written: str, node: Node, root: Path,
+                        diagnostics: Diagnostics) -> tuple[dict, ...]:
+    if os.path.isabs(written):
+        diagnostics.at(doc.path, node, f"examples file {written!r} must be a path relative to the manifest")
+        return ()
+    file = doc.file.parent / written
+    shown = os.path.normpath(os.path.join(os.path.dirname(doc.path), written))
+    if not inside(file, root):
+        diagnostics.at(doc.path, node, f"examples file {written!r} resolves outside the manifest root; "
+                       "keep training data inside the repository")
+        return ()
+    if not file.is_file():
+        diagnostics.at(doc.path, node, f"examples file {written!r} does not exist ({shown})")
+        return ()
+    text = read_text(file, shown, MAX_EXAMPLES_BYTES, root, diagnostics)
+    if text is None:
+        return ()
+    rows = _parse_jsonl(text, shown, diagnostics)
+    if rows == () and not any(d.path == shown for d in diagnostics.errors):
+        diagnostics.at(doc.path, node, f"examples file {written!r} holds no examples")
+    return rows
+
+
+def _parse_jsonl(text: str, shown: str, diagnostics: Diagnostics) -> tuple[dict, ...]:
+    rows, bad = [], 0
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        row, problem, col = _parse_row(line)
+        if problem is None:
+            rows.append(row)
+            continue
+        bad += 1
+        if bad <= MAX_ROW_ERRORS:
+            diagnostics.add(shown, number, col, f"row {number}: {problem}")
+    if bad > MAX_ROW_ERRORS:
+        diagnostics.add(shown, 0, 0, f"{bad - MAX_ROW_ERRORS} more rows are invalid")
+    return tuple(rows)
+
+
+def _parse_row(line: str) -> tuple[dict | None, str | None, int]:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as err:
+        return None, f"invalid JSON: {err.msg}", err.colno
+    except (ValueError, RecursionError):
+        return None, "invalid JSON", 1
+    if not isinstance(row, dict):
+        return None, 'expected a JSON object {"textInput": ..., "output": ...}', 1
+    for key in row:
+        if key not in ("textInput", "output"):
+            return None, f"unknown field {key!r}{did_you_mean(key, ('textInput', 'output'))}", 1
+    for key in ("textInput", "output"):
+        if key not in row:
+            return None, f"missing field {key!r}", 1
+        if not isinstance(row[key], str) or not row[key]:
+            return None, f"{key!r} must be a non-empty string", 1
+    return {"textInput": row["textInput"], "output": row["output"]}, None, 1

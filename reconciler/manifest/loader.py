@@ -1,0 +1,152 @@
+"""Loading manifests: files and directories of YAML into a validated `DesiredState`.
+
+Every problem is collected as a located `Diagnostic` and reported together in one `ManifestError`.
+The stages: read reconciler.yaml and the manifest files into YAML documents (files, yaml_nodes), validate
+each document against the models (schema, explain), check the documents against each other (checks),
+read training examples (examples), and build the `DesiredResource` values (canonical).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from reconciler.desired import Config, Defaults, DesiredResource, DesiredState
+from reconciler.errors import Diagnostic, ManifestError
+from reconciler.manifest.canonical import canonical_immutable, canonical_mutable, spec_digest
+from reconciler.manifest.checks import check_all, upstream
+from reconciler.manifest.diagnostics import Diagnostics
+from reconciler.manifest.examples import read_examples
+from reconciler.manifest.explain import report
+from reconciler.manifest.fields import MAX_LABELS
+from reconciler.manifest.files import CONFIG_FILE, MAX_MANIFEST_BYTES, manifest_files, read_text
+from reconciler.manifest.schema import CONFIG_ADAPTER, MANIFEST_ADAPTER, ConfigFile, TunedModel, spec_type
+from reconciler.manifest.yaml_nodes import Document, compose, locate, to_data
+
+
+def load(path: str | os.PathLike, env: Mapping[str, str] | None = None) -> DesiredState:
+    """Load, validate and canonicalise every manifest under `path` (a file or a directory)."""
+    return _Loader(Path(path), os.environ if env is None else env).run()
+
+
+class _Loader:
+    def __init__(self, path: Path, env: Mapping[str, str]):
+        self.path, self.env = path, env
+        self.root = path if path.is_dir() else path.parent
+        self.diagnostics = Diagnostics()
+
+    def run(self) -> DesiredState:
+        if not self.path.exists():
+            raise ManifestError([Diagnostic(str(self.path), 0, 0, "no such file or directory")])
+        config = read_config(self.root, self.env, self.diagnostics)
+        documents = [doc for file, shown in manifest_files(self.path, self.root, self.diagnostics)
+                     for doc in self._read_documents(file, shown)]
+        valid = [doc for doc in documents if self._validate(doc, config)]
+        check_all(valid, config, self.diagnostics)
+        rows = {doc.model.metadata.name: read_examples(doc, self.root, self.diagnostics) for doc in valid
+                if doc.model.spec.trains_on_examples}
+        if self.diagnostics.errors:
+            raise ManifestError(self.diagnostics.items)
+        return DesiredState(_build(valid, rows, config), config, self.diagnostics.warnings)
+
+    def _read_documents(self, file: Path, shown: str) -> Iterator[Document]:
+        text = read_text(file, shown, MAX_MANIFEST_BYTES, self.root, self.diagnostics)
+        if text is None:
+            return
+        for node in compose(text, shown, self.diagnostics):
+            data, flagged = to_data(node, shown, self.env, self.diagnostics)
+            if data is not None:
+                yield Document(shown, file, node, data, flagged)
+
+    def _validate(self, doc: Document, config: Config) -> bool:
+        if not isinstance(doc.data, dict):
+            self.diagnostics.at(doc.path, doc.node, "a manifest must be a mapping with apiVersion, kind, "
+                                "metadata and spec")
+            return False
+        data = _with_scope_defaults(doc.data, config.defaults)
+        try:
+            doc.model = MANIFEST_ADAPTER.validate_python(data)
+        except ValidationError as err:
+            report(self.diagnostics, err, TunedModel, doc.path, doc.node, doc.flagged)
+            return False
+        return True
+
+
+def read_config(root: Path, env: Mapping[str, str], diagnostics: Diagnostics) -> Config:
+    """reconciler.yaml at `root`; its problems are reported and the defaults used instead."""
+    file = root / CONFIG_FILE
+    if not file.is_file():
+        return Config.default(root)
+    shown = str(file)
+    text = read_text(file, shown, MAX_MANIFEST_BYTES, root, diagnostics)
+    nodes = list(compose(text, shown, diagnostics)) if text is not None else []
+    if len(nodes) > 1:
+        diagnostics.at(shown, nodes[1], "reconciler.yaml must hold a single document")
+    data, flagged = to_data(nodes[0], shown, env, diagnostics) if nodes else ({}, frozenset())
+    if not isinstance(data, dict):
+        if data is not None:
+            diagnostics.at(shown, nodes[0], "reconciler.yaml must be a mapping")
+        return Config.default(root)
+    try:
+        parsed: ConfigFile = CONFIG_ADAPTER.validate_python(data)
+    except ValidationError as err:
+        report(diagnostics, err, ConfigFile, shown, nodes[0], flagged)
+        return Config.default(root)
+    if len(parsed.defaults.labels) > MAX_LABELS:
+        diagnostics.at(shown, locate(nodes[0], ("defaults", "labels")).key,
+                       f"too many labels ({len(parsed.defaults.labels)}; at most {MAX_LABELS})")
+    defaults = Defaults(parsed.defaults.project, parsed.defaults.location, dict(parsed.defaults.labels))
+    return Config(root=root, lock_path=root / parsed.lockFile, defaults=defaults, state_backend=parsed.state.backend)
+
+
+def _with_scope_defaults(data: dict, defaults: Defaults) -> dict:
+    """A scoped platform's spec with reconciler.yaml's project and location where it has none (before
+    validation, so that a missing scope is reported as such)."""
+    spec = data.get("spec")
+    spec_model = spec_type(spec.get("platform")) if isinstance(spec, dict) else None
+    if spec_model is None or not spec_model.scoped:
+        return data
+    filled = {"project": defaults.project, "location": defaults.location}
+    scope = {k: v for k, v in filled.items() if v is not None and k not in spec}
+    return {**data, "spec": {**spec, **scope}}
+
+
+def _dependency_order(docs: list[Document]) -> list[Document]:
+    by_name = {doc.model.metadata.name: doc for doc in docs}
+    ordered: list[Document] = []
+    placed: set[str] = set()
+
+    def place(name: str) -> None:
+        if name in placed:
+            return
+        placed.add(name)
+        target = upstream(by_name[name].model)
+        if target is not None:
+            place(target)
+        ordered.append(by_name[name])
+
+    for name in sorted(by_name):
+        place(name)
+    return ordered
+
+
+def _build(docs: list[Document], rows_by_name: dict[str, tuple[dict, ...]],
+           config: Config) -> dict[str, DesiredResource]:
+    built: dict[str, DesiredResource] = {}
+    for doc in _dependency_order(docs):
+        model, spec = doc.model, doc.model.spec
+        name, rows = model.metadata.name, rows_by_name.get(model.metadata.name, ())
+        target = upstream(model)
+        project, location = (spec.project, spec.location) if spec.scoped else (None, None)
+        immutable = canonical_immutable(spec, rows)
+        upstream_digest = built[target].digest if target else None
+        labels = {**config.defaults.labels, **model.metadata.labels}
+        built[name] = DesiredResource(
+            name=name, platform=spec.platform, project=project, location=location,
+            digest=spec_digest(spec.platform, project, location, immutable, upstream_digest, scoped=spec.scoped),
+            immutable=immutable, mutable=canonical_mutable(spec, labels), policy=spec.policy,
+            depends_on=target, source=doc.source, examples=rows)
+    return built

@@ -1,0 +1,214 @@
+"""The library API: validate, plan, apply, status and wait, as a program would call them.
+
+A `Workspace` is one manifest root with its state backend and its connection to the platforms it needs.
+Nothing here prints: what a person should see goes to a `Listener` (the CLI renders it; a program may
+ignore it). Which exit code a result means is the CLI's business.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from reconciler import manifest, refresh
+from reconciler.apply import watch
+from reconciler.apply.executor import Executor, Outcome
+from reconciler.desired import DIGEST_ALGORITHM, DesiredState
+from reconciler.errors import UserError
+from reconciler.observed import Generation, ObservedState
+from reconciler.plan import planfile, planner
+from reconciler.plan.model import Plan
+from reconciler.state.backend import StateBackend
+from reconciler.state.journal import Journal
+from reconciler.state.local import LocalBackend
+from reconciler.state.model import Lock
+
+
+def validate(path: str) -> DesiredState:
+    """Offline: load and check every manifest under `path`; raises ManifestError with every problem."""
+    return manifest.load(path)
+
+
+@dataclass
+class Workspace:
+    root: str
+    desired: DesiredState
+    backend: StateBackend
+    lock: Lock | None
+    clients: Any = None
+    observed: ObservedState = field(default_factory=ObservedState)
+    observed_at: float = 0.0  # time.monotonic() when the live state was listed
+
+    def scopes(self) -> list[tuple[str, str | None, str | None]]:
+        scopes = {r.scope for r in self.desired.resources.values()}
+        scopes |= {(e.platform, e.project, e.location) for e in (self.lock.entries.values() if self.lock else ())}
+        return sorted(scopes, key=lambda s: tuple(x or "" for x in s))
+
+    def platforms(self) -> set[str]:
+        return {platform for platform, _, _ in self.scopes()}
+
+    def refresh(self) -> ObservedState:
+        self.observed_at = time.monotonic()
+        records = self.lock.generations() if self.lock else []
+        self.observed = refresh.refresh(
+            self.scopes(),
+            known_names=set(self.desired.resources) | set(self.lock.entries if self.lock else ()),
+            lock_keys={g.key for g in records},
+            clients=self.clients,
+            operations={g.model: g.operation for g in records if g.operation and g.model},
+        )
+        return self.observed
+
+    def plan(self, targets: frozenset[str] = frozenset(), replace: frozenset[str] = frozenset()) -> Plan:
+        self._check_names("--target", targets, allow_lock=True)
+        self._check_names("--replace", replace, allow_lock=False)
+        options = planner.Options(targets=targets, replace=replace, digest_algorithm=DIGEST_ALGORITHM,
+                                  root=self.root, created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        return planner.plan(self.desired, self.observed, self.lock, options)
+
+    def check_fresh(self, saved: Plan) -> None:
+        planfile.check_fresh(saved, self.lock, self.desired, self.observed)
+
+    def _check_names(self, flag: str, names: frozenset[str], *, allow_lock: bool) -> None:
+        known = set(self.desired.resources) | (set(self.lock.entries) if allow_lock and self.lock else set())
+        unknown = sorted(names - known)
+        if unknown:
+            raise UserError(f"{flag} {', '.join(unknown)}: no manifest of that name under {self.root} "
+                            f"(known: {', '.join(sorted(known)) or 'none'})")
+
+
+@contextmanager
+def open_workspace(path: str, *, api_endpoint: str | None = None, emulator: bool = False,
+                   connect_apis: bool = True, limiter: Any = None) -> Iterator[Workspace]:
+    desired = manifest.load(path)
+    backend = LocalBackend(desired.config.lock_path)
+    workspace = Workspace(root=str(Path(path).resolve()), desired=desired, backend=backend, lock=backend.read())
+    if not connect_apis:
+        yield workspace
+        return
+    from reconciler.platforms.connect import connect
+
+    with connect(workspace.platforms(), api_endpoint=api_endpoint, emulator=emulator, limiter=limiter) as clients:
+        workspace.clients = clients
+        yield workspace
+
+
+class Listener(Protocol):
+    """What a person watching a run is told; every method may do nothing."""
+
+    def warn(self, message: str) -> None: ...
+    def planned(self, plan: Plan) -> None: ...
+    def confirm(self, plan: Plan) -> None:
+        """Raise UserError to refuse the plan (only asked when it was not reviewed as a saved plan)."""
+    def did(self, line: str) -> None: ...
+    def outcomes(self, outcomes: list[Outcome]) -> None: ...
+    def waiting(self, generations: dict[str, Generation]) -> AbstractContextManager[Callable[[dict], None]]: ...
+    def say(self, message: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    targets: frozenset[str] = frozenset()
+    replace: frozenset[str] = frozenset()
+    wait: bool = False
+    timeout: float | None = None
+    parallelism: int = 8
+    poll_interval: float = 5.0
+
+
+@dataclass
+class ApplyResult:
+    plan: Plan
+    outcomes: list[Outcome] = field(default_factory=list)
+    failed: bool = False
+
+
+def apply(workspace: Workspace, saved: Plan | None, options: ApplyOptions, listener: Listener,
+          stop: threading.Event) -> ApplyResult:
+    """Plan (or take the reviewed saved plan, if still fresh) and carry it out under the run lock."""
+    with workspace.backend.lock("reconciler apply") as holder:
+        if holder.previous:
+            listener.warn(f"warning: the previous run ({holder.previous.describe()}) ended without releasing the "
+                          "state lock; taking over")
+        workspace.lock = workspace.backend.read()
+        workspace.refresh()
+        if saved:
+            workspace.check_fresh(saved)
+        plan = saved or workspace.plan(options.targets, options.replace)
+        listener.planned(plan)
+        if not plan.has_changes:
+            return ApplyResult(plan)
+        if not saved:
+            listener.confirm(plan)
+        journal = Journal(workspace.backend, workspace.lock or Lock.empty(DIGEST_ALGORITHM))
+        waiter = _upstream_waiter(workspace, journal, options, listener) if options.wait else None
+        executor = Executor(workspace.desired, workspace.observed, journal, workspace.clients,
+                            parallelism=options.parallelism, stop=stop, wait_for_upstream=waiter,
+                            observed_at=workspace.observed_at, report=listener.did)
+        outcomes = executor.run(plan)
+        listener.outcomes(outcomes)
+        # with --wait a deferral means the upstream did not succeed: the apply did not do what it said
+        failed = any(o.status == "failed" or (options.wait and o.status == "deferred") for o in outcomes)
+        if options.wait and not stop.is_set():
+            names = {c.name for c in plan.changes}  # started now, or by an earlier run that was cut short
+            failed |= not wait(workspace, journal.lock, names, options, listener, stop,
+                               on_final=lambda final: journal.observe(final.values()))
+    return ApplyResult(plan, outcomes, failed)
+
+
+def status(workspace: Workspace) -> dict[str, Generation | None]:
+    """Every generation the lock calls current, as live now (None: it no longer exists)."""
+    recorded = workspace.lock.current() if workspace.lock else {}
+    return {name: watch.poll(g, workspace.clients) for name, g in recorded.items()}
+
+
+def wait(workspace: Workspace, lock: Lock | None, names: set[str] | None, options: ApplyOptions,
+         listener: Listener, stop: threading.Event,
+         on_final: Callable[[dict], None] = lambda final: None) -> bool:
+    """Follow the in-flight jobs recorded in the lock until they end; True when none failed.
+
+    `on_final` receives the last observation of each (apply records it in the lock it holds)."""
+    recorded = {n: g for n, g in (lock.current(names) if lock else {}).items() if g.active}
+    if not recorded:
+        listener.say("Nothing in flight.")
+        return True
+    with listener.waiting(recorded) as show:
+        final = watch.watch(recorded, workspace.clients, timeout=options.timeout, interval=options.poll_interval,
+                            on_update=show, stop=stop.is_set)
+    on_final(final)
+    still = [n for n, g in final.items() if g is not None and g.active]
+    if still and not stop.is_set():
+        listener.say(f"Stopped waiting after the timeout; still running (nothing was cancelled): "
+                     f"{', '.join(still)}. Resume with `reconciler wait`.")
+    return all(g is not None and g.phase == "succeeded" for g in final.values() if g is None or not g.active)
+
+
+def _upstream_waiter(workspace: Workspace, journal: Journal, options: ApplyOptions,
+                     listener: Listener) -> Callable[[str], Generation | None]:
+    def wait_for(name: str) -> Generation | None:
+        current = journal.entry(name).current
+        listener.say(f"waiting for {name} to finish before starting its dependents")
+        final = watch.watch({name: current}, workspace.clients, timeout=options.timeout,
+                            interval=options.poll_interval)
+        return final[name]
+    return wait_for
+
+
+class Silent:
+    """A Listener that tells nobody anything and confirms every plan (for programs)."""
+
+    def warn(self, message: str) -> None: ...
+    def planned(self, plan: Plan) -> None: ...
+    def confirm(self, plan: Plan) -> None: ...
+    def did(self, line: str) -> None: ...
+    def outcomes(self, outcomes: list[Outcome]) -> None: ...
+    def say(self, message: str) -> None: ...
+
+    def waiting(self, generations: dict[str, Generation]) -> AbstractContextManager[Callable[[dict], None]]:
+        return nullcontext(lambda now: None)

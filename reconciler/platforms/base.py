@@ -1,0 +1,81 @@
+"""The Platform protocol: everything that differs between the tuning APIs, behind one set of verbs.
+
+The rest of the product asks a platform; only the modules of this package branch on which one it is.
+A platform is cheap to import (its API client is imported when it connects), so the pure planner may ask
+it questions too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import Future
+from typing import Any, Protocol
+
+from reconciler.desired import DesiredResource
+from reconciler.errors import NotFound
+from reconciler.observed import Generation
+
+Submit = Callable[..., Future]  # ThreadPoolExecutor.submit: every read a platform starts runs concurrently
+
+
+class Steps(Protocol):
+    """What a multi-request removal reports to its caller between requests."""
+
+    def before_request(self) -> None:
+        """Raises when the run was asked to stop: nothing half-sent, the lock records what was done."""
+
+    def learned(self, generation: Generation) -> None:
+        """Persist what the last request changed (an endpoint undeployed) before the next one."""
+
+
+class Platform(Protocol):
+    name: str  # the manifest's `platform:` value
+    scoped: bool  # resources live in a (project, location); else one global scope
+    ownership: str  # how a create whose answer was lost is found again, for messages
+    one_id_per_spec: bool  # a spec can only ever have one resource id: its occupant must go before a create
+
+    # --- wiring -------------------------------------------------------------------------------------
+    def connect(self, http: Any, *, endpoint: str | None, policy: Any, limiter: Any) -> Any:
+        """The API client of this platform over `http` (an httpx.Client with the platform's auth)."""
+
+    def auth(self, *, token_client: Any, env: Mapping[str, str], emulator: bool, adc: Callable) -> Any:
+        """The httpx.Auth for this platform from the environment (fixed fake credentials for the emulator)."""
+
+    # --- reading ------------------------------------------------------------------------------------
+    def owns_key(self, key: str) -> bool:
+        """Whether a generation key recorded in the lock names a resource of this platform."""
+
+    def read(self, client: Any, scopes: list[tuple], lock_keys: list[str], known_names: frozenset[str],
+             operations: Mapping[str, str], submit: Submit) -> Callable[[], list[Generation]]:
+        """Start reading every managed resource in `scopes` and the `lock_keys` no listing returns;
+        the returned function waits for the reads and turns them into generations."""
+
+    def poll(self, client: Any, generation: Generation) -> Generation | None:
+        """The generation as it is live now, or None when it no longer exists."""
+
+    # --- changing -----------------------------------------------------------------------------------
+    def create(self, client: Any, desired: DesiredResource, intent: str, upstream_model: str | None) -> Generation:
+        """Send the create once (never retried here) and return the generation it started."""
+
+    def lookup(self, client: Any, desired: DesiredResource) -> list[Generation]:
+        """Live generations of this manifest at its current digest, asked of the API (not a listing cache)."""
+
+    def occupant(self, desired: DesiredResource) -> str | None:
+        """The key a new resource of this spec must take, when the platform allows only one (else None)."""
+
+    def cancel(self, client: Any, key: str) -> Generation | None:
+        """Stop the training run `key`; the generation as it is now, or None when stopping it deleted it."""
+
+    def remove(self, client: Any, generation: Generation, steps: Steps) -> None:
+        """Undeploy and delete what the generation created, only what it created; gone already is fine."""
+
+    def patch(self, client: Any, desired: DesiredResource, generation: Generation, fields: Collection[str]) -> list[str]:
+        """Patch the mutable `fields` of the generation's model; returns the update mask sent."""
+
+
+def get_or_none(get: Callable[[str], dict], name: str) -> dict | None:
+    """A GET where "not found" is an answer, not an error."""
+    try:
+        return get(name)
+    except NotFound:
+        return None

@@ -1,0 +1,65 @@
+"""Request bodies: a desired resource turned into the exact JSON each API expects. Pure functions."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from reconciler import ownership
+from reconciler.desired import DesiredResource
+
+
+def tuning_job(resource: DesiredResource, intent: str, upstream_model: str | None = None) -> dict:
+    """A Vertex `TuningJob` create body (v1)."""
+    spec, mutable = resource.immutable, resource.mutable
+    training = spec.get("training", {})
+    supervised: dict = {"trainingDatasetUri": training["dataset"]}
+    if "validationDataset" in training:
+        supervised["validationDatasetUri"] = training["validationDataset"]
+    for key in ("hyperParameters", "exportLastCheckpointOnly", "evaluationConfig"):
+        if key in spec:
+            supervised[key] = spec[key]
+    body: dict = {"supervisedTuningSpec": supervised,
+                  **_source(resource, "preTunedModel", "tunedModelName", upstream_model)}
+    if "displayName" in mutable:
+        body["tunedModelDisplayName"] = mutable["displayName"]
+    if "description" in mutable:
+        body["description"] = mutable["description"]
+    if "serviceAccount" in spec:
+        body["serviceAccount"] = spec["serviceAccount"]
+    if "encryption" in spec:
+        body["encryptionSpec"] = {"kmsKeyName": spec["encryption"]["kmsKeyName"]}
+    body["labels"] = {**mutable.get("labels", {}), **ownership.labels(resource.name, resource.digest, intent)}
+    return body
+
+
+def tuned_model(resource: DesiredResource, upstream_model: str | None = None) -> dict:
+    """A Gemini API `TunedModel` create body (v1beta); sent with `tunedModelId=resource.tuned_model_id`."""
+    spec = resource.immutable
+    body: dict = {**_source(resource, "tunedModelSource", "tunedModel", upstream_model), **resource.mutable}
+    task: dict = {"trainingData": {"examples": {"examples": [dict(row) for row in resource.examples]}}}
+    if spec.get("hyperParameters"):
+        task["hyperparameters"] = dict(spec["hyperParameters"])
+    body["tuningTask"] = task
+    return body
+
+
+def _source(resource: DesiredResource, field: str, model_key: str, upstream_model: str | None) -> dict:
+    """`baseModel`, or the tuned model to continue from (`fromManifest` resolved to the upstream's live model)."""
+    spec = resource.immutable
+    if "baseModel" in spec:
+        return {"baseModel": spec["baseModel"]}
+    source = dict(spec[field])
+    if "fromManifest" in source:
+        if not upstream_model:
+            raise ValueError(f"{resource.name}: the model of {source['fromManifest']} is not known yet")
+        source = {model_key: upstream_model}
+    return {field: source}
+
+
+def model_patch(resource: DesiredResource, fields: Collection[str],
+                live_labels: dict[str, str]) -> tuple[dict, list[str]]:
+    """A patch body and update mask for the mutable `fields`; the ownership labels a model carries stay."""
+    body = {field: resource.mutable.get(field) for field in fields}
+    if "labels" in body:
+        body["labels"] = {**(body["labels"] or {}), **ownership.only_ownership(live_labels)}
+    return body, sorted(fields)

@@ -1,0 +1,184 @@
+"""The Gemini API: the tune and the model are one resource, `tunedModels/{id}`, created by an operation.
+
+There are no labels: the id `{name}-{digest[:8]}` carries ownership, so a spec has exactly one possible id
+and a repeated create answers 409. There is no cancel: deleting the CREATING model stops the tune.
+Reading is one listing of all tuned models, kept when the id names a known manifest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from reconciler import ownership
+from reconciler.desired import DesiredResource
+from reconciler.errors import NotFound
+from reconciler.observed import Generation, Phase
+from reconciler.platforms import bodies
+from reconciler.platforms.base import Steps, Submit, get_or_none
+
+if TYPE_CHECKING:
+    from reconciler.clients.gemini import GeminiClient
+
+NAME = "gemini-api"
+PREFIX = "tunedModels/"
+SCOPES = ("https://www.googleapis.com/auth/cloud-platform",
+          "https://www.googleapis.com/auth/generative-language.tuning")
+NO_CREDENTIALS = ("no credentials for the Gemini API: set GEMINI_API_KEY (or GOOGLE_API_KEY), "
+                  "or run `gcloud auth application-default login`, or use --emulator")
+STATE_NUMBERS = {0: "STATE_UNSPECIFIED", 1: "CREATING", 2: "ACTIVE", 3: "FAILED"}
+PHASES: dict[str, Phase] = {"CREATING": "running", "ACTIVE": "succeeded", "FAILED": "failed"}
+WITH_OPERATION_DETAIL = ("CREATING", "FAILED")  # progress, or the server's reason
+LIVE_FIELDS = ("displayName", "description", "temperature", "topP", "topK")
+
+
+class Gemini:
+    name = NAME
+    ownership = "its deterministic tunedModelId"
+    scoped = False  # resources live in a (project, location)
+    one_id_per_spec = True
+
+    def connect(self, http: Any, *, endpoint: str | None, policy: Any, limiter: Any) -> GeminiClient:
+        from reconciler.clients.gemini import GeminiClient
+
+        return GeminiClient(http, endpoint=endpoint, policy=policy, limiter=limiter)
+
+    def auth(self, *, token_client: Any, env: Mapping[str, str], emulator: bool, adc: Callable) -> Any:
+        from reconciler.clients import auth
+
+        if emulator:
+            return auth.ApiKey(auth.EMULATOR_API_KEY)
+        return auth.api_key(env) or auth.oauth(env, SCOPES, token_client=token_client,
+                                               no_credentials=NO_CREDENTIALS, adc=adc)
+
+    # --- reading ------------------------------------------------------------------------------------
+
+    def owns_key(self, key: str) -> bool:
+        return key.startswith(PREFIX)
+
+    def read(self, client: GeminiClient, scopes: list[tuple], lock_keys: list[str], known_names: frozenset[str],
+             operations: Mapping[str, str], submit: Submit) -> Callable[[], list[Generation]]:
+        listing = submit(list, client.list_tuned_models()) if scopes else None
+
+        def join() -> list[Generation]:
+            listed = listing.result() if listing else []
+            models = {m["name"]: m for m in listed if _owner(m.get("name", "")) in known_names}
+            fetched = {k: submit(get_or_none, client.get_tuned_model, k) for k in lock_keys if k not in models}
+            for name, future in fetched.items():
+                model = future.result()
+                if model is not None and _owner(model.get("name", "")):
+                    models[model["name"]] = model
+            details = {name: submit(_operation, client, name, operations.get(name))
+                       for name, model in sorted(models.items()) if _state(model) in WITH_OPERATION_DETAIL}
+            return [generation(model, details[name].result() if name in details else None)
+                    for name, model in sorted(models.items())]
+        return join
+
+    def poll(self, client: GeminiClient, generation_: Generation) -> Generation | None:
+        try:
+            model = client.get_tuned_model(generation_.model)
+        except NotFound:
+            return None
+        operation = None
+        if generation_.operation and _state(model) in WITH_OPERATION_DETAIL:
+            operation = get_or_none(client.get_operation, generation_.operation)
+        return replace(generation(model, operation), operation=generation_.operation)
+
+    # --- changing -----------------------------------------------------------------------------------
+
+    def create(self, client: GeminiClient, desired: DesiredResource, intent: str,
+               upstream_model: str | None) -> Generation:
+        operation = client.create_tuned_model(bodies.tuned_model(desired, upstream_model), desired.tuned_model_id)
+        model_name = (operation.get("metadata") or {}).get("tunedModel") or \
+            operation["name"].split("/operations/")[0]
+        return Generation(platform=NAME, owner=desired.name, digest=desired.digest[:ownership.ID_DIGEST],
+                          phase="running", model=model_name, live=dict(desired.mutable),
+                          operation=operation.get("name", ""), state="CREATING")
+
+    def lookup(self, client: GeminiClient, desired: DesiredResource) -> list[Generation]:
+        model = get_or_none(client.get_tuned_model, self.occupant(desired))
+        return [generation(model)] if model is not None else []
+
+    def occupant(self, desired: DesiredResource) -> str | None:
+        return f"{PREFIX}{desired.tuned_model_id}"
+
+    def cancel(self, client: GeminiClient, key: str) -> Generation | None:
+        _delete(client, key)  # there is no cancel: deleting the CREATING model stops the tune
+        return None
+
+    def remove(self, client: GeminiClient, generation_: Generation, steps: Steps) -> None:
+        _delete(client, generation_.model or generation_.key)
+
+    def patch(self, client: GeminiClient, desired: DesiredResource, generation_: Generation,
+              fields: Collection[str]) -> list[str]:
+        body, mask = bodies.model_patch(desired, fields, {})
+        client.patch_tuned_model(generation_.model, body, mask)
+        return mask
+
+
+def generation(model: dict, operation: dict | None = None) -> Generation:
+    """A tuned model as a Generation; its create operation, when read, adds progress or the failure reason."""
+    owner, digest = _parse(model["name"]) or ("", "")
+    state = _state(model)
+    phase = PHASES.get(state, "pending")
+    progress, error = None, ""
+    snapshots = (model.get("tuningTask") or {}).get("snapshots") or []
+    if operation is not None:
+        metadata = operation.get("metadata") or {}
+        if phase == "running" and metadata.get("completedPercent") is not None:
+            progress = float(metadata["completedPercent"])
+        snapshots = metadata.get("snapshots") or snapshots
+        error = str((operation.get("error") or {}).get("message", ""))
+    loss = snapshots[-1].get("meanLoss") if snapshots else None
+    return Generation(
+        platform=NAME,
+        owner=owner,
+        digest=digest,
+        phase=phase,
+        model=model["name"],
+        operation=str((operation or {}).get("name", "")),
+        live={k: model[k] for k in LIVE_FIELDS if model.get(k) is not None},
+        progress=progress,
+        loss=float(loss) if loss is not None else None,
+        error=error if phase == "failed" else "",
+        state=state,
+        create_time=str(model.get("createTime", "")),
+    )
+
+
+def _parse(name: str) -> tuple[str, str] | None:
+    """`tunedModels/{manifest name}-{8 hex digest}` -> (name, digest); None for a model this tool did not name."""
+    return ownership.parse_id(name.removeprefix(PREFIX)) if name.startswith(PREFIX) else None
+
+
+def _delete(client: GeminiClient, name: str) -> None:
+    try:
+        client.delete_tuned_model(name)
+    except NotFound:
+        pass
+
+
+def _owner(name: str) -> str:
+    parsed = _parse(name)
+    return parsed[0] if parsed else ""
+
+
+def _state(model: dict) -> str:
+    state = model.get("state", "STATE_UNSPECIFIED")
+    return STATE_NUMBERS.get(state, "STATE_UNSPECIFIED") if isinstance(state, int) else str(state)
+
+
+def _operation(client: GeminiClient, model_name: str, recorded: str | None) -> dict | None:
+    """The model's create operation: the one the lock recorded, else the first the API lists (one page of one)."""
+    if recorded:
+        found = get_or_none(client.get_operation, recorded)
+        if found is not None:
+            return found
+    try:
+        return next(iter(client.list_operations(model_name, page_size=1)), None)
+    except NotFound:
+        return None
+
+
+GEMINI = Gemini()

@@ -1,0 +1,177 @@
+"""Reading Vertex AI: per (project, location) three label-filtered listings (tuning jobs, models, endpoints),
+joined job -> model -> endpoints. GETs only where a listing cannot answer: lock entries the listings did not
+return, and a succeeded job whose model is missing from the model listing (deleted out of band, or its
+labels edited away)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from reconciler import ownership
+from reconciler.observed import Generation, Phase, name_tail
+from reconciler.platforms.base import Submit, get_or_none
+
+if TYPE_CHECKING:
+    from reconciler.clients.vertex import VertexClient
+
+PHASES: dict[str, Phase] = {
+    "JOB_STATE_QUEUED": "pending",
+    "JOB_STATE_PENDING": "pending",
+    "JOB_STATE_RUNNING": "running",
+    "JOB_STATE_UPDATING": "running",
+    "JOB_STATE_PAUSED": "running",
+    "JOB_STATE_CANCELLING": "cancelling",
+    "JOB_STATE_SUCCEEDED": "succeeded",
+    "JOB_STATE_PARTIALLY_SUCCEEDED": "succeeded",
+    "JOB_STATE_FAILED": "failed",
+    "JOB_STATE_CANCELLED": "cancelled",
+    "JOB_STATE_EXPIRED": "expired",
+}
+
+
+@dataclass
+class _Listing:
+    jobs: list[dict] = field(default_factory=list)
+    models: dict[str, dict] = field(default_factory=dict)  # model tail (no project, no @version) -> Model
+    endpoints: list[dict] = field(default_factory=list)
+
+
+def read(client: VertexClient, parents: list[str], lock_keys: list[str],
+         submit: Submit) -> Callable[[], list[Generation]]:
+    """Start every scope's three listings now; the returned function joins them into generations."""
+    started = []
+    for parent in parents:
+        jobs = submit(list, client.list_tuning_jobs(parent, ownership.MANAGED_FILTER))
+        models = submit(list, client.list_models(parent, ownership.MANAGED_FILTER))
+        endpoints = submit(list, client.list_endpoints(parent, ownership.MANAGED_FILTER))
+        started.append((jobs, models, endpoints))
+
+    def join() -> list[Generation]:
+        listings = [_Listing(jobs=[j for j in jobs.result() if _managed(j)],
+                             models={model_tail(m["name"]): m for m in models.result() if m.get("name")},
+                             endpoints=endpoints.result())
+                    for jobs, models, endpoints in started]
+        return _generations(client, listings, lock_keys, submit)
+    return join
+
+
+def _generations(client: VertexClient, listings: list[_Listing], lock_keys: list[str],
+                 submit: Submit) -> list[Generation]:
+    models: dict[str, dict] = {}
+    endpoints: list[dict] = []
+    jobs: dict[str, dict] = {}
+    for listing in listings:
+        models.update(listing.models)
+        endpoints += listing.endpoints
+        jobs.update({name_tail(j["name"]): j for j in listing.jobs})
+    spelling = {name_tail(k): k for k in lock_keys}  # the lock's spelling of a name wins (project id vs number)
+
+    unlisted = [k for k in lock_keys if name_tail(k) not in jobs]
+    fetched = {name_tail(k): submit(get_or_none, client.get_tuning_job, k) for k in unlisted}
+    for tail, future in fetched.items():
+        job = future.result()
+        if job is not None and _managed(job):
+            jobs[tail] = job
+
+    made = {model_tail(m): m for m in (_job_model(j) for j in jobs.values()) if m}
+    model_gets = {tail: submit(get_or_none, client.get_model, name)
+                  for tail, name in sorted(made.items()) if tail not in models}
+    for tail, future in model_gets.items():
+        model = future.result()
+        if model is not None:
+            models[tail] = model
+
+    serving = _serving(endpoints)
+    generations = []
+    for tail, job in sorted(jobs.items()):
+        made_tail = model_tail(_job_model(job) or "")
+        generations.append(generation(job, models.get(made_tail), model_exists=made_tail in models,
+                                      serving=_serving_version(serving, _job_model(job) or ""),
+                                      job_name=spelling.get(tail)))
+    return generations
+
+
+def generation(job: dict, model: dict | None = None, *, model_exists: bool = True,
+               serving: Collection[str] = (), job_name: str | None = None) -> Generation:
+    """A tuning job as a Generation, joined with its Model when that was read.
+
+    model_exists: False when the job names a model that a read showed to be gone; a job read on its own
+    (a create answer, a GET) says nothing about that, so the model is taken to exist.
+    serving: endpoints found elsewhere (an endpoint listing) that have the model deployed.
+    """
+    labels = job.get("labels") or {}
+    state = str(job.get("state") or "JOB_STATE_UNSPECIFIED")
+    return Generation(
+        platform="vertex",
+        owner=labels.get(ownership.NAME_LABEL, ""),
+        digest=labels.get(ownership.DIGEST_LABEL, ""),
+        phase=PHASES.get(state, "pending"),
+        job=job_name or job["name"],
+        model=_job_model(job),
+        model_exists=model_exists or _job_model(job) is None,
+        endpoints=_endpoints(job, model, set(serving)),
+        live=_live(job, model),
+        intent=labels.get(ownership.INTENT_LABEL, ""),
+        error=str((job.get("error") or {}).get("message", "")),
+        state=state,
+        create_time=str(job.get("createTime", "")),
+    )
+
+
+def _live(job: dict, model: dict | None) -> dict:
+    if model is not None:
+        live = {"displayName": model.get("displayName"), "description": model.get("description"),
+                "labels": model.get("labels")}
+    else:
+        live = {"displayName": job.get("tunedModelDisplayName"), "description": job.get("description"),
+                "labels": job.get("labels")}
+    live["labels"] = ownership.without_ownership(live["labels"])
+    return {k: v for k, v in live.items() if v is not None}
+
+
+def _serving(endpoints: list[dict]) -> dict[str, set[str]]:
+    """`model tail@version` (or the bare tail when a deployment names no version) -> endpoints deploying it."""
+    index: dict[str, set[str]] = {}
+    for endpoint in endpoints:
+        for deployed in endpoint.get("deployedModels") or ():
+            if deployed.get("model") and endpoint.get("name"):
+                base, version = model_tail(deployed["model"]), deployed_version(deployed)
+                index.setdefault(f"{base}@{version}" if version else base, set()).add(endpoint["name"])
+    return index
+
+
+def _serving_version(serving: dict[str, set[str]], model_name: str) -> set[str]:
+    """The endpoints serving this version: a continuation's version `@2` must not claim `@1`'s endpoints."""
+    base, _, version = name_tail(model_name).partition("@")
+    return serving.get(f"{base}@{version or '1'}", set()) | serving.get(base, set())
+
+
+def _endpoints(job: dict, model: dict | None, listed: set[str]) -> tuple[str, ...]:
+    """Every endpoint serving the model or one of its checkpoints: the job's, the model's and the listed ones."""
+    tuned = job.get("tunedModel") or {}
+    found = {tuned.get("endpoint")} | {c.get("endpoint") for c in tuned.get("checkpoints") or ()} | listed
+    version = (_job_model(job) or "").partition("@")[2]
+    if model is not None and str(model.get("versionId") or version) == version:  # the listed version is ours
+        found |= {d.get("endpoint") for d in model.get("deployedModels") or ()}
+    return tuple(sorted(e for e in found if e))
+
+
+def _managed(resource: dict) -> bool:
+    """The server-side label filter is not documented as reliable for tuningJobs: check it here too."""
+    return ownership.is_managed(resource.get("labels")) and bool(resource.get("name"))
+
+
+def _job_model(job: dict) -> str | None:
+    return (job.get("tunedModel") or {}).get("model") or None
+
+
+def model_tail(name: str) -> str:
+    """`projects/P/locations/L/models/M@V` -> `locations/L/models/M`: one model, however P and V are spelled."""
+    return name_tail(name).split("@", 1)[0]
+
+
+def deployed_version(deployed: dict) -> str:
+    """The model version a DeployedModel serves: from `model@V`, else `modelVersionId` ("" when unsaid)."""
+    return deployed.get("model", "").partition("@")[2] or str(deployed.get("modelVersionId") or "")

@@ -1,0 +1,235 @@
+"""The lock's JSON: stable, sorted, two-space text meant to be committed and reviewed, and a strict decoder
+whose every complaint names its place (`entries.bot.current.phase: unknown phase 'done'`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reconciler.observed import ACTIVE_PHASES, GENERATION_KEYS, TERMINAL_PHASES, Generation
+from reconciler.state.model import FORMAT_VERSION, AppliedSpec, Intent, Lock, LockEntry
+
+
+class InvalidLock(ValueError):
+    """The data is not a lock of a known format; `detail` names the first problem and where."""
+
+    def __init__(self, where: str, problem: str):
+        self.detail = f"{where}: {problem}" if where else problem
+        super().__init__(f"invalid lock data ({self.detail})")
+
+
+class NewerFormat(ValueError):
+    def __init__(self, version: int):
+        self.version = version
+        super().__init__(f"lock format {version} is newer than this reconciler reads ({FORMAT_VERSION})")
+
+
+# --- encoding ------------------------------------------------------------------------------------------
+
+
+def to_json(lock: Lock) -> dict:
+    return {**_head(lock), "entries": {name: _entry_to_json(entry) for name, entry in lock.entries.items()}}
+
+
+class Encoder:
+    """The exact file text: equal to `json.dumps(to_json(lock), sort_keys=True, indent=2)` plus a newline.
+
+    An apply writes the lock after every side effect; re-encoding a thousand unchanged entries with the
+    (pure-Python) indenting encoder each time made writes grow with the size of the lock. So an encoder keeps
+    each entry's text from its previous call and reuses it while the entry is the same object.
+    """
+
+    def __init__(self) -> None:
+        self._texts: dict[str, tuple[LockEntry, str]] = {}
+
+    def dumps(self, lock: Lock) -> str:
+        text = _text(_head(lock))
+        if not lock.entries:
+            return text + "\n"
+        previous, self._texts = self._texts, {}
+        blocks = []
+        for name, entry in sorted(lock.entries.items()):
+            cached = previous.get(name)
+            block = cached[1] if cached and cached[0] is entry else _text(_entry_to_json(entry)).replace("\n", "\n    ")
+            self._texts[name] = (entry, block)
+            blocks.append(f"    {_text(name)}: {block}")
+        return text.replace('"entries": {}', '"entries": {\n' + ",\n".join(blocks) + "\n  }", 1) + "\n"
+
+
+def _head(lock: Lock) -> dict:
+    return {"version": lock.version, "lineage": lock.lineage, "serial": lock.serial,
+            "digestAlgorithm": lock.digest_algorithm, "entries": {}}
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+
+
+def _entry_to_json(entry: LockEntry) -> dict:
+    return {
+        "platform": entry.platform,
+        "project": entry.project,
+        "location": entry.location,
+        "digest": entry.digest,
+        "spec": _spec_to_json(entry.spec),
+        "current": None if entry.current is None else entry.current.to_json(),
+        "superseded": [g.to_json() for g in entry.superseded],
+        "pending": None if entry.pending is None else _intent_to_json(entry.pending),
+        "protect": entry.protect,
+    }
+
+
+def _spec_to_json(spec: AppliedSpec) -> dict:
+    parts = {"immutable": spec.immutable, "mutable": spec.mutable, "policy": spec.policy}
+    return {key: dict(value) for key, value in parts.items() if value is not None}
+
+
+def _intent_to_json(intent: Intent) -> dict:
+    return {"id": intent.id, "action": intent.action, "digest": intent.digest, "createdAt": intent.created_at}
+
+
+# --- decoding ------------------------------------------------------------------------------------------
+
+
+def from_json(data: Any) -> Lock:
+    """Validate and decode; raises InvalidLock naming the first problem found, NewerFormat for a newer lock."""
+    if not isinstance(data, dict):
+        raise InvalidLock("", f"the top level is {_kind(data)}, expected an object")
+    top = _Fields(data, "")
+    version = top.take("version", int)
+    if version < 1:
+        raise InvalidLock("version", f"expected a positive integer, got {version}")
+    if version > FORMAT_VERSION:
+        raise NewerFormat(version)
+    lineage = top.take("lineage", str)
+    serial = top.take("serial", int)
+    if serial < 0:
+        raise InvalidLock("serial", f"expected a non-negative integer, got {serial}")
+    digest_algorithm = top.take("digestAlgorithm", str)
+    entries = _Fields(top.take("entries", dict), "entries")
+    if "" in entries.keys():
+        raise InvalidLock("entries", "an entry has an empty name")
+    decoded = {name: _entry_from_json(name, entries.take(name, dict), f"entries.{name}") for name in entries.keys()}
+    top.finish()
+    return Lock(version=version, lineage=lineage, serial=serial, digest_algorithm=digest_algorithm, entries=decoded)
+
+
+_KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+               dict: "an object", list: "a list", type(None): "null"}
+
+
+def _kind(value: Any) -> str:
+    return next(name for t, name in _KIND_NAMES.items() if isinstance(value, t))
+
+
+def _is(value: Any, kind: type) -> bool:
+    if isinstance(value, bool):
+        return kind is bool
+    if kind is float:
+        return isinstance(value, int | float)
+    return isinstance(value, kind)
+
+
+class _Fields:
+    """One JSON object being decoded; every problem names its place, like `entries.bot.current.phase`."""
+
+    def __init__(self, data: Any, where: str):
+        if not isinstance(data, dict):
+            raise InvalidLock(where, f"expected an object, got {_kind(data)}")
+        self.data, self.where, self.taken = data, where, set()
+
+    def keys(self) -> list[str]:
+        return list(self.data)
+
+    def at(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def take(self, key: str, *kinds: type | None) -> Any:
+        if key not in self.data:
+            raise InvalidLock(self.where, f"missing key '{key}'")
+        self.taken.add(key)
+        value = self.data[key]
+        types = [type(None) if kind is None else kind for kind in kinds]
+        if not any(_is(value, kind) for kind in types):
+            expected = " or ".join(_KIND_NAMES[kind] for kind in types)
+            raise InvalidLock(self.at(key), f"expected {expected}, got {_kind(value)}")
+        return value
+
+    def optional(self, key: str, *kinds: type | None, default: Any = None) -> Any:
+        return self.take(key, *kinds) if key in self.data else default
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        values = self.take(key, list)
+        for i, value in enumerate(values):
+            if not isinstance(value, str):
+                raise InvalidLock(f"{self.at(key)}[{i}]", f"expected a string, got {_kind(value)}")
+        return tuple(values)
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.taken)
+        if unknown:
+            raise InvalidLock(self.where, f"unknown key '{unknown[0]}'")
+
+
+_GENERATION_KINDS: dict[str, tuple[type | None, ...]] = {
+    "platform": (str,), "owner": (str,), "digest": (str,), "phase": (str,), "job": (str, None),
+    "model": (str, None), "model_exists": (bool,), "endpoints": (list,), "live": (dict,), "intent": (str,),
+    "operation": (str,), "progress": (float, None), "loss": (float, None), "error": (str,), "state": (str,),
+    "create_time": (str,),
+}
+_REQUIRED = ("platform", "owner", "digest", "phase")  # the rest have defaults
+_PHASES = ACTIVE_PHASES | TERMINAL_PHASES
+
+
+def _generation_from_json(data: Any, where: str) -> Generation:
+    fields = _Fields(data, where)
+    values: dict[str, Any] = {}
+    for name, key in GENERATION_KEYS.items():
+        if name not in _REQUIRED and not fields.has(key):
+            continue
+        values[name] = fields.strings(key) if name == "endpoints" else fields.take(key, *_GENERATION_KINDS[name])
+    if values["phase"] not in _PHASES:
+        raise InvalidLock(fields.at("phase"), f"unknown phase '{values['phase']}' (one of {', '.join(sorted(_PHASES))})")
+    fields.finish()
+    return Generation(**values)
+
+
+def _intent_from_json(data: Any, where: str) -> Intent:
+    fields = _Fields(data, where)
+    intent = Intent(id=fields.take("id", str), action=fields.take("action", str),
+                    digest=fields.take("digest", str), created_at=fields.take("createdAt", str))
+    fields.finish()
+    return intent
+
+
+def _spec_from_json(data: Any, where: str) -> AppliedSpec:
+    fields = _Fields(data, where)
+    spec = AppliedSpec(immutable=fields.optional("immutable", dict), mutable=fields.optional("mutable", dict),
+                       policy=fields.optional("policy", dict))
+    fields.finish()
+    return spec
+
+
+def _entry_from_json(name: str, data: Any, where: str) -> LockEntry:
+    fields = _Fields(data, where)
+    current = fields.take("current", dict, None)
+    superseded = fields.optional("superseded", list, default=[])
+    pending = fields.optional("pending", dict, None)
+    entry = LockEntry(
+        name=name,
+        platform=fields.take("platform", str),
+        project=fields.take("project", str, None),
+        location=fields.take("location", str, None),
+        digest=fields.take("digest", str),
+        spec=_spec_from_json(fields.take("spec", dict), fields.at("spec")),
+        current=None if current is None else _generation_from_json(current, fields.at("current")),
+        superseded=tuple(_generation_from_json(g, f"{fields.at('superseded')}[{i}]")
+                         for i, g in enumerate(superseded)),
+        pending=None if pending is None else _intent_from_json(pending, fields.at("pending")),
+        protect=fields.optional("protect", bool, default=False),
+    )
+    fields.finish()
+    return entry

@@ -1,0 +1,121 @@
+"""The local backend: `reconciler.lock` beside the manifests, replaced atomically with a `.backup` of the
+previous version, and guarded by a `flock` on `reconciler.lock.lock`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from reconciler.errors import LockfileError
+from reconciler.state import atomic, codec, run_lock
+from reconciler.state.model import FORMAT_VERSION, Lock
+from reconciler.state.run_lock import Holder
+
+
+class LocalBackend:
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self.backup = self.path.with_name(self.path.name + ".backup")
+        self.run_lock = self.path.with_name(self.path.name + ".lock")
+        self._encoder = codec.Encoder()
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    def read(self) -> Lock | None:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise LockfileError(f"cannot read {self.path}: {err.strerror}") from None
+        return self._decode(raw)
+
+    def write(self, lock: Lock) -> Lock:
+        """Atomically replace the file with `lock` at the next serial, keeping the previous one as `.backup`.
+
+        Refuses to overwrite a lock that moved since `lock` was read, or one written by a newer reconciler.
+        """
+        written = dataclasses.replace(lock, version=FORMAT_VERSION, serial=lock.serial + 1)
+        text = self._encoder.dumps(written).encode()
+        try:
+            previous = self.path.read_bytes()
+        except FileNotFoundError:
+            previous = None
+        except OSError as err:
+            raise LockfileError(f"cannot read {self.path}: {err.strerror}") from None
+        if previous is not None:
+            self._check_unchanged(previous, lock)
+        try:
+            mode = atomic.mode_of(self.path)
+            if previous is not None:
+                atomic.replace_atomically(self.backup, previous, mode)
+            atomic.replace_atomically(self.path, text, mode)
+        except OSError as err:
+            raise LockfileError(f"cannot write {self.path}: {err.strerror or err}; "
+                                "the previous version is intact") from None
+        try:
+            atomic.fsync_directory(self.path.parent)
+        except OSError as err:
+            raise LockfileError(f"wrote {self.path} but could not make it durable: {err.strerror or err}") from None
+        return written
+
+    @contextmanager
+    def lock(self, command: str) -> Iterator[Holder]:
+        with run_lock.exclusive(self.run_lock, command) as holder:
+            atomic.remove_stale_temps(self.path, self.backup)
+            yield holder
+
+    def _decode(self, raw: bytes) -> Lock:
+        def corrupt(detail: str) -> LockfileError:
+            return LockfileError(f"{self.path} is corrupt ({detail}); {self._recovery_advice()}")
+
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise corrupt(f"not UTF-8 text at byte {err.start}") from None
+        if not text.strip():
+            raise corrupt("the file is empty")
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise corrupt(f"line {err.lineno}: {err.msg}") from None
+        try:
+            return codec.from_json(data)
+        except codec.NewerFormat as err:
+            raise self._newer(err.version) from None
+        except codec.InvalidLock as err:
+            raise corrupt(err.detail) from None
+
+    def _recovery_advice(self) -> str:
+        rebuild = "to rebuild ownership from live resources"
+        if self.backup.exists():
+            return f"restore {self.path}.backup or delete it {rebuild}"
+        return f"delete it {rebuild} (there is no {self.path}.backup)"
+
+    def _newer(self, version: int) -> LockfileError:
+        return LockfileError(f"{self.path} was written by a newer reconciler (format {version}; this one reads "
+                             f"format {FORMAT_VERSION}); upgrade reconciler")
+
+    def _check_unchanged(self, previous: bytes, lock: Lock) -> None:
+        """Only the head is compared (a full decode per write would grow with the lock); corrupt files may go."""
+        try:
+            on_disk = json.loads(previous)
+        except ValueError:
+            return
+        if not isinstance(on_disk, dict):
+            return
+        version = on_disk.get("version")
+        if isinstance(version, int) and version > FORMAT_VERSION:
+            raise self._newer(version)
+        lineage, serial = on_disk.get("lineage"), on_disk.get("serial")
+        if (lineage, serial) != (lock.lineage, lock.serial):
+            raise LockfileError(
+                f"{self.path} changed since it was read (it is now serial {serial} of lineage {lineage}; "
+                f"this run read serial {lock.serial} of lineage {lock.lineage}); another run or a checkout "
+                f"replaced it: run the command again")

@@ -1,0 +1,143 @@
+"""The lock as values: what this repository owns on the live APIs. Updates are pure and return new values.
+
+`codec` turns these into the committed JSON and back; a `StateBackend` stores them. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from reconciler.desired import DesiredResource
+from reconciler.observed import Generation
+
+FORMAT_VERSION = 1
+
+
+def utc_now() -> str:
+    """The timestamp format used in the lock: `2026-11-21T09:00:00Z`."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A side effect about to be attempted, recorded before it starts so that a crash leaves a trace."""
+
+    id: str  # carried by the resource it creates (a Vertex label value: lowercase hex, 32 characters)
+    action: str
+    digest: str
+    created_at: str
+
+    @classmethod
+    def new(cls, action: str, digest: str) -> Intent:
+        return cls(id=uuid.uuid4().hex, action=action, digest=digest, created_at=utc_now())
+
+
+@dataclass(frozen=True)
+class AppliedSpec:
+    """The spec as last applied. A part is None when the lock does not record it (an adopted orphan records
+    nothing; a lock may spell out only the policy fields that differ from the defaults)."""
+
+    immutable: dict | None = None
+    mutable: dict | None = None
+    policy: Mapping[str, Any] | None = None
+
+    @classmethod
+    def of(cls, desired: DesiredResource) -> AppliedSpec:
+        return cls(immutable=desired.immutable, mutable=desired.mutable, policy=desired.policy.model_dump())
+
+
+@dataclass(frozen=True)
+class LockEntry:
+    """What one manifest owns: the applied spec and the generations it trained."""
+
+    name: str
+    platform: str
+    project: str | None
+    location: str | None
+    digest: str  # spec digest of the last applied spec
+    spec: AppliedSpec
+    current: Generation | None  # the generation for `digest` (may still be training)
+    superseded: tuple[Generation, ...] = ()  # older generations still live, awaiting retirement
+    pending: Intent | None = None
+    protect: bool = False
+
+    @classmethod
+    def new(cls, desired: DesiredResource) -> LockEntry:
+        return cls(name=desired.name, platform=desired.platform, project=desired.project,
+                   location=desired.location, digest=desired.digest, spec=AppliedSpec.of(desired), current=None,
+                   protect=desired.policy.protect)
+
+    @classmethod
+    def orphan(cls, generation: Generation, project: str | None, location: str | None) -> LockEntry:
+        """An entry for a live generation whose manifest is gone: it records no spec."""
+        return cls(name=generation.owner, platform=generation.platform, project=project, location=location,
+                   digest=generation.digest, spec=AppliedSpec(), current=None)
+
+    @property
+    def generations(self) -> tuple[Generation, ...]:
+        return tuple(g for g in (self.current, *self.superseded) if g)
+
+    @property
+    def recorded_keys(self) -> frozenset[str]:
+        return frozenset(g.key for g in self.generations)
+
+    def with_generation(self, generation: Generation) -> LockEntry:
+        """The recorded generation of the same key, replaced by what was learned about it."""
+        if self.current and self.current.key == generation.key:
+            return replace(self, current=generation)
+        return replace(self, superseded=tuple(generation if g.key == generation.key else g
+                                              for g in self.superseded))
+
+    def with_current(self, generation: Generation, **changes: Any) -> LockEntry:
+        """`generation` becomes current; every other recorded generation is superseded by it."""
+        older = tuple(g for g in self.generations if g.key != generation.key)
+        return replace(self, current=generation, superseded=older, pending=None, **changes)
+
+    def without_generation(self, key: str, *, keep_entry: bool) -> LockEntry | None:
+        """The entry without the generation `key`; None once nothing is left to remember (unless kept)."""
+        current = None if self.current and self.current.key == key else self.current
+        superseded = tuple(g for g in self.superseded if g.key != key)
+        if current is None and not superseded and not keep_entry and self.pending is None:
+            return None
+        return replace(self, current=current, superseded=superseded)
+
+
+@dataclass(frozen=True)
+class Lock:
+    """The whole lock. Updates are pure; only a backend's write moves the serial."""
+
+    version: int
+    lineage: str
+    serial: int
+    digest_algorithm: str
+    entries: Mapping[str, LockEntry] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, entry in self.entries.items():
+            if name != entry.name:
+                raise ValueError(f"lock entry {entry.name!r} filed under {name!r}")
+        object.__setattr__(self, "entries", dict(sorted(self.entries.items())))
+
+    @classmethod
+    def empty(cls, digest_algorithm: str) -> Lock:
+        """A lock for a repository that owns nothing yet: a new lineage at serial 0."""
+        return cls(version=FORMAT_VERSION, lineage=str(uuid.uuid4()), serial=0, digest_algorithm=digest_algorithm)
+
+    def with_entry(self, entry: LockEntry) -> Lock:
+        return dataclasses.replace(self, entries={**self.entries, entry.name: entry})
+
+    def without(self, name: str) -> Lock:
+        return dataclasses.replace(self, entries={k: v for k, v in self.entries.items() if k != name})
+
+    def generations(self) -> list[Generation]:
+        return [g for entry in self.entries.values() for g in entry.generations]
+
+    def current(self, names: set[str] | None = None) -> dict[str, Generation]:
+        """The current generation of every entry (optionally only `names`)."""
+        return {name: entry.current for name, entry in self.entries.items()
+                if entry.current is not None and (names is None or name in names)}

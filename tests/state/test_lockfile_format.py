@@ -1,0 +1,447 @@
+"""The lock file's format, its round trip, its error messages and its atomic, backed-up writes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import LockfileError
+from reconciler.observed import GENERATION_KEYS, Generation
+from reconciler.state import codec
+from reconciler.state.local import LocalBackend
+from reconciler.state.model import FORMAT_VERSION, AppliedSpec, Intent, Lock, LockEntry
+
+REPO = Path(__file__).resolve().parents[2]
+LINEAGE = "6f1c2a7e-1d2b-4c3d-8e4f-5a6b7c8d9e0f"
+VERTEX_SCOPE = "projects/acme/locations/us-central1"
+
+
+def vertex_entry() -> LockEntry:
+    running = Generation(platform="vertex", owner="support-bot", digest="d2", phase="running",
+                         job=f"{VERTEX_SCOPE}/tuningJobs/2", intent="i2", progress=40.0,
+                         state="JOB_STATE_RUNNING", create_time="2026-11-21T09:00:00Z")
+    serving = Generation(platform="vertex", owner="support-bot", digest="d1", phase="succeeded",
+                         job=f"{VERTEX_SCOPE}/tuningJobs/1", model=f"{VERTEX_SCOPE}/models/7@1",
+                         endpoints=(f"{VERTEX_SCOPE}/endpoints/8", f"{VERTEX_SCOPE}/endpoints/9"),
+                         live={"displayName": "Support bot", "labels": {"team": "support"}},
+                         intent="i1", state="JOB_STATE_SUCCEEDED", create_time="2026-11-20T09:00:00Z")
+    return LockEntry(name="support-bot", platform="vertex", project="acme", location="us-central1",
+                     digest="d2", spec=AppliedSpec(immutable={"baseModel": "gemini-2.5-flash"},
+                                                     mutable={"displayName": "Support bot"}),
+                     current=running, superseded=(serving,), protect=True)
+
+
+def gemini_entry() -> LockEntry:
+    return LockEntry(name="faq-bot", platform="gemini-api", project=None, location=None, digest="d9",
+                     spec=AppliedSpec(immutable={"epochCount": 5}, mutable={"displayName": "FAQ — ünïcode"}),
+                     current=None, pending=Intent(id="0f3c", action="train", digest="d9",
+                                                  created_at="2026-11-21T09:00:00Z"))
+
+
+def sample_lock(serial: int = 0) -> Lock:
+    lock = Lock(version=FORMAT_VERSION, lineage=LINEAGE, serial=serial, digest_algorithm="sha256-v1")
+    return lock.with_entry(vertex_entry()).with_entry(gemini_entry())
+
+
+# --- round trip and formatting --------------------------------------------------------------------------
+
+
+def test_round_trip_through_json_and_disk(tmp_path):
+    lock = sample_lock()
+    assert codec.from_json(json.loads(json.dumps(codec.to_json(lock)))) == lock
+    written = LocalBackend(tmp_path / "reconciler.lock").write(lock)
+    assert LocalBackend(tmp_path / "reconciler.lock").read() == written == sample_lock(serial=1)
+
+
+def test_every_generation_field_is_stored_in_camel_case():
+    """A field added to observed.Generation needs its declared spelling (observed.GENERATION_KEYS) and its JSON
+    kind (codec._GENERATION_KINDS): renaming an attribute must never silently rename a key in a file."""
+    names = {f.name for f in dataclasses.fields(Generation)}
+    assert set(GENERATION_KEYS) == names and set(codec._GENERATION_KINDS) == names
+    stored = set(codec.to_json(sample_lock())["entries"]["support-bot"]["current"])
+    assert stored == {GENERATION_KEYS[name] for name in names}
+    assert {"modelExists", "createTime"} <= stored
+
+
+def test_the_plan_fingerprint_spells_a_generation_as_the_lock_does():
+    from reconciler.observed import ObservedState
+
+    generation = sample_lock().entries["support-bot"].current
+    observed = ObservedState(generations=(generation,)).to_json()["generations"][0]
+    assert observed == codec.to_json(sample_lock())["entries"]["support-bot"]["current"]
+
+
+def test_a_generation_with_only_its_required_keys_takes_the_defaults():
+    data = codec.to_json(sample_lock())
+    entry = data["entries"]["support-bot"]
+    entry["current"] = {"platform": "vertex", "owner": "support-bot", "digest": "d2", "phase": "pending"}
+    for key in ("superseded", "pending", "protect"):
+        del entry[key]
+    decoded = codec.from_json(data).entries["support-bot"]
+    assert decoded.current == Generation(platform="vertex", owner="support-bot", digest="d2", phase="pending")
+    assert (decoded.superseded, decoded.pending, decoded.protect) == ((), None, False)
+
+
+GOLDEN = """\
+{
+  "digestAlgorithm": "sha256-v1",
+  "entries": {
+    "faq-bot": {
+      "current": null,
+      "digest": "d9",
+      "location": null,
+      "pending": {
+        "action": "train",
+        "createdAt": "2026-11-21T09:00:00Z",
+        "digest": "d9",
+        "id": "0f3c"
+      },
+      "platform": "gemini-api",
+      "project": null,
+      "protect": false,
+      "spec": {
+        "immutable": {
+          "epochCount": 5
+        },
+        "mutable": {
+          "displayName": "FAQ — ünïcode"
+        }
+      },
+      "superseded": []
+    },
+    "tiny-bot": {
+      "current": {
+        "createTime": "",
+        "digest": "d1",
+        "endpoints": [],
+        "error": "",
+        "intent": "",
+        "job": null,
+        "live": {},
+        "loss": null,
+        "model": "tunedModels/tiny-bot-d1",
+        "modelExists": true,
+        "operation": "",
+        "owner": "tiny-bot",
+        "phase": "succeeded",
+        "platform": "gemini-api",
+        "progress": null,
+        "state": "ACTIVE"
+      },
+      "digest": "d1",
+      "location": null,
+      "pending": null,
+      "platform": "gemini-api",
+      "project": null,
+      "protect": false,
+      "spec": {},
+      "superseded": []
+    }
+  },
+  "lineage": "6f1c2a7e-1d2b-4c3d-8e4f-5a6b7c8d9e0f",
+  "serial": 1,
+  "version": 1
+}
+"""
+
+
+def test_file_format_is_sorted_indented_and_stable(tmp_path):
+    tiny = LockEntry(name="tiny-bot", platform="gemini-api", project=None, location=None, digest="d1", spec=AppliedSpec(),
+                     current=Generation(platform="gemini-api", owner="tiny-bot", digest="d1", phase="succeeded",
+                                        model="tunedModels/tiny-bot-d1", state="ACTIVE"))
+    # entries inserted out of order are still written sorted by name
+    lock = Lock(version=1, lineage=LINEAGE, serial=0, digest_algorithm="sha256-v1").with_entry(tiny)
+    LocalBackend(tmp_path / "reconciler.lock").write(lock.with_entry(gemini_entry()))
+    assert (tmp_path / "reconciler.lock").read_text(encoding="utf-8") == GOLDEN
+
+
+def test_pure_updates_leave_the_serial_alone():
+    lock = sample_lock()
+    updated = lock.without("faq-bot").with_entry(gemini_entry())
+    assert updated == lock and updated.serial == 0
+    assert list(lock.without("support-bot").entries) == ["faq-bot"]
+    assert lock.without("no-such-bot") == lock
+
+
+def test_empty_lock_has_a_fresh_lineage_at_serial_zero():
+    first, second = Lock.empty("sha256-v1"), Lock.empty("sha256-v1")
+    assert (first.version, first.serial, dict(first.entries), first.digest_algorithm) == (1, 0, {}, "sha256-v1")
+    assert first.lineage != second.lineage
+
+
+def test_intent_ids_are_valid_vertex_label_values():
+    intent = Intent.new("train", "d1")
+    assert len(intent.id) == 32 and intent.id.isalnum() and intent.id.islower()
+    assert Intent.new("train", "d1").id != intent.id
+
+
+# --- serial, backup, compare-and-swap -------------------------------------------------------------------
+
+
+def test_each_write_increments_the_serial_and_backs_up_the_previous_file(tmp_path):
+    path = tmp_path / "reconciler.lock"
+    assert LocalBackend(path).read() is None
+    first = LocalBackend(path).write(sample_lock())
+    assert first.serial == 1 and not (tmp_path / "reconciler.lock.backup").exists()
+    first_text = path.read_text()
+    second = LocalBackend(path).write(first.without("faq-bot"))
+    assert second.serial == 2 and list(second.entries) == ["support-bot"]
+    assert (tmp_path / "reconciler.lock.backup").read_text() == first_text
+    assert LocalBackend(tmp_path / "reconciler.lock.backup").read() == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reconciler.lock", "reconciler.lock.backup"]
+
+
+def test_write_keeps_the_file_mode(tmp_path):
+    path = tmp_path / "reconciler.lock"
+    written = LocalBackend(path).write(sample_lock())
+    path.chmod(0o640)
+    LocalBackend(path).write(written)
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert (tmp_path / "reconciler.lock.backup").stat().st_mode & 0o777 == 0o640
+
+
+@pytest.mark.parametrize("stale, expected", [
+    (lambda lock: lock, "serial 2 of lineage {l}; this run read serial 1 of lineage {l}"),
+    (lambda lock: Lock.empty("sha256-v1"), "serial 2 of lineage {l}; this run read serial 0 of lineage {o}"),
+], ids=["older-serial", "other-lineage"])
+def test_write_refuses_to_overwrite_a_lock_that_moved(tmp_path, stale, expected):
+    path = tmp_path / "reconciler.lock"
+    first = LocalBackend(path).write(sample_lock())
+    LocalBackend(path).write(first)  # another run wrote serial 2
+    before = path.read_bytes()
+    mine = stale(first)
+    with pytest.raises(LockfileError) as err:
+        LocalBackend(path).write(mine)
+    detail = expected.format(l=LINEAGE, o=mine.lineage)
+    assert str(err.value) == (f"{path} changed since it was read (it is now {detail}); another run or a "
+                              f"checkout replaced it: run the command again")
+    assert path.read_bytes() == before
+
+
+def test_write_replaces_a_corrupt_file_but_keeps_it_as_the_backup(tmp_path):
+    path = tmp_path / "reconciler.lock"
+    path.write_text('{"version": 1, "lin')
+    written = LocalBackend(path).write(Lock.empty("sha256-v1"))
+    assert LocalBackend(path).read() == written
+    assert (tmp_path / "reconciler.lock.backup").read_text() == '{"version": 1, "lin'
+
+
+def test_write_refuses_to_downgrade_a_newer_file(tmp_path):
+    path = tmp_path / "reconciler.lock"
+    path.write_text(json.dumps({"version": 2}))
+    with pytest.raises(LockfileError, match="written by a newer reconciler"):
+        LocalBackend(path).write(Lock.empty("sha256-v1"))
+    assert json.loads(path.read_text()) == {"version": 2}
+
+
+# --- read errors ----------------------------------------------------------------------------------------
+
+
+def valid() -> dict:
+    return codec.to_json(sample_lock(serial=3))
+
+
+def edited(change) -> str:
+    data = valid()
+    change(data)
+    return json.dumps(data, indent=2)
+
+
+def bot(data: dict) -> dict:
+    return data["entries"]["support-bot"]
+
+
+NO_BACKUP = "delete it to rebuild ownership from live resources (there is no {p}.backup)"
+
+READ_ERRORS = [
+    ("empty", b"", "{p} is corrupt (the file is empty); " + NO_BACKUP),
+    ("blank", b" \n\n", "{p} is corrupt (the file is empty); " + NO_BACKUP),
+    ("not-json", b"version = 1\n", "{p} is corrupt (line 1: Expecting value); " + NO_BACKUP),
+    ("truncated", b'{\n  "digestAlgorithm": "sha256-v1",\n  "entries": {\n    "bot": {\n',
+     "{p} is corrupt (line 5: Expecting property name enclosed in double quotes); " + NO_BACKUP),
+    ("conflict-markers", b'{\n<<<<<<< HEAD\n  "serial": 4,\n', "{p} is corrupt (line 2: Expecting property name "
+     "enclosed in double quotes); " + NO_BACKUP),
+    ("binary", b"\x00\xff\xfe", "{p} is corrupt (not UTF-8 text at byte 1); " + NO_BACKUP),
+    ("list", b"[]", "{p} is corrupt (the top level is a list, expected an object); " + NO_BACKUP),
+    ("string", b'"lock"', "{p} is corrupt (the top level is a string, expected an object); " + NO_BACKUP),
+    ("newer", b'{"version": 2, "whatever": "format 2 holds"}',
+     "{p} was written by a newer reconciler (format 2; this one reads format 1); upgrade reconciler"),
+    ("version-missing", edited(lambda d: d.pop("version")).encode(),
+     "{p} is corrupt (missing key 'version'); " + NO_BACKUP),
+    ("version-string", edited(lambda d: d.update(version="1")).encode(),
+     "{p} is corrupt (version: expected an integer, got a string); " + NO_BACKUP),
+    ("version-zero", edited(lambda d: d.update(version=0)).encode(),
+     "{p} is corrupt (version: expected a positive integer, got 0); " + NO_BACKUP),
+    ("lineage-missing", edited(lambda d: d.pop("lineage")).encode(),
+     "{p} is corrupt (missing key 'lineage'); " + NO_BACKUP),
+    ("serial-float", edited(lambda d: d.update(serial=1.5)).encode(),
+     "{p} is corrupt (serial: expected an integer, got a number); " + NO_BACKUP),
+    ("serial-negative", edited(lambda d: d.update(serial=-1)).encode(),
+     "{p} is corrupt (serial: expected a non-negative integer, got -1); " + NO_BACKUP),
+    ("unknown-key", edited(lambda d: d.update(owner="me")).encode(),
+     "{p} is corrupt (unknown key 'owner'); " + NO_BACKUP),
+    ("entries-list", edited(lambda d: d.update(entries=[])).encode(),
+     "{p} is corrupt (entries: expected an object, got a list); " + NO_BACKUP),
+    ("entry-not-object", edited(lambda d: d["entries"].update({"support-bot": None})).encode(),
+     "{p} is corrupt (entries.support-bot: expected an object, got null); " + NO_BACKUP),
+    ("entry-digest-missing", edited(lambda d: bot(d).pop("digest")).encode(),
+     "{p} is corrupt (entries.support-bot: missing key 'digest'); " + NO_BACKUP),
+    ("entry-protect-string", edited(lambda d: bot(d).update(protect="yes")).encode(),
+     "{p} is corrupt (entries.support-bot.protect: expected true or false, got a string); " + NO_BACKUP),
+    ("entry-project-number", edited(lambda d: bot(d).update(project=7)).encode(),
+     "{p} is corrupt (entries.support-bot.project: expected a string or null, got an integer); " + NO_BACKUP),
+    ("phase-unknown", edited(lambda d: bot(d)["current"].update(phase="RUNNING")).encode(),
+     "{p} is corrupt (entries.support-bot.current.phase: unknown phase 'RUNNING' (one of cancelled, "
+     "cancelling, expired, failed, pending, running, succeeded)); " + NO_BACKUP),
+    ("generation-snake-case", edited(lambda d: bot(d)["current"].update(model_exists=True)).encode(),
+     "{p} is corrupt (entries.support-bot.current: unknown key 'model_exists'); " + NO_BACKUP),
+    ("endpoint-number", edited(lambda d: bot(d)["superseded"][0]["endpoints"].append(3)).encode(),
+     "{p} is corrupt (entries.support-bot.superseded[0].endpoints[2]: expected a string, got an integer); "
+     + NO_BACKUP),
+    ("intent-missing-id", edited(lambda d: bot(d).update(pending={"action": "train", "digest": "d",
+                                                                   "createdAt": ""})).encode(),
+     "{p} is corrupt (entries.support-bot.pending: missing key 'id'); " + NO_BACKUP),
+]
+
+
+@pytest.mark.parametrize("content, expected", [case[1:] for case in READ_ERRORS], ids=[c[0] for c in READ_ERRORS])
+def test_unusable_files_are_explained(tmp_path, content, expected):
+    path = tmp_path / "reconciler.lock"
+    path.write_bytes(content)
+    with pytest.raises(LockfileError) as err:
+        LocalBackend(path).read()
+    assert str(err.value) == expected.format(p=path)
+    assert err.value.exit_code == 1
+
+
+def test_corrupt_file_with_a_backup_suggests_restoring_it(tmp_path):
+    path = tmp_path / "reconciler.lock"
+    written = LocalBackend(path).write(sample_lock())
+    LocalBackend(path).write(written)
+    path.write_text(path.read_text()[:40])
+    with pytest.raises(LockfileError) as err:
+        LocalBackend(path).read()
+    assert str(err.value) == (f"{path} is corrupt (line 3: Unterminated string starting at); restore "
+                              f"{path}.backup or delete it to rebuild ownership from live resources")
+
+
+def test_unreadable_path_is_explained(tmp_path):
+    (tmp_path / "reconciler.lock").mkdir()
+    with pytest.raises(LockfileError, match=r"^cannot read .*reconciler.lock: Is a directory$"):
+        LocalBackend(tmp_path / "reconciler.lock").read()
+
+
+def test_another_digest_algorithm_is_read_for_the_caller_to_handle(tmp_path):
+    path = tmp_path / "reconciler.lock"
+    path.write_text(edited(lambda d: d.update(digestAlgorithm="sha256-v0")))
+    assert LocalBackend(path).read().digest_algorithm == "sha256-v0"
+
+
+# --- atomicity ------------------------------------------------------------------------------------------
+
+
+def failing_on_call(real, n: int, error: BaseException):
+    calls = []
+
+    def fake(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == n:
+            raise error
+        return real(*args, **kwargs)
+    return fake
+
+
+@pytest.mark.parametrize("function, call, files", [
+    ("replace", 1, ["reconciler.lock"]),  # while writing the backup
+    ("replace", 2, ["reconciler.lock", "reconciler.lock.backup"]),  # while replacing the lock itself
+    ("fsync", 1, ["reconciler.lock"]),
+    ("fsync", 2, ["reconciler.lock", "reconciler.lock.backup"]),
+])
+def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch, function, call, files):
+    path = tmp_path / "reconciler.lock"
+    old = LocalBackend(path).write(sample_lock())
+    old_text = path.read_text()
+    disk_full = OSError(28, "No space left on device")
+    monkeypatch.setattr(os, function, failing_on_call(getattr(os, function), call, disk_full))
+    with pytest.raises(LockfileError) as err:
+        LocalBackend(path).write(old.without("faq-bot"))
+    assert str(err.value) == f"cannot write {path}: No space left on device; the previous version is intact"
+    assert path.read_text() == old_text
+    assert sorted(p.name for p in tmp_path.iterdir()) == files
+
+
+def test_an_interrupted_write_cleans_up_and_propagates(tmp_path, monkeypatch):
+    path = tmp_path / "reconciler.lock"
+    old = LocalBackend(path).write(sample_lock())
+    monkeypatch.setattr(os, "replace", failing_on_call(os.replace, 2, KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        LocalBackend(path).write(old.without("faq-bot"))
+    assert LocalBackend(path).read() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reconciler.lock", "reconciler.lock.backup"]
+
+
+CRASHING_WRITER = """
+import os, sys
+from reconciler.state.local import LocalBackend
+from reconciler.state.model import Lock
+path, function, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+real, calls = getattr(os, function), []
+def crash(*args, **kwargs):
+    calls.append(args)
+    if len(calls) == n:
+        os._exit(9)  # no cleanup, no flush: as close to a power cut as a test gets
+    return real(*args, **kwargs)
+setattr(os, function, crash)
+lock = LocalBackend(path).read()
+LocalBackend(path).write(lock.without("faq-bot"))
+"""
+
+
+@pytest.mark.parametrize("function, call, outcome, leftovers", [
+    ("fsync", 1, "old", True),  # backup temp written, not synced
+    ("replace", 1, "old", True),  # backup temp synced, not renamed
+    ("fsync", 2, "old", True),  # lock temp written, not synced
+    ("replace", 2, "old", True),  # lock temp synced, not renamed
+    ("fsync", 3, "new", False),  # renamed, directory not synced
+    ("fsync", 4, "new", False),  # not reached: the write completes
+])
+def test_a_crash_at_any_point_leaves_a_complete_lock(tmp_path, function, call, outcome, leftovers):
+    path = tmp_path / "reconciler.lock"
+    old = LocalBackend(path).write(LocalBackend(path).write(sample_lock()))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    run = subprocess.run([sys.executable, "-c", CRASHING_WRITER, str(path), function, str(call)], env=env,
+                         timeout=60)
+    assert run.returncode == (0 if call == 4 else 9)
+    new = dataclasses.replace(old.without("faq-bot"), serial=old.serial + 1)
+    assert LocalBackend(path).read() == {"old": old, "new": new}[outcome]
+    assert LocalBackend(tmp_path / "reconciler.lock.backup").read() is not None
+    assert any(p.name.endswith(".tmp") for p in tmp_path.iterdir()) == leftovers
+    # the next run to take the run lock sweeps away the dead writer's temp files
+    with LocalBackend(path).lock("reconciler apply"):
+        assert sorted(p.name for p in tmp_path.iterdir()) == [
+            "reconciler.lock", "reconciler.lock.backup", "reconciler.lock.lock"]
+
+
+def test_cached_entry_text_is_byte_for_byte_the_plain_encoding(tmp_path):
+    """Writes reuse each unchanged entry's text; the file must be what json.dumps would write."""
+    import dataclasses
+    import json as plain
+
+    path = tmp_path / "reconciler.lock"
+    lock = Lock(version=1, lineage=LINEAGE, serial=0, digest_algorithm="sha256/v1")
+    for index in range(5):
+        entry = dataclasses.replace(vertex_entry(), name=f"bot-{index}", digest=f"d{index}")
+        lock = LocalBackend(path).write(lock.with_entry(entry))
+        expected = plain.dumps(codec.to_json(lock), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+        assert path.read_text(encoding="utf-8") == expected
+    lock = LocalBackend(path).write(lock.with_entry(dataclasses.replace(lock.entries["bot-2"], protect=True)))
+    lock = LocalBackend(path).write(lock.without("bot-0").with_entry(gemini_entry()))
+    assert path.read_text(encoding="utf-8") == plain.dumps(codec.to_json(lock), sort_keys=True, indent=2,
+                                                           ensure_ascii=False) + "\n"
+    assert LocalBackend(path).read() == lock
