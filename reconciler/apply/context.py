@@ -36,9 +36,10 @@ class Context:
     clock: Callable[[], float] = time.monotonic
     observed_at: float = 0.0  # clock() when `observed` was listed
     removed: set[str] = field(default_factory=set)  # what this run deleted or stopped: never "found" again
+    platforms: Mapping[str, Platform] = field(default_factory=lambda: platforms.PLATFORMS)
 
     def platform(self, name: str) -> Platform:
-        return platforms.get(name)
+        return self.platforms[name]
 
     def client(self, name: str) -> Any:
         return self.clients[name]

@@ -6,9 +6,8 @@ Field diffs come from `diff`; what differs between the APIs is asked of `platfor
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from reconciler import platforms
 from reconciler.desired import DesiredResource, DesiredState
