@@ -26,9 +26,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[2])]
 
 import _harness as h  # noqa: E402
+from tests.testing import cli  # noqa: E402
+from tests.testing.emulators import EmulatorProcess  # noqa: E402
+from tests.testing.manifests import write_manifests  # noqa: E402
 
 RATIO_TARGET = 1.3
 SUMMARY = re.compile(r"^Apply: (.*)\.$")                  # "Apply: 198 done, 2 failed."
@@ -40,15 +43,16 @@ def apply_once(source: Path, work: Path, rate_limit: float, options: argparse.Na
     directory = work / f"rate-{rate_limit:g}"
     shutil.copytree(source, directory)
     args = ["--latency-ms", str(options.latency_ms), "--quota-rps", str(options.quota_rps)]
-    with h.emulator(*args) as emu:
-        argv = ["apply", str(directory), "--yes", "--api-endpoint", emu.url, "--rate-limit", f"{rate_limit:g}"]
+    with EmulatorProcess(*args) as emu:
+        argv = ["apply", str(directory), "--yes", "--api-endpoint", emu.base_url,
+                "--rate-limit", f"{rate_limit:g}"]
         if options.parallelism:
             argv += ["--parallelism", str(options.parallelism)]
-        h.log(f"apply of {sum(map(len, names))} manifests at --rate-limit {rate_limit:g} on {emu.url}")
-        run = h.reconciler(*argv, timeout=options.timeout)
+        h.log(f"apply of {sum(map(len, names))} manifests at --rate-limit {rate_limit:g} on {emu.base_url}")
+        run = cli.run(*argv, timeout=options.timeout)
         log = h.api_requests(emu.requests())
         time.sleep(0.2)                  # a few quota tokens back before the (uncounted) listing
-        with h.api_client(emu.url) as http:
+        with h.api_client(emu.base_url) as http:
             per_manifest = h.jobs_per_manifest(http, *names)
     throttled = [e for e in log if e.get("status") == 429]
     needed = len(log) - len(throttled)
@@ -107,7 +111,8 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-apply-") as scratch:
         work = Path(options.workdir) if options.workdir else Path(scratch)
         source = work / "manifests"
-        names = h.write_manifests(source, options.manifests - options.gemini, options.gemini)
+        names = write_manifests(source, options.manifests - options.gemini, options.gemini, project=h.PROJECT,
+                                location=h.LOCATION)
         for rate_limit in options.rate_limits:
             results.append(apply_once(source, work, rate_limit, options, names))
     targets = {}

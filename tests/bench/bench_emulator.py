@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
-import subprocess
 import sys
 import threading
 import time
@@ -20,20 +18,13 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.testing.emulators import EmulatorDidNotStart, EmulatorProcess  # noqa: E402
+
 FLOOR = 500.0
 PARENT = "projects/bench-project/locations/us-central1"
 AUTH = {"Authorization": "Bearer bench", "x-goog-api-key": "bench"}
-
-
-def start_emulator() -> tuple[subprocess.Popen[str], str]:
-    root = Path(__file__).resolve().parents[2]
-    process = subprocess.Popen([sys.executable, "-m", "reconciler.emulator", "--port", "0"], cwd=root,
-                               stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(root)})
-    line = process.stdout.readline().strip()
-    if not line.startswith("listening on "):
-        process.kill()
-        raise SystemExit(f"emulator did not start: {line!r}")
-    return process, line.removeprefix("listening on ")
 
 
 def seed(http: httpx.Client, jobs: int) -> list[str]:
@@ -59,7 +50,11 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--jobs", type=int, default=50)
     options = parser.parse_args()
-    process, base_url = start_emulator()
+    try:
+        emulator = EmulatorProcess()
+    except EmulatorDidNotStart as err:
+        raise SystemExit(f"emulator did not start: {err}") from None
+    base_url = emulator.base_url
     try:
         with httpx.Client(base_url=base_url, headers=AUTH) as http:
             jobs = seed(http, options.jobs)
@@ -87,9 +82,7 @@ def main() -> int:
             thread.join()
         elapsed = time.perf_counter() - started
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-        process.stdout.close()
+        emulator.stop()
     rate = options.requests / elapsed
     print(f"emulator: {options.requests} get/list requests from {options.threads} threads in {elapsed:.2f}s "
           f"= {rate:.0f} requests/s ({len(jobs)} jobs seeded; floor {FLOOR:.0f}/s)")

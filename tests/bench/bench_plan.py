@@ -27,9 +27,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[2])]
 
 import _harness as h  # noqa: E402
+from tests.testing import cli  # noqa: E402
+from tests.testing.emulators import EmulatorProcess  # noqa: E402
+from tests.testing.manifests import write_manifests  # noqa: E402
 
 WALL_TARGET_S = 2.0
 SPEEDUP_TARGET = 20.0
@@ -39,24 +42,24 @@ SCOPES = 1                  # every bench manifest lives in one (project, locati
 
 def seed(directory: Path, state_file: Path, manifests: int, timeout: float) -> dict[str, Any]:
     """Make the N manifests live and in sync through `reconciler apply`; return the listing facts."""
-    names, _ = h.write_manifests(directory, manifests)
-    with h.emulator("--state-file", str(state_file)) as emu:
-        h.log(f"seeding {manifests} jobs with `reconciler apply --yes` on {emu.url} (no latency)")
-        run = h.reconciler("apply", str(directory), "--yes", "--api-endpoint", emu.url,
-                           "--rate-limit", "100000", "--parallelism", "16", timeout=timeout)
+    names, _ = write_manifests(directory, manifests, project=h.PROJECT, location=h.LOCATION)
+    with EmulatorProcess("--state-file", str(state_file)) as emu:
+        h.log(f"seeding {manifests} jobs with `reconciler apply --yes` on {emu.base_url} (no latency)")
+        run = cli.run("apply", str(directory), "--yes", "--api-endpoint", emu.base_url,
+                      "--rate-limit", "100000", "--parallelism", "16", timeout=timeout)
         if run.returncode != 0:
             raise RuntimeError("seeding failed: " + run.describe())
         seed_requests = len(emu.requests())
         h.log(f"seeded in {run.seconds:.1f}s ({seed_requests} requests); advancing the clock so every job succeeds")
         emu.advance(24 * 3600)
-        with h.api_client(emu.url) as http:
+        with h.api_client(emu.base_url) as http:
             needed = h.pages_needed(http)
             jobs, _ = h.list_all(http, f"/v1/{h.PARENT}/tuningJobs", "tuningJobs", {"filter": h.MANAGED_FILTER})
         states = Counter(job.get("state") for job in jobs)
         if states != Counter({"JOB_STATE_SUCCEEDED": manifests}):
             raise RuntimeError(f"expected {manifests} succeeded jobs, found {dict(states)}")
-        check = h.reconciler("plan", str(directory), "--api-endpoint", emu.url, "--detailed-exitcode",
-                             timeout=timeout)
+        check = cli.run("plan", str(directory), "--api-endpoint", emu.base_url, "--detailed-exitcode",
+                        timeout=timeout)
         if check.returncode != 0:
             raise RuntimeError("the seeded state is not in sync: " + check.describe())
     return {"names": names, "jobs": sorted(job["name"] for job in jobs), "pages": needed,
@@ -79,11 +82,11 @@ def seed_or_reuse(work: Path, manifests: int, timeout: float) -> dict[str, Any]:
     return seeded
 
 
-def measure_plan(emu: h.EmulatorProcess, directory: Path, repeats: int, timeout: float) -> dict[str, Any]:
+def measure_plan(emu: EmulatorProcess, directory: Path, repeats: int, timeout: float) -> dict[str, Any]:
     walls, requests = [], []
     for attempt in range(repeats):
         emu.clear_requests()
-        run = h.reconciler("plan", str(directory), "--api-endpoint", emu.url, timeout=timeout)
+        run = cli.run("plan", str(directory), "--api-endpoint", emu.base_url, timeout=timeout)
         if run.returncode != 0:
             raise RuntimeError("plan failed: " + run.describe())
         log = h.api_requests(emu.requests())
@@ -105,7 +108,7 @@ def _route(path: str) -> str:
     return path
 
 
-def measure_sdk(emu: h.EmulatorProcess, job_names: list[str], deadline_s: float) -> dict[str, Any]:
+def measure_sdk(emu: EmulatorProcess, job_names: list[str], deadline_s: float) -> dict[str, Any]:
     """What a user scripts today: one google-genai `tunings.get` per job, in a loop."""
     from google import genai
     from google.genai import types
@@ -113,7 +116,7 @@ def measure_sdk(emu: h.EmulatorProcess, job_names: list[str], deadline_s: float)
 
     client = genai.Client(vertexai=True, project=h.PROJECT, location=h.LOCATION,
                           credentials=Credentials(token="bench-token"),
-                          http_options=types.HttpOptions(base_url=f"{emu.url}/", api_version="v1"))
+                          http_options=types.HttpOptions(base_url=f"{emu.base_url}/", api_version="v1"))
     emu.clear_requests()
     states: Counter[str] = Counter()
     started = time.perf_counter()
@@ -134,8 +137,8 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         seeded = seed_or_reuse(work, options.manifests, options.timeout)
         pages = seeded["pages"]
         needed = sum(p["pages"] for p in pages.values())
-        with h.emulator("--state-file", str(state_file), "--latency-ms", str(options.latency_ms)) as emu:
-            h.log(f"measuring against {emu.url} at --latency-ms {options.latency_ms}")
+        with EmulatorProcess("--state-file", str(state_file), "--latency-ms", str(options.latency_ms)) as emu:
+            h.log(f"measuring against {emu.base_url} at --latency-ms {options.latency_ms}")
             plan = measure_plan(emu, directory, options.repeats, options.timeout)
             sdk = measure_sdk(emu, seeded["jobs"], options.timeout)
             h.log(f"SDK loop: {sdk['jobs']} gets in {sdk['wall_s']:.2f}s")

@@ -1,11 +1,8 @@
-"""Fixtures for CLI tests: the reconciler as a real subprocess against an in-process emulator on loopback."""
+"""Fixtures for CLI tests: the reconciler as a real subprocess (tests.testing.cli) against an in-process
+emulator on loopback, in a scratch copy of the repository's example manifests."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from reconciler.emulator import Emulator
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.testing import cli as reconciler_cli
+from tests.testing.cli import Result
+from tests.testing.emulators import running
+from tests.testing.manifests import copy_examples
 
 
 @dataclass
@@ -23,24 +22,18 @@ class Cli:
     endpoint: str
     emulator: Emulator
 
-    def run(self, *args: str, endpoint: bool = True, env: dict | None = None, stdin: str | None = None):
-        command = [sys.executable, "-m", "reconciler", *args]
-        if endpoint:
-            command += ["--api-endpoint", self.endpoint]
-        environment = {k: v for k, v in os.environ.items()
-                       if not k.startswith(("GOOGLE_", "GEMINI_", "RECONCILER_"))}
-        environment.update({"GOOGLE_OAUTH_ACCESS_TOKEN": "test-token", "GEMINI_API_KEY": "test-key",
-                            "NO_GCE_CHECK": "True", "NO_COLOR": "1", "RECONCILER_POLL_INTERVAL": "0.1",
-                            "COLUMNS": "200", **(env or {})})
-        return subprocess.run(command, cwd=self.cwd, env=environment, capture_output=True, text=True,
-                              input=stdin, timeout=120)
+    def run(self, *args: str, endpoint: bool = True, env: dict | None = None, stdin: str | None = None) -> Result:
+        """`reconciler ARGS [--api-endpoint EMULATOR]` in the scratch directory; `env` adds to the environment."""
+        command = [*args, *(["--api-endpoint", self.endpoint] if endpoint else [])]
+        return reconciler_cli.run(*command, cwd=self.cwd, env=reconciler_cli.environment(env), stdin=stdin)
 
     def mutations(self) -> list[dict]:
         return [r for r in self.emulator.requests() if r["method"] in ("POST", "PATCH", "DELETE")]
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Iterator[Cli]:
-    shutil.copytree(REPO / "manifests", tmp_path / "manifests")
-    with Emulator(job_duration=30) as emulator:
+def cli(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cli]:
+    """Options of the emulator can be given by indirect parametrization (default: 30-second virtual jobs)."""
+    copy_examples(tmp_path / "manifests")
+    with running(**{"job_duration": 30, **getattr(request, "param", {})}) as emulator:
         yield Cli(cwd=tmp_path, endpoint=emulator.base_url, emulator=emulator)

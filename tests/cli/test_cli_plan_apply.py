@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 
-SEP = "\n"
+import pytest
+
+from tests.testing import cli as reconciler_cli
 
 
 def test_a_pipeline_gates_on_the_plan_exit_code_then_applies_and_converges(cli):
@@ -64,14 +64,21 @@ def test_a_declined_confirmation_changes_nothing(cli):
     assert cli.mutations() == []
 
 
-def test_bad_manifests_stop_before_any_api_call(cli):
-    bad = cli.cwd / "manifests" / "vertex" / "support-bot.yaml"
-    bad.write_text(bad.read_text().replace("epochCount", "epoch") if "epochCount" in bad.read_text()
-                   else bad.read_text().replace("baseModel:", "baseModell:"))
+@pytest.mark.parametrize(("manifest", "old", "new", "diagnostic"), [
+    ("vertex/support-bot.yaml", "baseModel:", "baseModell:",
+     "vertex/support-bot.yaml:11:3: unknown field 'baseModell'; did you mean 'baseModel'?"),
+    ("vertex/support-bot-tier2.yaml", "epochCount", "epochs",
+     "vertex/support-bot-tier2.yaml:21:5: unknown field 'epochs'; did you mean 'epochCount'?"),
+], ids=["spec-field", "hyperparameter"])
+def test_bad_manifests_stop_before_any_api_call(cli, manifest, old, new, diagnostic):
+    bad = cli.cwd / "manifests" / manifest
+    text = bad.read_text()
+    assert text.count(old) == 1, f"the example {manifest} changed: edit another field"
+    bad.write_text(text.replace(old, new))
     for command in (("plan", "manifests"), ("apply", "manifests", "--yes")):
         result = cli.run(*command)
         assert result.returncode == 1, result.stdout
-        assert "support-bot.yaml:" in result.stderr and "did you mean" in result.stderr
+        assert f"manifests/{diagnostic}" in result.stderr.splitlines(), result.stderr
         assert "Traceback" not in result.stderr
     assert cli.emulator.requests() == []
 
@@ -89,18 +96,40 @@ def test_an_unreachable_endpoint_is_a_clear_error(cli):
 
 
 def test_missing_credentials_name_what_to_do(cli):
+    missing = cli.cwd / "no-such-credentials.json"
     result = cli.run("plan", "manifests", env={"GOOGLE_OAUTH_ACCESS_TOKEN": "", "GEMINI_API_KEY": "",
-                                               "GOOGLE_APPLICATION_CREDENTIALS": "/nonexistent.json"})
+                                               "GOOGLE_APPLICATION_CREDENTIALS": str(missing)})
     assert result.returncode == 1
     assert "credentials" in result.stderr and "--emulator" in result.stderr
     assert "Traceback" not in result.stderr
 
 
+def status_rows(stdout: str) -> dict[str, dict[str, str]]:
+    """`reconciler status` as {name: {state, progress, resource}}, cut at the header's column starts."""
+    header, *rows = stdout.rstrip("\n").splitlines()
+    columns = ["name", "state", "progress", "resource"]
+    starts = [header.index(column) for column in columns]
+    assert header.split() == columns and starts == sorted(starts), header
+    cells = [[row[a:b].strip() for a, b in zip(starts, [*starts[1:], None])] for row in rows]
+    return {name: dict(zip(columns[1:], rest)) for name, *rest in cells}
+
+
+LONG_JOBS = pytest.mark.parametrize("cli", [{"job_duration": 3600}], ids=["hour-long-jobs"], indirect=True)
+
+
+@LONG_JOBS
 def test_status_and_wait_resume_from_the_lock(cli):
     assert cli.run("apply", "manifests", "--yes").returncode == 0
     status = cli.run("status", "manifests")
     assert status.returncode == 0
-    assert "support-bot" in status.stdout and "pending" in status.stdout
+    rows = status_rows(status.stdout)
+    # hour-long jobs: Vertex jobs are queued, then pending (both shown "pending") for their first 12 virtual
+    # minutes, Gemini API tunes run at once; the continuation waits for support-bot: nothing in the lock yet
+    assert {name: row["state"] for name, row in rows.items()} == {
+        "math-bot": "running", "number-generator": "running", "support-bot": "pending",
+        "support-bot-tier2": "pending"}, status.stdout
+    assert rows["support-bot"]["resource"].startswith("projects/"), status.stdout
+    assert rows["math-bot"]["resource"].startswith("tunedModels/math-bot-"), status.stdout
     short = cli.run("wait", "manifests", "--timeout", "0.5")
     assert short.returncode == 0 and "still running (nothing was cancelled)" in short.stdout
     cli.emulator.advance(3600)
@@ -161,10 +190,9 @@ def test_a_saved_plan_is_recognised_by_its_content_and_works_from_another_direct
     elsewhere = cli.cwd / "elsewhere"
     elsewhere.mkdir()
     (cli.cwd / "review.out").rename(elsewhere / "review.out")
-    result = subprocess.run([sys.executable, "-m", "reconciler", "apply", "review.out", "--api-endpoint", cli.endpoint],
-                            cwd=elsewhere, capture_output=True, text=True, timeout=60,
-                            env={"GOOGLE_OAUTH_ACCESS_TOKEN": "t", "GEMINI_API_KEY": "k", "NO_GCE_CHECK": "True",
-                                 "PATH": "/usr/bin:/bin"})
+    result = reconciler_cli.run("apply", "review.out", "--api-endpoint", cli.endpoint, cwd=elsewhere, timeout=60,
+                                env=reconciler_cli.bare_environment({"GOOGLE_OAUTH_ACCESS_TOKEN": "t",
+                                                                     "GEMINI_API_KEY": "k", "NO_GCE_CHECK": "True"}))
     assert result.returncode == 0, result.stdout + result.stderr
     assert _creates(cli) == 4
 
@@ -176,6 +204,7 @@ def _only(cli, keep: str) -> None:
             path.unlink()
 
 
+@LONG_JOBS
 def test_a_gemini_replace_deletes_the_old_tune_then_really_starts_a_new_one(cli):
     _only(cli, "gemini/math-bot.yaml")
     assert cli.run("apply", "manifests", "--yes").returncode == 0
@@ -187,7 +216,8 @@ def test_a_gemini_replace_deletes_the_old_tune_then_really_starts_a_new_one(cli)
     assert "started tunedModels/math-bot-" in replaced.stdout, replaced.stdout
     assert _creates(cli) == 2
     status = cli.run("status", "manifests")
-    assert "running" in status.stdout or "pending" in status.stdout, status.stdout
+    assert {name: row["state"] for name, row in status_rows(status.stdout).items()} == {"math-bot": "running"}, \
+        status.stdout
     cli.emulator.advance(3600)
     assert "Plan: no changes" in cli.run("plan", "manifests").stdout
 

@@ -34,102 +34,96 @@ def tuned_body() -> dict:
 
 
 @pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator(job_duration=60) as emulator:
-        yield emulator
-
-
-@pytest.fixture
 def sleeps() -> list[float]:
     return []
 
 
 @pytest.fixture
-def vertex(emu: Emulator, sleeps: list[float]) -> Iterator[VertexClient]:
+def vertex(emulator: Emulator, sleeps: list[float]) -> Iterator[VertexClient]:
     with httpx.Client(auth=BearerToken("any-token"), timeout=10) as http:
-        yield VertexClient(http, endpoint=emu.base_url, sleep=sleeps.append,
+        yield VertexClient(http, endpoint=emulator.base_url, sleep=sleeps.append,
                            policy=RetryPolicy(max_attempts=4))
 
 
 @pytest.fixture
-def gemini(emu: Emulator, sleeps: list[float]) -> Iterator[GeminiClient]:
+def gemini(emulator: Emulator, sleeps: list[float]) -> Iterator[GeminiClient]:
     with httpx.Client(auth=ApiKey("any-key"), timeout=10) as http:
-        yield GeminiClient(http, endpoint=emu.base_url, sleep=sleeps.append)
+        yield GeminiClient(http, endpoint=emulator.base_url, sleep=sleeps.append)
 
 
-def api_calls(emu: Emulator, method: str | None = None, contains: str = "") -> list[dict]:
-    return [r for r in emu.requests() if (method is None or r["method"] == method) and contains in r["path"]]
+def api_calls(emulator: Emulator, method: str | None = None, contains: str = "") -> list[dict]:
+    return [r for r in emulator.requests() if (method is None or r["method"] == method) and contains in r["path"]]
 
 
-def test_listing_follows_several_pages(emu, vertex):
+def test_listing_follows_several_pages(emulator, vertex):
     created = [vertex.create_tuning_job(PARENT, job_body(i)) for i in range(7)]
     vertex.create_tuning_job(PARENT, job_body(99, **{"managed-by": "someone-else"}))
-    emu.clear_requests()
+    emulator.clear_requests()
     listed = list(vertex.list_tuning_jobs(PARENT, 'labels.managed-by="reconciler"', page_size=2))
     assert sorted(j["name"] for j in listed) == sorted(j["name"] for j in created)
-    assert len(api_calls(emu, "GET", "/tuningJobs")) == 4
+    assert len(api_calls(emulator, "GET", "/tuningJobs")) == 4
 
 
-def test_a_503_on_a_read_is_retried(emu, vertex, sleeps):
+def test_a_503_on_a_read_is_retried(emulator, vertex, sleeps):
     job = vertex.create_tuning_job(PARENT, job_body())
-    emu.add_faults([{"method": "GET", "path": "*/tuningJobs/*", "status": 503, "times": 2}])
+    emulator.add_faults([{"method": "GET", "path": "*/tuningJobs/*", "status": 503, "times": 2}])
     assert vertex.get_tuning_job(job["name"])["name"] == job["name"]
-    assert [r["status"] for r in api_calls(emu, "GET")] == [503, 503, 200]
+    assert [r["status"] for r in api_calls(emulator, "GET")] == [503, 503, 200]
     assert len(sleeps) == 2
 
 
-def test_a_429_waits_at_least_the_servers_retry_after(emu, vertex, sleeps):
-    emu.add_faults([{"method": "GET", "path": "*/tuningJobs", "status": 429, "retryAfterSeconds": 3, "times": 1}])
+def test_a_429_waits_at_least_the_servers_retry_after(emulator, vertex, sleeps):
+    emulator.add_faults([{"method": "GET", "path": "*/tuningJobs", "status": 429, "retryAfterSeconds": 3, "times": 1}])
     assert list(vertex.list_tuning_jobs(PARENT)) == []
     assert sleeps == [3.0]
 
 
-def test_retries_give_up_after_max_attempts(emu, vertex):
-    emu.add_faults([{"method": "GET", "status": 503}])
+def test_retries_give_up_after_max_attempts(emulator, vertex):
+    emulator.add_faults([{"method": "GET", "status": 503}])
     with pytest.raises(Unavailable):
         vertex.get_tuning_job(f"{PARENT}/tuningJobs/1")
-    assert len(api_calls(emu, "GET")) == 4
+    assert len(api_calls(emulator, "GET")) == 4
 
 
-def test_a_create_is_not_retried_on_503(emu, vertex):
-    emu.add_faults([{"method": "POST", "path": "*/tuningJobs", "status": 503}])
+def test_a_create_is_not_retried_on_503(emulator, vertex):
+    emulator.add_faults([{"method": "POST", "path": "*/tuningJobs", "status": 503}])
     with pytest.raises(Unavailable):
         vertex.create_tuning_job(PARENT, job_body())
-    assert len(api_calls(emu, "POST")) == 1
-    emu.clear_faults()
+    assert len(api_calls(emulator, "POST")) == 1
+    emulator.clear_faults()
     assert list(vertex.list_tuning_jobs(PARENT)) == []
 
 
-def test_a_create_is_not_retried_on_429_either(emu, gemini):
-    emu.add_faults([{"method": "POST", "path": "/v1beta/tunedModels", "status": 429}])
+def test_a_create_is_not_retried_on_429_either(emulator, gemini):
+    emulator.add_faults([{"method": "POST", "path": "/v1beta/tunedModels", "status": 429}])
     with pytest.raises(ResourceExhausted) as caught:
         gemini.create_tuned_model(tuned_body(), "math-bot-0123abcd")
-    assert caught.value.retry_delay == 1.0 and len(api_calls(emu, "POST")) == 1
+    assert caught.value.retry_delay == 1.0 and len(api_calls(emulator, "POST")) == 1
 
 
-def test_a_create_whose_answer_is_lost_is_a_transport_error_and_the_job_exists(emu, vertex):
-    emu.add_faults([{"method": "POST", "path": "*/tuningJobs", "action": "drop", "times": 1}])
+def test_a_create_whose_answer_is_lost_is_a_transport_error_and_the_job_exists(emulator, vertex):
+    emulator.add_faults([{"method": "POST", "path": "*/tuningJobs", "action": "drop", "times": 1}])
     with pytest.raises(TransportError, match="outcome is unknown"):
         vertex.create_tuning_job(PARENT, job_body())
-    assert len(api_calls(emu, "POST")) == 1
+    assert len(api_calls(emulator, "POST")) == 1
     # The server did commit it: this is why the caller lists by label before creating again.
     assert len(list(vertex.list_tuning_jobs(PARENT, 'labels.managed-by="reconciler"'))) == 1
 
 
-def test_a_dropped_read_is_retried(emu, vertex):
+def test_a_dropped_read_is_retried(emulator, vertex):
     job = vertex.create_tuning_job(PARENT, job_body())
-    emu.add_faults([{"method": "GET", "action": "drop", "times": 1}])
+    emulator.add_faults([{"method": "GET", "action": "drop", "times": 1}])
     assert vertex.get_tuning_job(job["name"])["name"] == job["name"]
 
 
-def test_errors_are_translated(emu, vertex, gemini):
+def test_errors_are_translated(emulator, vertex, gemini):
     with pytest.raises(NotFound) as caught:
         vertex.get_tuning_job(f"{PARENT}/tuningJobs/123")
     assert caught.value.http_status == 404 and caught.value.url.endswith(f"{PARENT}/tuningJobs/123")
     with pytest.raises(InvalidArgument):
         vertex.create_tuning_job(PARENT, {"baseModel": "gemini-2.5-flash"})
     job = vertex.create_tuning_job(PARENT, job_body())
-    emu.advance(61)
+    emulator.advance(61)
     with pytest.raises(FailedPrecondition, match="already in state JOB_STATE_SUCCEEDED"):
         vertex.cancel_tuning_job(job["name"])
     with pytest.raises(FailedPrecondition):
@@ -139,17 +133,17 @@ def test_errors_are_translated(emu, vertex, gemini):
         gemini.create_tuned_model(tuned_body(), "math-bot-0123abcd")
 
 
-def test_the_api_key_never_reaches_an_error_message(emu, gemini):
+def test_the_api_key_never_reaches_an_error_message(emulator, gemini):
     with httpx.Client(auth=ApiKey("AIza-very-secret-key"), timeout=10) as http:
-        client = GeminiClient(http, endpoint=emu.base_url)
+        client = GeminiClient(http, endpoint=emulator.base_url)
         with pytest.raises(NotFound) as caught:
             client.get_tuned_model("tunedModels/nothing-here")
     assert "AIza-very-secret-key" not in str(caught.value) + repr(caught.value) + repr(client)
 
 
-def test_deleting_what_a_job_created(emu, vertex):
+def test_deleting_what_a_job_created(emulator, vertex):
     job = vertex.create_tuning_job(PARENT, job_body())
-    emu.advance(61)
+    emulator.advance(61)
     tuned = vertex.get_tuning_job(job["name"])["tunedModel"]
     model = vertex.get_model(tuned["model"])
     endpoints = {d["endpoint"] for d in model.get("deployedModels", [])} | {tuned["endpoint"]}
@@ -165,29 +159,29 @@ def test_deleting_what_a_job_created(emu, vertex):
         vertex.delete_model(model["name"])
 
 
-def test_patch_model_with_an_update_mask(emu, vertex):
+def test_patch_model_with_an_update_mask(emulator, vertex):
     vertex.create_tuning_job(PARENT, job_body())
-    emu.advance(61)
+    emulator.advance(61)
     model = next(iter(vertex.list_models(PARENT, 'labels.managed-by="reconciler"')))
     patched = vertex.patch_model(model["name"], {"displayName": "Renamed", "description": "new"},
                                  ["displayName", "description"])
     assert (patched["displayName"], patched["description"]) == ("Renamed", "new")
 
 
-def test_gemini_lifecycle(emu, gemini):
+def test_gemini_lifecycle(emulator, gemini):
     operation = gemini.create_tuned_model(tuned_body(), "math-bot-0123abcd")
     assert gemini.get_operation(operation["name"])["name"] == operation["name"]
     assert gemini.get_tuned_model("tunedModels/math-bot-0123abcd")["state"] == "CREATING"
-    emu.advance(61)
+    emulator.advance(61)
     assert gemini.wait_operation(operation, timeout=5)["done"] is True
     patched = gemini.patch_tuned_model("tunedModels/math-bot-0123abcd", {"description": "d", "temperature": 0.3},
                                        ["description", "temperature"])
     assert (patched["description"], patched["temperature"]) == ("d", 0.3)
     for i in range(5):
         gemini.create_tuned_model(tuned_body(), f"more-bot-{i}")
-    emu.clear_requests()
+    emulator.clear_requests()
     assert len(list(gemini.list_tuned_models(page_size=2))) == 6
-    assert len(api_calls(emu, "GET", "/tunedModels")) == 3
+    assert len(api_calls(emulator, "GET", "/tunedModels")) == 3
     gemini.delete_tuned_model("tunedModels/math-bot-0123abcd")
     with pytest.raises(NotFound):
         gemini.delete_tuned_model("tunedModels/math-bot-0123abcd")

@@ -1,5 +1,7 @@
 """Validate emulator response bodies against the reference schemas (the discovery subset for Vertex AI,
-converted to JSON Schema with additionalProperties=false; the Gemini $defs made strict the same way)."""
+converted to JSON Schema with additionalProperties=false; the Gemini $defs made strict the same way).
+
+The schemas live next to this file in schemas/ (see schemas/README.md for where they come from)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import Any
 
 import jsonschema
 
-REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference"
+REFERENCE = Path(__file__).resolve().parent / "schemas"
 VERTEX_FILE = REFERENCE / "aiplatform.v1.tuning-subset.json"
 GEMINI_FILE = REFERENCE / "generativelanguage.v1beta.tuning-schemas.json"
 V = "GoogleCloudAiplatformV1"

@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from conftest import PARENT, assert_error
+from emulator_api import PARENT, assert_error
 from reconciler.emulator import Emulator
 
 
@@ -58,27 +58,55 @@ def test_commit_then_drop_leaves_the_mutation_committed(api, emulator):
 
 
 def test_latency_fault_and_latency_option(api):
+    # A delay is what is tested here, so only lower bounds on wall time (a busy machine only adds to them).
     api.admin("POST", "faults", [{"path": "/v1beta/tunedModels", "latencyMs": 150, "times": 1}])
     started = time.monotonic()
     assert api.gemini("GET", "tunedModels").status_code == 200
     assert time.monotonic() - started >= 0.15
+    [rule] = api.admin("GET", "faults").json()["faults"]
+    assert (rule["hits"], rule["remaining"]) == (1, 0)
+    [entry] = api.admin("GET", "requests").json()["requests"]
+    assert entry["fault"] == f"latency#{rule['id']}"                # the emulator's own account of the delay
+    assert api.gemini("GET", "tunedModels").status_code == 200
+    assert "fault" not in api.admin("GET", "requests").json()["requests"][-1]   # `times: 1`: used up
     with Emulator(latency_ms=120) as slow, httpx.Client(base_url=slow.base_url) as http:
         started = time.monotonic()
         assert http.get("/v1beta/tunedModels", params={"key": "k"}).status_code == 200
         assert time.monotonic() - started >= 0.12
+
+
+def test_the_admin_surface_is_never_slowed_down_nor_logged():
+    # An upper bound on wall time, so a generous one: with 1.5 s of latency on every API call, an admin call
+    # that took the API path would take at least 1.5 s; unslowed it takes a few milliseconds.
+    with Emulator(latency_ms=1500) as slow, httpx.Client(base_url=slow.base_url) as http:
         started = time.monotonic()
-        http.get("/__emulator__/health")                   # the admin surface is never slowed down
-        assert time.monotonic() - started < 0.1
+        for _ in range(3):
+            assert http.get("/__emulator__/health").status_code == 200
+        assert time.monotonic() - started < 1.5
+        assert slow.requests() == []                                   # nor does it enter the request log
 
 
 def test_quota_rps_answers_429_with_retry_after():
+    # A token bucket of 5 requests/s with a burst of 5: the first 5 calls always pass, then at most one more per
+    # 0.2 s of wall time. Calls go on until the first 429 (bounded), so no assertion depends on the calls being
+    # fast; the count of accepted calls is checked against the bucket's bound for the time they really took.
+    started = time.monotonic()
     with Emulator(quota_rps=5) as limited, httpx.Client(base_url=limited.base_url) as http:
-        statuses = [http.get("/v1beta/tunedModels", params={"key": "k"}) for _ in range(12)]
-        refused = [r for r in statuses if r.status_code == 429]
-        assert len(refused) >= 5 and statuses[0].status_code == 200
-        assert refused[0].headers["retry-after"] == "1"
-        assert refused[0].json()["error"]["details"][0]["@type"].endswith("google.rpc.RetryInfo")
+        answers: list[httpx.Response] = []
+        while len(answers) < 200 and (not answers or answers[-1].status_code != 429):
+            answers.append(http.get("/v1beta/tunedModels", params={"key": "k"}))
+        elapsed = time.monotonic() - started
+        statuses = [r.status_code for r in answers]
+        assert statuses[:5] == [200] * 5 and statuses[-1] == 429 and set(statuses) == {200, 429}, statuses
+        assert statuses.count(200) <= 5 + 5 * elapsed + 1, (statuses, elapsed)
+        refused = answers[-1]
+        assert refused.headers["retry-after"] == "1"
+        assert refused.json()["error"]["details"][0]["@type"].endswith("google.rpc.RetryInfo")
+        log = limited.requests()
+        assert [e["status"] for e in log] == statuses
+        assert [e.get("fault") for e in log] == [None] * (len(statuses) - 1) + ["quota"]
         assert http.get("/__emulator__/health").status_code == 200          # admin calls are not metered
+        assert len(limited.requests()) == len(statuses)                     # nor logged
 
 
 @pytest.mark.parametrize("rule", [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import assert_error, violations
+from emulator_api import assert_error, violations
 
 
 def test_operation_metadata_progresses_with_virtual_time(api, emulator):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import PARENT, assert_error
+from emulator_api import PARENT, assert_error
 
 
 @pytest.fixture

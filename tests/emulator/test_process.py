@@ -10,16 +10,18 @@ import sys
 
 import httpx
 
-from conftest import PARENT, REPO, assert_schema_valid
+from emulator_api import PARENT, assert_schema_valid
 from reconciler.emulator import Emulator
+from tests.testing import ROOT
+from tests.testing.emulators import EmulatorProcess
 
 JOB = {"baseModel": "gemini-2.5-flash", "tunedModelDisplayName": "persisted", "labels": {"team": "a"},
        "supervisedTuningSpec": {"trainingDatasetUri": "gs://b/t.jsonl", "exportLastCheckpointOnly": True}}
 VERTEX = {"Authorization": "Bearer t"}
 
 
-def test_subprocess_serves_and_exits_cleanly_on_sigterm(spawn):
-    child = spawn("--job-duration", "5", "--record-bodies")
+def test_subprocess_serves_and_exits_cleanly_on_sigterm(spawn_emulator):
+    child = spawn_emulator("--job-duration", "5", "--record-bodies")
     with httpx.Client(base_url=child.base_url, headers=VERTEX) as http:
         job = http.post(f"/v1/{PARENT}/tuningJobs", json=JOB).json()
         assert job["state"] == "JOB_STATE_QUEUED"
@@ -29,15 +31,15 @@ def test_subprocess_serves_and_exits_cleanly_on_sigterm(spawn):
     assert child.stop() == 0
 
 
-def test_sigint_also_exits_cleanly(spawn):
-    child = spawn()
+def test_sigint_also_exits_cleanly(spawn_emulator):
+    child = spawn_emulator()
     child.process.send_signal(signal.SIGINT)
     assert child.process.wait(timeout=10) == 0
 
 
-def test_state_file_survives_a_restart_including_the_virtual_clock(spawn, tmp_path):
+def test_state_file_survives_a_restart_including_the_virtual_clock(spawn_emulator, tmp_path):
     state = tmp_path / "state" / "emulator.json"
-    first = spawn("--state-file", str(state))
+    first = spawn_emulator("--state-file", str(state))
     with httpx.Client(base_url=first.base_url, headers=VERTEX) as http:
         job = http.post(f"/v1/{PARENT}/tuningJobs", json=JOB).json()
         tuned = http.post("/v1beta/tunedModels", params={"tunedModelId": "kept", "key": "k"}, json={
@@ -47,15 +49,15 @@ def test_state_file_survives_a_restart_including_the_virtual_clock(spawn, tmp_pa
         done = http.get(f"/v1/{job['name']}").json()
     assert first.stop() == 0
     saved = json.loads(state.read_text())
-    assert saved["clockOffset"] >= 61 and len(saved["tuningJobs"]) == 1
+    assert saved["clockOffset"] == 61 and len(saved["tuningJobs"]) == 1
     assert not list(state.parent.glob(".emulator-state.*"))            # no temporary file left behind
 
-    second = spawn("--state-file", str(state))
+    second = spawn_emulator("--state-file", str(state))
     with httpx.Client(base_url=second.base_url, headers=VERTEX) as http:
         assert http.get(f"/v1/{job['name']}").json() == done
         model = http.get(f"/v1/{done['tunedModel']['model']}").json()
         assert model["displayName"] == "persisted" and model["labels"] == {"team": "a"}
-        assert http.get("/__emulator__/clock").json()["offsetSeconds"] >= 61
+        assert http.get("/__emulator__/clock").json()["offsetSeconds"] == 61
         operation = http.get(f"/v1beta/{tuned['name']}", params={"key": "k"}).json()
         assert operation["done"] is True                                # the tune finished in restored time
     assert second.stop() == 0
@@ -74,16 +76,10 @@ def test_in_process_restart_with_a_state_file(tmp_path):
 
 def test_reconciler_cli_entry_point_and_bad_options():
     # `reconciler emulator` (port 0 by default); options after `--` are forwarded as well.
-    process = subprocess.Popen([sys.executable, "-m", "reconciler", "emulator", "--", "--port", "0"], cwd=REPO,
-                               stdout=subprocess.PIPE, text=True)
-    try:
-        line = process.stdout.readline()
-        assert line.startswith("listening on http://127.0.0.1:")
-        assert httpx.get(line.split()[-1] + "/__emulator__/health").json() == {"status": "ok"}
-    finally:
-        process.terminate()
-        assert process.wait(timeout=10) == 0
-        process.stdout.close()
-    refused = subprocess.run([sys.executable, "-m", "reconciler.emulator", "--job-duration", "-1"], cwd=REPO,
+    with EmulatorProcess(entry=("reconciler", "emulator", "--")) as child:
+        assert child.base_url.startswith("http://127.0.0.1:")
+        assert httpx.get(child.base_url + "/__emulator__/health").json() == {"status": "ok"}
+        assert child.stop() == 0
+    refused = subprocess.run([sys.executable, "-m", "reconciler.emulator", "--job-duration", "-1"], cwd=ROOT,
                              capture_output=True, text=True, timeout=30)
     assert refused.returncode == 1 and "must be" in refused.stderr

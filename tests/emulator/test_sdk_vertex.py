@@ -7,7 +7,7 @@ from google import genai
 from google.genai import errors, types
 from google.oauth2.credentials import Credentials
 
-from conftest import LOCATION, PROJECT
+from emulator_api import LOCATION, PROJECT
 from reconciler.emulator.names import project_number
 
 NUMBER = project_number(PROJECT)

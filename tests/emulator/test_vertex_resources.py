@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import assert_error
+from emulator_api import assert_error
 
 
 def test_delete_ordering_deployed_model_refused_then_undeploy_delete_endpoint_delete_model(api):

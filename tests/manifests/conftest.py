@@ -1,26 +1,19 @@
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from reconciler import manifest
+from tests.testing.manifests import write_files
 
 
 @pytest.fixture
 def write(tmp_path: Path):
     """Write files (name -> text) under a fresh manifest root and return the root."""
 
-    def write_files(files: dict[str, str | bytes]) -> Path:
-        for name, content in files.items():
-            path = tmp_path / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(textwrap.dedent(content))
-        return tmp_path
+    def write_root(files: dict[str, str | bytes]) -> Path:
+        return write_files(tmp_path, files)
 
-    return write_files
+    return write_root
 
 
 @pytest.fixture

@@ -1,20 +1,17 @@
 """`reconciler validate` and `reconciler schema` as a user runs them: exit codes, streams, no tracebacks."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
 
-from manifest_samples import VERTEX
+from tests.testing import ROOT, cli
+from tests.testing.manifests import EXAMPLES, VERTEX
 
-EXAMPLES = Path(__file__).parents[2] / "manifests"
 
-
-def reconciler(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "reconciler", *args], capture_output=True, text=True,
-                          timeout=60, env={"PATH": "/usr/bin:/bin"})
+def reconciler(*args: str) -> cli.Result:
+    """`reconciler ARGS` with nothing inherited: validate and schema need no credentials and no network."""
+    return cli.run(*args, env=cli.bare_environment(), timeout=60)
 
 
 def test_validate_examples_exits_0_with_a_summary():
@@ -78,5 +75,5 @@ def test_schema_prints_a_json_schema():
 
 def test_the_committed_schema_json_is_what_reconciler_schema_prints():
     """manifests/ point editors at ../../schema.json; it must not drift from the models."""
-    committed = json.loads((Path(__file__).resolve().parents[2] / "schema.json").read_text(encoding="utf-8"))
+    committed = json.loads((ROOT / "schema.json").read_text(encoding="utf-8"))
     assert committed == json.loads(reconciler("schema").stdout), "regenerate: reconciler schema > schema.json"

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from manifest_samples import GEMINI, VERTEX
+from tests.testing.manifests import GEMINI, VERTEX
 
 REFORMATTED_VERTEX = """\
 # same model, written differently

@@ -6,9 +6,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from manifest_samples import GEMINI, VERTEX
 from reconciler import manifest
 from reconciler.errors import ManifestError
+from tests.testing.manifests import GEMINI, VERTEX
 
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

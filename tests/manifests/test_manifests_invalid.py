@@ -29,8 +29,14 @@ def reported_errors(root: Path, err: ManifestError) -> list[str]:
                   for d in err.diagnostics if d.severity == "error")
 
 
-def test_the_table_is_large_enough():
-    assert len(list(CASES.iterdir())) >= 40
+CASE_COUNT = 87  # update when a case is added or removed: the table must never shrink unnoticed
+
+
+def test_the_table_holds_every_case():
+    cases = sorted(CASES.iterdir())
+    assert len(cases) == CASE_COUNT, [case.name for case in cases]
+    assert all(case.is_dir() or case.suffix == ".yaml" for case in cases), "a stray file is not a case"
+    assert all(expected_errors(case) for case in cases), "every case lists its '# expect:' lines"
 
 
 @pytest.mark.parametrize("case", sorted(CASES.iterdir()), ids=lambda p: p.name)

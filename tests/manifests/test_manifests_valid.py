@@ -9,7 +9,6 @@ import jsonschema
 import pytest
 import yaml
 
-from manifest_samples import GEMINI, VERTEX
 from reconciler import manifest
 from reconciler.errors import ManifestError
 from reconciler.desired import DIGEST_ALGORITHM, DesiredResource, Policy
@@ -17,6 +16,7 @@ from reconciler.manifest import json_schema
 from reconciler.manifest.fields import TUNED_MODEL_ID_PATTERN
 from reconciler.manifest.files import MAX_MANIFEST_BYTES
 from reconciler.manifest.schema import MUTABLE_FIELDS
+from tests.testing.manifests import GEMINI, VERTEX
 
 EXAMPLES = Path(__file__).parents[2] / "manifests"
 
@@ -87,6 +87,7 @@ def test_gemini_resource_shape(load_files):
     assert bot.scope == ("gemini-api", None, None)
     assert bot.immutable["training"]["exampleCount"] == 2
     assert set(bot.mutable) <= set(MUTABLE_FIELDS["gemini-api"])
+    assert bot.mutable == {"displayName": "math-bot", "temperature": 0.2}
     assert bot.examples == ({"textInput": "2+2?", "output": "4"}, {"textInput": "3*3?", "output": "9"})
     assert TUNED_MODEL_ID_PATTERN.fullmatch(bot.tuned_model_id)
 

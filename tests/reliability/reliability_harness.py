@@ -1,10 +1,12 @@
 """Harness of the reliability suite: the reconciler as a real subprocess against the emulator over HTTP.
 
-- `SubprocessEmulator`: `python -m reconciler.emulator --port 0` in its own process (faults, admin surface).
+- `SubprocessEmulator`: `python -m reconciler.emulator --port 0` in its own process (faults, admin surface),
+  the shared `tests.testing.emulators.EmulatorProcess` with 1-second jobs and the census helpers.
 - `InProcessEmulator`: the same server embedded in the test process, for the one thing a separate process
   cannot give: acting at the exact moment a mutating request has been committed, before its answer leaves
   (`trip`: SIGKILL or SIGINT the reconciler right there). The reconciler is always a separate process.
-- `Repo`: a manifest root in tmp_path and the `reconciler` command run against it.
+- `Repo`: a manifest root in tmp_path and the `reconciler` command run against it (`tests.testing.cli`).
+- Manifests come from `tests.testing.manifests` (`vertex_manifest`, `gemini_manifest`).
 - `census`: what is live, counted from the APIs themselves (never from the lock): jobs per manifest, live
   jobs per manifest and digest, orphans (live managed models, endpoints or tuned models the lock does not
   record), untracked jobs, and whether the lock parses.
@@ -12,130 +14,39 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import subprocess
-import sys
-import textwrap
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs
 
-import httpx
-
-from reconciler import lockfile
+from reconciler.state.local import LocalBackend
+from reconciler.state.model import Lock
 from reconciler.emulator import Emulator
-from reconciler.emulator.server import Reply
+from reconciler.emulator.rpc import Reply
+from tests.testing import cli
+from tests.testing.cli import Result
+from tests.testing.emulators import MUTATING, VERTEX_AUTH, AdminClient, EmulatorProcess
+from tests.testing.manifests import config
 
 PROJECT, LOCATION = "rel-project", "us-central1"
 PARENT = f"projects/{PROJECT}/locations/{LOCATION}"
-MUTATING = frozenset({"POST", "PATCH", "DELETE", "PUT"})
-VERTEX_AUTH = {"Authorization": "Bearer test-token"}
-GEMINI_AUTH = {"x-goog-api-key": "test-key"}
 ENDED = ("JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED")
 
 
-# ------------------------------------------------------------------------------------------------ manifests
-
-
-def vertex_manifest(name: str, *, dataset: str | None = None, display: str | None = None,
-                    description: str | None = None, epochs: int = 2, checkpoints: bool = True,
-                    from_manifest: str | None = None, labels: dict[str, str] | None = None,
-                    policy: dict[str, Any] | None = None) -> str:
-    """A Vertex manifest; `checkpoints=True` makes the job create one endpoint per epoch (more to delete)."""
-    source = (f"preTunedModel: {{fromManifest: {from_manifest}}}" if from_manifest
-              else "baseModel: gemini-2.5-flash")
-    lines = [
-        "apiVersion: reconciler/v1", "kind: TunedModel",
-        f"metadata: {{name: {name}, labels: {json.dumps(labels or {'team': 'rel'})}}}",
-        "spec:", "  platform: vertex", f"  {source}", f"  displayName: {display or name + ' model'}",
-    ]
-    if description:
-        lines.append(f"  description: {description}")
-    lines += [f"  training: {{dataset: {dataset or f'gs://rel-bucket/{name}/train.jsonl'}}}",
-              f"  hyperParameters: {{epochCount: {epochs}}}",
-              f"  exportLastCheckpointOnly: {'false' if checkpoints else 'true'}"]
-    if policy:
-        lines.append(f"  policy: {json.dumps(policy)}")
-    return "\n".join(lines) + "\n"
-
-
-def gemini_manifest(name: str, *, display: str | None = None, description: str | None = None, epochs: int = 1,
-                    answer: str = "2", policy: dict[str, Any] | None = None) -> str:
-    lines = [
-        "apiVersion: reconciler/v1", "kind: TunedModel", f"metadata: {{name: {name}}}", "spec:",
-        "  platform: gemini-api", "  baseModel: models/gemini-1.5-flash-001-tuning",
-        f"  displayName: {display or name + ' model'}",
-    ]
-    if description:
-        lines.append(f"  description: {description}")
-    lines += ["  training:", "    examples:", f'      - {{textInput: "1", output: "{answer}"}}',
-              f'      - {{textInput: "{name}", output: "{name}!"}}',
-              f"  hyperParameters: {{epochCount: {epochs}, batchSize: 1, learningRate: 0.001}}"]
-    if policy:
-        lines.append(f"  policy: {json.dumps(policy)}")
-    return "\n".join(lines) + "\n"
-
-
-CONFIG = textwrap.dedent(f"""\
-    defaults:
-      project: {PROJECT}
-      location: {LOCATION}
-    lockFile: reconciler.lock
-    """)
+CONFIG = config(PROJECT, LOCATION)
 
 
 # ------------------------------------------------------------------------------------------------ emulators
 
 
-class _Admin:
-    base_url: str
-
-    def _http(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=30)
-
-    def admin(self, method: str, route: str, body: Any = None) -> Any:
-        with self._http() as http:
-            response = http.request(method, f"/__emulator__/{route}", json=body)
-        assert response.status_code == 200, f"admin {method} {route}: {response.status_code} {response.text}"
-        return response.json()
-
-    def requests(self) -> list[dict]:
-        return self.admin("GET", "requests")["requests"]
-
-    def mutating(self) -> list[dict]:
-        return [r for r in self.requests() if r["method"] in MUTATING]
-
-    def faults(self, rules: list[dict], seed: int | None = None) -> None:
-        self.admin("POST", "faults", {"faults": rules, **({"seed": seed} if seed is not None else {})})
-
-    def clear_faults(self) -> None:
-        self.admin("DELETE", "faults")
-
-    def advance(self, seconds: float) -> None:
-        self.admin("POST", "clock:advance", {"seconds": seconds})
-
-    def get(self, path: str, **params: Any) -> dict:
-        headers = GEMINI_AUTH if path.startswith("/v1beta/") else VERTEX_AUTH
-        with self._http() as http:
-            response = http.get(path, params=params, headers=headers)
-        assert response.status_code == 200, f"GET {path}: {response.status_code} {response.text}"
-        return response.json()
-
-    def listing(self, path: str, key: str) -> list[dict]:
-        items, token = [], None
-        while True:
-            page = self.get(path, pageSize=1000, **({"pageToken": token} if token else {}))
-            items += page.get(key) or []
-            token = page.get("nextPageToken")
-            if not token:
-                return items
+class _Admin(AdminClient):
+    """The shared admin surface, plus the jobs of the reliability project."""
 
     def jobs(self) -> list[dict]:
         return self.listing(f"/v1/{PARENT}/tuningJobs", "tuningJobs")
@@ -146,27 +57,11 @@ class _Admin:
         return found[0]
 
 
-class SubprocessEmulator(_Admin):
-    """`python -m reconciler.emulator` as a real server process on a free port."""
+class SubprocessEmulator(EmulatorProcess, _Admin):
+    """`python -m reconciler.emulator` as a real server process on a free port (1-second jobs by default)."""
 
     def __init__(self, *args: str, job_duration: float = 1.0, state_file: Path | None = None):
-        command = [sys.executable, "-m", "reconciler.emulator", "--port", "0", "--job-duration", str(job_duration),
-                   *(["--state-file", str(state_file)] if state_file else []), *args]
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.process.stdout.readline()
-        assert line.startswith("listening on "), f"emulator did not start: {line!r} {self.process.stderr.read()}"
-        self.base_url = line.split()[-1]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        for stream in (self.process.stdout, self.process.stderr):
-            stream.close()
+        super().__init__(*args, job_duration=job_duration, state_file=state_file)
 
 
 @dataclass
@@ -233,22 +128,6 @@ class InProcessEmulator(_Admin):
 # ------------------------------------------------------------------------------------------------ the CLI
 
 
-@dataclass
-class Result:
-    args: tuple[str, ...]
-    code: int
-    out: str
-    err: str
-
-    @property
-    def text(self) -> str:
-        return self.out + self.err
-
-    def __str__(self) -> str:
-        return (f"$ reconciler {' '.join(self.args)}  -> exit {self.code}\n--- stdout\n{self.out[-4000:]}"
-                f"\n--- stderr\n{self.err[-4000:]}")
-
-
 class Repo:
     """A manifest root `m/` under tmp_path, and the reconciler run on it as a real process."""
 
@@ -258,10 +137,7 @@ class Repo:
         self.manifests.mkdir(parents=True, exist_ok=True)
         (self.manifests / "reconciler.yaml").write_text(CONFIG)
         self.emulator = emulator
-        self.env = {**os.environ, "GOOGLE_OAUTH_ACCESS_TOKEN": "test-token", "GEMINI_API_KEY": "test-key",
-                    "RECONCILER_POLL_INTERVAL": "0.1", "NO_COLOR": "1", "COLUMNS": "200"}
-        for name in ("GOOGLE_API_KEY", "RECONCILER_API_ENDPOINT", "GOOGLE_APPLICATION_CREDENTIALS"):
-            self.env.pop(name, None)
+        self.env = cli.environment()
 
     @property
     def lock_path(self) -> Path:
@@ -276,21 +152,11 @@ class Repo:
     def names(self) -> list[str]:
         return sorted(p.stem for p in self.manifests.glob("*.yaml") if p.stem != "reconciler")
 
-    def command(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "reconciler", *args, "--api-endpoint", self.emulator.base_url]
-
     def start(self, *args: str) -> subprocess.Popen:
-        return subprocess.Popen(self.command(*args), cwd=self.root, env=self.env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return cli.start(*args, "--api-endpoint", self.emulator.base_url, cwd=self.root, env=self.env)
 
     def finish(self, process: subprocess.Popen, args: tuple[str, ...], timeout: float = 60) -> Result:
-        try:
-            out, err = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            out, err = process.communicate()
-            raise AssertionError(f"reconciler {' '.join(args)} did not finish in {timeout}s\n{out}\n{err}")
-        return Result(args, process.returncode, out, err)
+        return cli.finish(process, args, timeout)
 
     def run(self, *args: str, timeout: float = 60) -> Result:
         return self.finish(self.start(*args), args, timeout)
@@ -306,8 +172,8 @@ class Repo:
         assert result.code == 0 and "no changes" in result.out, str(result)
         return result
 
-    def read_lock(self) -> lockfile.Lock | None:
-        return lockfile.read(self.lock_path)
+    def read_lock(self) -> Lock | None:
+        return LocalBackend(self.lock_path).read()
 
     def snapshot(self, to: Path) -> None:
         to.mkdir(parents=True, exist_ok=True)
@@ -420,7 +286,7 @@ def census(emulator: _Admin, repo: Repo, gemini_baseline: dict[str, int] | None 
 
 
 def _model_exists(emulator: _Admin, model: str) -> bool:
-    with emulator._http() as http:
+    with emulator.http() as http:
         return http.get(f"/v1/{model}", headers=VERTEX_AUTH).status_code == 200
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from reliability_harness import InProcessEmulator, Repo, census, gemini_manifest, mutations, vertex_manifest
+from reliability_harness import InProcessEmulator, Repo, census, mutations
+from tests.testing.manifests import gemini_manifest, vertex_manifest
 
 ALL_JOBS = {"vx-a": 1, "vx-b": 1, "vx-c": 1, "gm-d": 1, "gm-e": 1}
 JOB_SECONDS = 0.5  # virtual seconds from create to success (the emulator clock runs at wall speed)
@@ -146,7 +147,10 @@ def test_ctrl_c_during_a_multi_resource_apply_exits_130_and_a_rerun_converges(tm
         assert after.lock_valid and not after.duplicates
         lock = repo.read_lock()
         recorded = {n for n, e in lock.entries.items() if e.current is not None}
-        assert len(recorded) >= 2, f"the committed creates must be recorded before exiting: {recorded}"
+        # exactly the manifests whose create the emulator committed (the 2nd, and any other already in flight)
+        assert len(recorded) >= 2 and recorded == set(after.jobs), \
+            f"the committed creates must be recorded before exiting: {recorded} != {after.jobs}"
+        assert set(after.jobs.values()) == {1}, after.jobs
 
         rerun = repo.apply("--wait")
         assert rerun.code == 0, str(rerun)

@@ -6,30 +6,33 @@ them; run with `pytest -s` to see them.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
 
 import pytest
 
-from reliability_harness import PARENT, Repo, SubprocessEmulator, census, gemini_manifest, vertex_manifest
+from reliability_harness import PARENT, Repo, SubprocessEmulator, census
+from tests.testing.manifests import gemini_manifest, vertex_manifest
 
 
 @pytest.fixture
-def emulator():
-    started = []
-
-    def start(*args: str, job_duration: float = 1.0) -> SubprocessEmulator:
-        child = SubprocessEmulator(*args, job_duration=job_duration)
-        started.append(child)
-        return child
-
-    yield start
-    for child in started:
-        child.stop()
+def start_emulator(spawn_emulator):
+    """`start_emulator(*args, job_duration=1.0)`: an emulator process with the census helpers (the shared
+    `spawn_emulator` stops it after the test)."""
+    return functools.partial(spawn_emulator, kind=SubprocessEmulator)
 
 
 TRAIN_LINE = re.compile(r"^\s*(\+|-/\+)\s+(train|retrain)\b", re.M)  # a plan line that starts a paid job
+ADOPT_LINE = re.compile(r"^\s*<\s+adopt\s+([\w-]+)\s+live ", re.M)  # a plan line that adopts a live resource
+ADOPTED_LINE = re.compile(r"^< adopt ([\w-]+): recorded ", re.M)  # the outcome line of an adopt
+CHANGE_LINE = re.compile(r"^\s*(?:\+|-/\+|~|!|-|<|x|=)\s+(\w+)\s+([\w-]+)\s", re.M)  # any plan line
+
+
+def changes(out: str) -> list[tuple[str, str]]:
+    """The (action, name) of every plan line, in order (noops included)."""
+    return CHANGE_LINE.findall(out)
 
 
 def said(result) -> str:
@@ -69,9 +72,9 @@ AMBIGUOUS = {
 
 
 @pytest.mark.parametrize("case", sorted(AMBIGUOUS))
-def test_ambiguous_create_is_adopted_exactly_one_job(emulator, tmp_path, case):
+def test_ambiguous_create_is_adopted_exactly_one_job(start_emulator, tmp_path, case):
     platform, faults = AMBIGUOUS[case]
-    emu = emulator()
+    emu = start_emulator()
     repo = Repo(tmp_path, emu)
     name = "vx-a" if platform == "vertex" else "gm-a"
     repo.write(name, vertex_manifest(name) if platform == "vertex" else gemini_manifest(name))
@@ -97,8 +100,8 @@ def test_ambiguous_create_is_adopted_exactly_one_job(emulator, tmp_path, case):
 # ------------------------------------------------------------------------------ 3. 429/503 storm
 
 
-def test_storm_of_429_and_503_on_every_method_converges_without_duplicates(emulator, tmp_path):
-    emu = emulator("--fault-seed", "7")
+def test_storm_of_429_and_503_on_every_method_converges_without_duplicates(start_emulator, tmp_path):
+    emu = start_emulator("--fault-seed", "7")
     repo = Repo(tmp_path, emu)
     expected = two_of_each(repo)
     repo.write("vx-c", vertex_manifest("vx-c", checkpoints=False))
@@ -115,22 +118,25 @@ def test_storm_of_429_and_503_on_every_method_converges_without_duplicates(emula
         if result.code == 0 and plan.code == 0:
             break
     elapsed = time.monotonic() - started
-    faulted = sum(1 for r in emu.requests() if r.get("fault"))
-    total = len(emu.requests())
+    log = emu.requests()
+    faulted = sum(1 for r in log if r.get("fault"))
+    total = len(log)
     emu.clear_faults()
     print(f"\nstorm: {total} requests, {faulted} faulted ({100 * faulted / total:.0f}%), "
           f"apply exit codes {runs}, {elapsed:.1f}s")
     repo.assert_converged()
     census(emu, repo).check("storm", expect_jobs=expected)
+    # No bound on wall time (the backoff is jittered and the machine may be busy): each apply is bounded by its
+    # timeout, and the emulator's own log shows the storm: both kinds of fault, on a good share of the calls.
     assert faulted >= total * 0.15, "the storm did not happen"
-    assert elapsed < 60
+    assert {r["status"] for r in log if r.get("fault")} == {429, 503}, log
 
 
 # ------------------------------------------------------------------------------ 4. concurrent applies
 
 
-def test_two_concurrent_applies_one_proceeds_the_other_exits_4_naming_the_holder(emulator, tmp_path):
-    emu = emulator()
+def test_two_concurrent_applies_one_proceeds_the_other_exits_4_naming_the_holder(start_emulator, tmp_path):
+    emu = start_emulator()
     repo = Repo(tmp_path, emu)
     expected = two_of_each(repo)
     emu.faults([{"method": "POST", "path": "*/tuningJobs", "latencyMs": 1500}])  # the first run holds the lock
@@ -162,8 +168,8 @@ def test_two_concurrent_applies_one_proceeds_the_other_exits_4_naming_the_holder
 
 
 @pytest.mark.parametrize("damage", ["truncated", "corrupted", "deleted", "deleted-while-training"])
-def test_damaged_or_lost_lock_is_a_clear_error_or_rebuilt_and_nothing_is_retrained(emulator, tmp_path, damage):
-    emu = emulator(job_duration=1.0 if damage != "deleted-while-training" else 30.0)
+def test_damaged_or_lost_lock_is_a_clear_error_or_rebuilt_and_nothing_is_retrained(start_emulator, tmp_path, damage):
+    emu = start_emulator(job_duration=1.0 if damage != "deleted-while-training" else 30.0)
     repo = Repo(tmp_path, emu)
     expected = two_of_each(repo)
     result = repo.apply(*(() if damage == "deleted-while-training" else ("--wait",)))
@@ -190,11 +196,16 @@ def test_damaged_or_lost_lock_is_a_clear_error_or_rebuilt_and_nothing_is_retrain
         repo.lock_path.write_bytes(backup.read_bytes())  # the advice: restore the backup
     else:
         plan = repo.plan()
-        assert plan.code == 2 and "adopt" in plan.out and not TRAIN_LINE.search(plan.out), str(plan)
+        assert plan.code == 2 and not TRAIN_LINE.search(plan.out), str(plan)
+        assert sorted(ADOPT_LINE.findall(plan.out)) == sorted(expected), str(plan)  # each manifest, once
+        assert f"Plan: {len(expected)} to adopt." in plan.out, str(plan)
     rebuilt = repo.apply()
     assert rebuilt.code == 0, str(rebuilt)
     if damage == "deleted-while-training":
-        assert rebuilt.out.count("adopt") >= 4 and not TRAIN_LINE.search(rebuilt.out), str(rebuilt)
+        assert not TRAIN_LINE.search(rebuilt.out), str(rebuilt)
+        assert sorted(ADOPT_LINE.findall(rebuilt.out)) == sorted(expected), str(rebuilt)
+        assert sorted(ADOPTED_LINE.findall(rebuilt.out)) == sorted(expected), str(rebuilt)
+        assert f"Apply: {len(expected)} done." in rebuilt.out, str(rebuilt)
         emu.advance(30)
     repo.assert_converged()
     census(emu, repo).check(f"lock {damage}", expect_jobs=expected)
@@ -204,8 +215,8 @@ def test_damaged_or_lost_lock_is_a_clear_error_or_rebuilt_and_nothing_is_retrain
 # ------------------------------------------------------------------------------ 6. out-of-band changes
 
 
-def test_out_of_band_deletion_label_edit_and_failed_job_are_facts_never_retrained(emulator, tmp_path):
-    emu = emulator(job_duration=5.0)
+def test_out_of_band_deletion_label_edit_and_failed_job_are_facts_never_retrained(start_emulator, tmp_path):
+    emu = start_emulator(job_duration=5.0)
     repo = Repo(tmp_path, emu)
     expected = two_of_each(repo)
     assert repo.apply().code == 0
@@ -226,7 +237,9 @@ def test_out_of_band_deletion_label_edit_and_failed_job_are_facts_never_retraine
     plan = repo.plan()
     print(f"\nout-of-band: plan exit {plan.code}\n{plan.out}")
     assert plan.code == 2, str(plan)
-    assert "update" in plan.out and "vx-b" in plan.out and "edited-by-hand" in plan.out
+    assert changes(plan.out) == [("noop", "gm-d"), ("noop", "gm-e"), ("noop", "vx-a"), ("update", "vx-b"),
+                                 ("noop", "vx-f")], str(plan)
+    assert 'labels.team: "edited-by-hand" → "rel"' in plan.out and "Plan: 1 to update." in plan.out, str(plan)
     assert plan.out.count("deleted out of band") == 2, str(plan)
     assert "FAILED" in plan.out and "dataset row 17 is malformed" in plan.out, str(plan)
     assert not TRAIN_LINE.search(plan.out), str(plan)
@@ -245,8 +258,8 @@ def test_out_of_band_deletion_label_edit_and_failed_job_are_facts_never_retraine
 # ------------------------------------------------------------------------------ 7. cancel that does not take
 
 
-def test_cancel_that_does_not_take_is_recorded_and_never_repeated(emulator, tmp_path):
-    emu = emulator(job_duration=30.0)
+def test_cancel_that_does_not_take_is_recorded_and_never_repeated(start_emulator, tmp_path):
+    emu = start_emulator(job_duration=30.0)
     repo = Repo(tmp_path, emu)
     repo.write("vx-g", vertex_manifest("vx-g"))
     repo.write("gm-d", gemini_manifest("gm-d"))
@@ -268,7 +281,7 @@ def test_cancel_that_does_not_take_is_recorded_and_never_repeated(emulator, tmp_
     emu.advance(30)  # the cancel did not take: the job ends SUCCEEDED with a model and endpoints
     assert emu.job_of("vx-g")["state"] == "JOB_STATE_SUCCEEDED"
     plan = repo.plan()
-    assert plan.code == 2 and "delete" in plan.out and "vx-g" in plan.out, str(plan)
+    assert plan.code == 2 and changes(plan.out) == [("delete", "vx-g")], str(plan)
     assert repo.apply("--wait").code == 0
     repo.assert_converged()
     cancels = [r for r in emu.requests() if r["path"].endswith(":cancel")]
@@ -279,8 +292,8 @@ def test_cancel_that_does_not_take_is_recorded_and_never_repeated(emulator, tmp_
     assert not emu.listing(f"/v1/{PARENT}/endpoints", "endpoints")
 
 
-def test_restart_whose_cancel_does_not_take_retires_the_old_model_once_the_new_one_succeeds(emulator, tmp_path):
-    emu = emulator(job_duration=30.0)
+def test_restart_whose_cancel_does_not_take_retires_the_old_model_once_the_new_one_succeeds(start_emulator, tmp_path):
+    emu = start_emulator(job_duration=30.0)
     repo = Repo(tmp_path, emu)
     repo.write("vx-r", vertex_manifest("vx-r", checkpoints=False))
     assert repo.apply().code == 0
@@ -304,8 +317,8 @@ def test_restart_whose_cancel_does_not_take_retires_the_old_model_once_the_new_o
 # ------------------------------------------------------------------------------ 8. saved plans
 
 
-def test_stale_saved_plan_is_refused_and_the_same_plan_twice_makes_one_job(emulator, tmp_path):
-    emu = emulator()
+def test_stale_saved_plan_is_refused_and_the_same_plan_twice_makes_one_job(start_emulator, tmp_path):
+    emu = start_emulator()
     repo = Repo(tmp_path, emu)
     repo.write("vx-a", vertex_manifest("vx-a", checkpoints=False))
     repo.write("gm-d", gemini_manifest("gm-d"))
@@ -335,10 +348,10 @@ def test_stale_saved_plan_is_refused_and_the_same_plan_twice_makes_one_job(emula
 # ------------------------------------------------------------------------------ continuous tuning
 
 
-def test_a_continuation_that_would_share_its_upstreams_model_is_refused_before_any_call(emulator, tmp_path):
+def test_a_continuation_that_would_share_its_upstreams_model_is_refused_before_any_call(start_emulator, tmp_path):
     """Same (or no) displayName in Vertex continuous tuning makes the job a new version of the upstream's Model,
     whose display name, description and labels two manifests would then fight over: refused offline."""
-    emu = emulator()
+    emu = start_emulator()
     repo = Repo(tmp_path, emu)
     repo.write("vx-a", vertex_manifest("vx-a", display="shared model"))
     repo.write("vx-c", vertex_manifest("vx-c", display="shared model", from_manifest="vx-a"))
