@@ -39,12 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["emulator"]:  # the emulator parses its own options (argparse would claim them)
-        from reconciler.emulator.__main__ import main as emulator_main
-
-        return emulator_main(argv[1:])
-    args = build_parser().parse_args(argv)
     try:
+        if argv[:1] == ["emulator"]:  # the emulator parses its own options (argparse would claim them)
+            from reconciler.emulator.__main__ import main as emulator_main
+
+            return emulator_main(argv[1:])
+        args = build_parser().parse_args(argv)
         return EXITS[args.run(args)]
     except ManifestError as err:
         from reconciler import render

@@ -57,7 +57,11 @@ def print_warnings(warnings) -> None:
 
 def poll_interval() -> float:
     """Seconds between polls while waiting (RECONCILER_POLL_INTERVAL; tests and the demo shorten it)."""
-    return float(os.environ.get("RECONCILER_POLL_INTERVAL", "5"))
+    text = os.environ.get("RECONCILER_POLL_INTERVAL", "5")
+    try:
+        return float(text)
+    except ValueError:
+        raise UserError(f"RECONCILER_POLL_INTERVAL: not a number of seconds: {text!r}") from None
 
 
 def stop_on_interrupt() -> threading.Event:

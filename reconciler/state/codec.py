@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from reconciler.observed import ACTIVE_PHASES, GENERATION_KEYS, TERMINAL_PHASES, Generation
+from reconciler.platforms import PLATFORMS
 from reconciler.state.model import FORMAT_VERSION, AppliedSpec, Intent, Lock, LockEntry
 
 
@@ -191,10 +192,17 @@ def _generation_from_json(data: Any, where: str) -> Generation:
         if name not in _REQUIRED and not fields.has(key):
             continue
         values[name] = fields.strings(key) if name == "endpoints" else fields.take(key, *_GENERATION_KINDS[name])
+    _known_platform(fields, values["platform"])
     if values["phase"] not in _PHASES:
         raise InvalidLock(fields.at("phase"), f"unknown phase '{values['phase']}' (one of {', '.join(sorted(_PHASES))})")
     fields.finish()
     return Generation(**values)
+
+
+def _known_platform(fields: _Fields, platform: str) -> str:
+    if platform not in PLATFORMS:
+        raise InvalidLock(fields.at("platform"), f"unknown platform '{platform}' (one of {', '.join(PLATFORMS)})")
+    return platform
 
 
 def _intent_from_json(data: Any, where: str) -> Intent:
@@ -220,7 +228,7 @@ def _entry_from_json(name: str, data: Any, where: str) -> LockEntry:
     pending = fields.optional("pending", dict, None)
     entry = LockEntry(
         name=name,
-        platform=fields.take("platform", str),
+        platform=_known_platform(fields, fields.take("platform", str)),
         project=fields.take("project", str, None),
         location=fields.take("location", str, None),
         digest=fields.take("digest", str),

@@ -234,3 +234,10 @@ def test_a_policy_edit_is_recorded_and_a_removal_then_honours_it(cli):
     manifest.unlink()
     removal = cli.run("plan", "manifests")
     assert "x forget" in removal.stdout and "onDelete: orphan" in removal.stdout, removal.stdout
+
+
+def test_a_bad_poll_interval_is_a_user_error_and_apply_without_wait_ignores_it(cli):
+    bad = {"RECONCILER_POLL_INTERVAL": "soon"}
+    waited = cli.run("wait", "manifests", env=bad)
+    assert waited.code == 1 and "RECONCILER_POLL_INTERVAL: not a number of seconds: 'soon'" in waited.stderr
+    assert cli.run("apply", "manifests", "--yes", env=bad).code == 0

@@ -304,6 +304,16 @@ READ_ERRORS = [
     ("endpoint-number", edited(lambda d: bot(d)["superseded"][0]["endpoints"].append(3)).encode(),
      "{p} is corrupt (entries.support-bot.superseded[0].endpoints[2]: expected a string, got an integer); "
      + NO_BACKUP),
+    ("entry-platform-unknown", edited(lambda d: bot(d).update(platform="sagemaker")).encode(),
+     "{p} is corrupt (entries.support-bot.platform: unknown platform 'sagemaker' (one of vertex, gemini-api)); "
+     + NO_BACKUP),
+    ("generation-platform-unknown", edited(lambda d: bot(d)["current"].update(platform="")).encode(),
+     "{p} is corrupt (entries.support-bot.current.platform: unknown platform '' (one of vertex, gemini-api)); "
+     + NO_BACKUP),
+    ("spec-unknown-part", edited(lambda d: bot(d)["spec"].update(labels={})).encode(),
+     "{p} is corrupt (entries.support-bot.spec: unknown key 'labels'); " + NO_BACKUP),
+    ("spec-policy-null", edited(lambda d: bot(d)["spec"].update(policy=None)).encode(),
+     "{p} is corrupt (entries.support-bot.spec.policy: expected an object, got null); " + NO_BACKUP),
     ("intent-missing-id", edited(lambda d: bot(d).update(pending={"action": "train", "digest": "d",
                                                                    "createdAt": ""})).encode(),
      "{p} is corrupt (entries.support-bot.pending: missing key 'id'); " + NO_BACKUP),

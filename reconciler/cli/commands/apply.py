@@ -36,10 +36,12 @@ def run(args: argparse.Namespace) -> Result:
     limiter = RateLimiter(rate=args.rate_limit, burst=max(1, int(args.rate_limit)))
     options = operations.ApplyOptions(targets=frozenset(args.target), replace=frozenset(args.replace),
                                       wait=args.wait, timeout=args.timeout, parallelism=args.parallelism,
-                                      poll_interval=session.poll_interval())
+                                      poll_interval=session.poll_interval() if args.wait else 5.0)
     with session.workspace(args, saved.root if saved else args.path, limiter=limiter) as workspace:
         session.print_warnings(workspace.desired.warnings)
         result = operations.apply(workspace, saved, options, session.Terminal(out, confirm=not args.yes), stop)
+    if not result.plan.has_changes:
+        return "ok"  # nothing to do: an interrupt meanwhile stopped nothing
     if stop.is_set():
         return "interrupted"
     return "failed" if result.failed else "ok"
