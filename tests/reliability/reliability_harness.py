@@ -242,6 +242,10 @@ def census(emulator: _Admin, repo: Repo, gemini_baseline: dict[str, int] | None 
     jobs: Counter[str] = Counter()
     live: Counter[tuple[str, str]] = Counter()
     orphans, untracked = [], []
+    # Models and endpoints first: a job that succeeds between two listings then shows its model and endpoint
+    # in the job listing that follows, instead of leaving them to look like orphans.
+    listed_models = emulator.listing(f"/v1/{PARENT}/models", "models")
+    listed_endpoints = emulator.listing(f"/v1/{PARENT}/endpoints", "endpoints")
     listed_jobs = emulator.jobs()
     for job in listed_jobs:  # what a recorded job made is tracked through it (refresh follows job -> model)
         if _tail(job["name"]) in lock_jobs:
@@ -261,11 +265,11 @@ def census(emulator: _Admin, repo: Repo, gemini_baseline: dict[str, int] | None 
         if _tail(job["name"]) not in lock_jobs and job.get("state") not in ENDED:
             if job.get("state") != "JOB_STATE_SUCCEEDED" or (model and _model_exists(emulator, model)):
                 untracked.append(job["name"])
-    for model in emulator.listing(f"/v1/{PARENT}/models", "models"):
+    for model in listed_models:
         if (model.get("labels") or {}).get("managed-by") == "reconciler" and \
                 _model_tail(model["name"]) not in lock_models:
             orphans.append(f"model {model['name']}@{model.get('versionId')}")
-    for endpoint in emulator.listing(f"/v1/{PARENT}/endpoints", "endpoints"):
+    for endpoint in listed_endpoints:
         if (endpoint.get("labels") or {}).get("managed-by") == "reconciler" and \
                 _tail(endpoint["name"]) not in lock_endpoints:
             orphans.append(f"endpoint {endpoint['name']}")
