@@ -22,6 +22,8 @@ Out-of-band mutations (drift), each with {"name": full resource name (project id
            shows JOB_STATE_CANCELLING after a cancel and still ends JOB_STATE_SUCCEEDED
 Aliases: tuningJobs:fail, tunedModels:fail -> resources:fail; models:delete, endpoints:delete,
 tunedModels:delete -> resources:delete; labels:set -> resources:patch; tuningJobs:ignoreCancel.
+A body must come as `Content-Type: application/json` (415 otherwise), a call from a web page is refused (403):
+see guard.py. GET routes only read. Numbers must be finite and bounded (limits.py); NaN/Infinity are not JSON.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .clock import rfc3339
+from .limits import MAX_CLOCK_ADVANCE
 from .names import canonical
 from .rpc import Reply, RpcError, bad_request, code_name_of, invalid, status
 from .service import Service
@@ -40,6 +43,11 @@ ALIASES = {"tuningJobs:fail": "resources:fail", "tunedModels:fail": "resources:f
            "tunedModels:delete": "resources:delete", "labels:set": "resources:patch",
            "tuningJobs:ignoreCancel": "resources:ignoreCancel"}
 PATCHABLE = ("labels", "displayName", "description")
+ADVANCE_HELP = f"Send {{\"seconds\": N}}, a finite number with 0 <= N <= {MAX_CLOCK_ADVANCE:.0f} (10 years)"
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 class Admin:
@@ -64,7 +72,7 @@ class Admin:
 
     def serve(self, method: str, route: str, raw_body: bytes) -> Reply:
         try:
-            body = json.loads(raw_body) if raw_body.strip() else None
+            body = json.loads(raw_body, parse_constant=_no_constant) if raw_body.strip() else None
         except ValueError as err:
             return bad_request([("", f"Invalid JSON: {err}")]).reply()
         try:
@@ -89,9 +97,12 @@ class Admin:
 
     def advance(self, body: Any) -> dict[str, Any]:
         seconds = (body or {}).get("seconds") if isinstance(body, dict) else None
-        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
-            raise invalid("seconds", "Send {\"seconds\": N} with N >= 0.")
-        self.service.advance(float(seconds))
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+            raise invalid("seconds", ADVANCE_HELP)
+        try:
+            self.service.advance(seconds)
+        except ValueError as err:   # not finite, out of bounds, or beyond the clock's maximum offset
+            raise invalid("seconds", f"{ADVANCE_HELP} ({err}).") from None
         return self.clock()
 
     def add_faults(self, body: Any) -> dict[str, Any]:

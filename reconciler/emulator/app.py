@@ -15,6 +15,9 @@ from .admin import Admin
 from .clock import rfc3339
 from .faults import Quota
 from .gemini import Gemini
+from .guard import admin_refusal
+from .limits import MAX_JOB_DURATION, MAX_LATENCY_MS, MAX_QUOTA_RPS, bounded, exposure_warning, is_loopback
+from .redact import redact_body, redact_query
 from .routing import Api, ApiRequest, Route, clean_query, split_verb
 from .rpc import Reply, RpcError, bad_request, unauthenticated
 from .server import HttpServer
@@ -126,7 +129,12 @@ class Emulator:
                  fault_seed: int = 0, record_bodies: bool = False, owner_email: str = "owner@example.com",
                  log_limit: int = 100_000) -> None:
         self.host, self.port = host, port
-        self.latency_ms = float(latency_ms)
+        self.loopback = is_loopback(host)          # refined to the bound address by start()
+        # ValueError for a value that is not finite or out of bounds (NaN latency broke every call)
+        self.latency_ms = bounded("latency_ms", latency_ms, 0, MAX_LATENCY_MS)
+        job_duration = bounded("job_duration", job_duration, 0, MAX_JOB_DURATION)
+        if quota_rps is not None:
+            bounded("quota_rps", quota_rps, 0, MAX_QUOTA_RPS)
         self.record_bodies = record_bodies
         self.service = Service(state_file=state_file, job_duration=job_duration, owner_email=owner_email,
                                fault_seed=fault_seed, log_limit=log_limit)
@@ -145,6 +153,10 @@ class Emulator:
     def start(self) -> str:
         if self._http is None:
             self._http = HttpServer(self.host, self.port, self.serve)
+            host, port = self._http.address
+            self.loopback = is_loopback(host)
+            if not self.loopback:
+                print(exposure_warning(host, port), file=sys.stderr, flush=True)
         return self.base_url
 
     def stop(self) -> None:
@@ -183,19 +195,22 @@ class Emulator:
         path = unquote(raw_path)
         pairs = parse_qsl(raw_query, keep_blank_values=True)
         if path.startswith(ADMIN_PREFIX):
+            refusal = admin_refusal(method, headers, raw_body, loopback=self.loopback)
+            if refusal is not None:
+                return refusal.reply()
             return self.admin.serve(method, path[len(ADMIN_PREFIX):], raw_body)
         wall = time.time()
         reply, note = self.serve_api(method, path, pairs, headers, raw_body)
         if self.latency_ms > 0:
             time.sleep(self.latency_ms / 1000.0)
-        entry: dict[str, Any] = {"method": method, "path": path, "query": unquote(raw_query),
+        entry: dict[str, Any] = {"method": method, "path": path, "query": redact_query(raw_query),
                                  "status": reply.status, "time": rfc3339(wall)}
         if note:
             entry["fault"] = note
         if reply.drop:
             entry["dropped"] = True
         if self.record_bodies:
-            entry["response"] = reply.body
+            entry["response"] = redact_body(reply.body)
         self.service.record(entry)
         return reply
 

@@ -7,12 +7,14 @@ import time
 from datetime import datetime, timezone
 from functools import lru_cache
 
+from .limits import MAX_CLOCK_ADVANCE, MAX_CLOCK_OFFSET, bounded
+
 
 class Clock:
     """`now()` is wall time + `offset`; `advance(s)` moves virtual time forward without sleeping."""
 
     def __init__(self, offset: float = 0.0) -> None:
-        self._offset = float(offset)
+        self._offset = bounded("clock offset", offset, 0, MAX_CLOCK_OFFSET)
         self._lock = threading.Lock()
 
     @property
@@ -23,15 +25,19 @@ class Clock:
         return time.time() + self._offset
 
     def advance(self, seconds: float) -> float:
-        if seconds < 0:
-            raise ValueError("the virtual clock only moves forward")
+        """Move virtual time forward by `seconds` (finite, 0 to 10 years; the clock only moves forward, and
+        its offset stays within 100 years); ValueError otherwise, the clock unchanged."""
+        seconds = bounded("seconds", seconds, 0, MAX_CLOCK_ADVANCE)
         with self._lock:
-            self._offset += float(seconds)
+            if self._offset + seconds > MAX_CLOCK_OFFSET:
+                raise ValueError(f"the virtual clock offset would exceed {MAX_CLOCK_OFFSET:g} seconds (100 years)")
+            self._offset += seconds
             return self._offset
 
     def reset(self, offset: float = 0.0) -> None:
+        offset = bounded("clock offset", offset, 0, MAX_CLOCK_OFFSET)
         with self._lock:
-            self._offset = float(offset)
+            self._offset = offset
 
 
 @lru_cache(maxsize=65536)   # resource timestamps are rendered again and again on the get/list hot path

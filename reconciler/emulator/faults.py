@@ -25,10 +25,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .limits import MAX_COUNT, MAX_LATENCY_MS, MAX_RETRY_AFTER, bounded
 from .rpc import HTTP_DEFAULT_CODE, RpcError, invalid, retry_info
 from .schema import camel
 
 ACTIONS = {"error": "error", "latency": "latency", "drop": "drop", "commitThenDrop": "drop"}
+# numeric fields: (key, maximum, whole number?); all have a minimum of 0
+_NUMBERS = (("status", 599, True), ("retryAfterSeconds", MAX_RETRY_AFTER, False),
+            ("latencyMs", MAX_LATENCY_MS, False), ("probability", 1.0, False), ("times", MAX_COUNT, True))
 _KEYS = {"method", "path", "pathRegex", "action", "status", "retryAfterSeconds", "latencyMs", "probability",
          "times", "message", "id"}
 
@@ -126,23 +130,25 @@ class Faults:
         if action not in ACTIONS:
             raise invalid(f"{where}.action", "action must be one of error, latency, drop "
                                              "(or give status / latencyMs).")
+        numbers: dict[str, Any] = {}
+        for key, high, integer in _NUMBERS:   # finite and bounded: a NaN or 1e308 here broke every later call
+            if spec.get(key) is not None:
+                try:
+                    numbers[key] = bounded(key, spec[key], 0, high, integer=integer)
+                except ValueError as err:
+                    raise invalid(f"{where}.{key}", f"{err}.") from None
         try:
             rule = FaultRule(id=0, action=ACTIONS[action], method=str(spec.get("method", "*")).upper(),
                              path=spec.get("path"),
                              path_regex=re.compile(spec["pathRegex"]) if spec.get("pathRegex") else None,
-                             status=int(spec.get("status", 503)),
-                             retry_after=float(spec["retryAfterSeconds"]) if "retryAfterSeconds" in spec else None,
-                             latency_ms=float(spec.get("latencyMs", 0)),
-                             probability=float(spec.get("probability", 1.0)),
-                             remaining=int(spec["times"]) if spec.get("times") is not None else None,
-                             message=spec.get("message"),
+                             status=numbers.get("status", 503), retry_after=numbers.get("retryAfterSeconds"),
+                             latency_ms=numbers.get("latencyMs", 0.0), probability=numbers.get("probability", 1.0),
+                             remaining=numbers.get("times"), message=spec.get("message"),
                              source={k: v for k, v in spec.items() if k != "id"})
         except (ValueError, TypeError, re.error) as err:
             raise invalid(where, f"Invalid fault rule: {err}") from None
         if rule.action == "error" and rule.status not in HTTP_DEFAULT_CODE:
             raise invalid(f"{where}.status", f"status must be one of {sorted(HTTP_DEFAULT_CODE)}.")
-        if not 0.0 <= rule.probability <= 1.0:
-            raise invalid(f"{where}.probability", "probability must be between 0 and 1.")
         return rule
 
     def apply(self, method: str, path: str) -> Effects:

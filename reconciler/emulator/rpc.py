@@ -51,7 +51,7 @@ class RpcError(Exception):
     """An API error; rendered as `{"error": {code, message, status, details}}` with the mapped HTTP code."""
 
     def __init__(self, code_name: str, message: str, details: list[dict[str, Any]] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, http_status: int | None = None) -> None:
         super().__init__(message)
         if code_name not in CODES:
             raise ValueError(f"unknown google.rpc.Code {code_name!r}")
@@ -59,10 +59,11 @@ class RpcError(Exception):
         self.message = message
         self.details = details or []
         self.headers = headers or {}
+        self._http_status = http_status     # when the HTTP status is not the code's own (413, 415)
 
     @property
     def http_status(self) -> int:
-        return CODES[self.code_name][1]
+        return self._http_status or CODES[self.code_name][1]
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.http_status, "message": self.message, "status": self.code_name}

@@ -1,18 +1,39 @@
 """Loopback HTTP/1.1 transport: a threading server with a lean request reader that hands every request to a
-`respond(method, raw_path, raw_query, headers, body) -> Reply` callable. Knows nothing about the APIs."""
+`respond(method, raw_path, raw_query, headers, body) -> Reply` callable. Knows nothing about the APIs.
+Request bodies are capped at limits.MAX_BODY_BYTES: beyond it 413, answered without reading the body."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .rpc import Reply
+from .limits import MAX_BODY_BYTES
+from .rpc import Reply, RpcError
 
 JSON_TYPE = "application/json; charset=UTF-8"
 Respond = Callable[[str, str, str, dict[str, str], bytes], Reply]   # lower-cased header names
+
+
+_LENGTH = re.compile(r"[0-9]{1,20}")
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+
+
+class _Refused(Exception):
+    """A request refused before (or while) reading its body; the connection is closed after the answer."""
+
+    def __init__(self, http_status: int, message: str) -> None:
+        super().__init__(message)
+        self.reply = RpcError("INVALID_ARGUMENT", message, http_status=http_status).reply()
+
+
+def _too_large(size: str) -> _Refused:
+    return _Refused(413, f"Request body too large ({size}): the emulator accepts at most {MAX_BODY_BYTES} bytes "
+                         f"({MAX_BODY_BYTES // (1024 * 1024)} MiB).")
 
 
 class HttpServer:
@@ -26,8 +47,13 @@ class HttpServer:
         self._thread.start()
 
     @property
-    def base_url(self) -> str:
+    def address(self) -> tuple[str, int]:
         host, port = self._server.server_address[:2]
+        return host, port
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.address
         return f"http://{host}:{port}"
 
     def close(self) -> None:
@@ -107,9 +133,13 @@ class _Handler(BaseHTTPRequestHandler):
             connection = headers.get("connection", "").lower()
             self.close_connection = ("close" in connection if self.request_version == "HTTP/1.1"
                                      else "keep-alive" not in connection)
-            if headers.get("expect", "").lower() == "100-continue":
-                self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            body = self._body(headers)
+            try:
+                body = self._body(headers)
+            except _Refused as refusal:      # answered without reading (the rest of) the body
+                self.close_connection = True
+                self._send(refusal.reply)
+                self._linger()
+                return
             raw_path, _, raw_query = self.path.partition("?")
             reply = self.server.respond(self.command, raw_path, raw_query, headers, body)
             self._send(reply)
@@ -117,18 +147,58 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _body(self, headers: dict[str, str]) -> bytes:
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(headers.get("content-length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+        """The request body, at most MAX_BODY_BYTES: a larger Content-Length is refused (413) before a byte of
+        the body is read (and before any `100 Continue`), a chunked body as soon as it grows beyond the cap."""
+        chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        length = 0
+        if not chunked and "content-length" in headers:
+            text = headers["content-length"].strip()
+            if not _LENGTH.fullmatch(text):
+                raise _Refused(400, f"Invalid Content-Length {text[:40]!r}: send a non-negative integer.")
+            length = int(text)
+            if length > MAX_BODY_BYTES:
+                raise _too_large(f"Content-Length {length}")
+        if headers.get("expect", "").lower() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if chunked:
+            return self._chunked()
+        body = self.rfile.read(length) if length > 0 else b""
+        if len(body) < length:
+            raise ConnectionError("the client closed the connection within the request body")
+        return body
+
+    def _linger(self, seconds: float = 2.0) -> None:
+        """After a refusal: stop writing and discard what the client still sends, for a bounded time, so that a
+        client that writes its whole body before reading sees the answer rather than a connection reset."""
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(0.25)
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline and self.connection.recv(1 << 16):
+                pass
+        except OSError:
+            pass
+
+    def _chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            text = self.rfile.readline(1024).split(b";")[0].strip()
+            if not _CHUNK_SIZE.fullmatch(text):
+                raise _Refused(400, "Invalid chunked request body: bad chunk size line.")
+            size = int(text, 16)
+            if size == 0:
+                while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                    pass
+                return b"".join(chunks)
+            total += size
+            if total > MAX_BODY_BYTES:
+                raise _too_large(f"chunked, over {total} bytes")
+            chunk = self.rfile.read(size)
+            if len(chunk) < size:
+                raise ConnectionError("the client closed the connection within a chunk")
+            chunks.append(chunk)
+            self.rfile.readline(1024)
 
     def _fail(self, status: int) -> None:
         self.close_connection = True

@@ -12,6 +12,7 @@ import tempfile
 import threading
 from typing import Any
 
+from .limits import MAX_CLOCK_OFFSET, bounded
 from .rpc import not_found
 
 FORMAT = 1
@@ -60,11 +61,24 @@ class Store:
         if not self.path or not os.path.exists(self.path) or os.path.getsize(self.path) == 0:
             return False
         with open(self.path, encoding="utf-8") as handle:
-            loaded = json.load(handle)
+            try:
+                loaded = json.load(handle)
+            except ValueError as err:
+                raise ValueError(f"{self.path}: not an emulator state file (invalid JSON: {err})") from None
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{self.path}: not an emulator state file (not a JSON object)")
         if loaded.get("format") != FORMAT:
             raise ValueError(f"{self.path}: unsupported emulator state format {loaded.get('format')!r}")
         state = empty_state()
         state.update(loaded)
+        try:   # a clock pushed to NaN or 1e308 by an older emulator would break every later call
+            state["clockOffset"] = bounded("clockOffset", state["clockOffset"], 0, MAX_CLOCK_OFFSET)
+            bounded("seq", state["seq"], 0, 2**53, integer=True)
+        except ValueError as err:
+            raise ValueError(f"{self.path}: corrupt emulator state: {err}") from None
+        broken = [name for name in COLLECTIONS if not isinstance(state[name], dict)]
+        if broken:
+            raise ValueError(f"{self.path}: corrupt emulator state: {broken[0]} is not a JSON object")
         self.state = state
         return True
 
