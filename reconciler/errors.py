@@ -7,7 +7,7 @@ first sees them; `cli` maps them to exit codes in one place. Anything else that 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 
 class ReconcilerError(Exception):
@@ -31,9 +31,22 @@ class Diagnostic:
     severity: Literal["error", "warning"] = "error"
 
     def __str__(self) -> str:
-        where = self.path if self.line <= 0 else f"{self.path}:{self.line}:{self.col}"
+        """One line for a terminal or CI log: control characters in the path or message (a file name may hold
+        an ESC) are shown escaped, `\\x1b`, never interpreted. `to_json` keeps them exact."""
+        path = self.escaped(self.path)
+        where = path if self.line <= 0 else f"{path}:{self.line}:{self.col}"
         prefix = "warning: " if self.severity == "warning" else ""
-        return f"{where}: {prefix}{self.message}"
+        return f"{where}: {prefix}{self.escaped(self.message)}"
+
+    # C0 and C1 controls and DEL as \xNN; the bidirectional marks and overrides that reorder a line as \uNNNN
+    _ESCAPES: ClassVar[dict[int, str]] = {
+        **{c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))},
+        **{c: f"\\u{c:04x}" for c in (0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))}}
+
+    @classmethod
+    def escaped(cls, text: str) -> str:
+        """`text` with every control character shown as an escape, so that no terminal interprets it."""
+        return text if text.isprintable() else text.translate(cls._ESCAPES)
 
     def to_json(self) -> dict:
         return {"path": self.path, "line": self.line, "col": self.col,
@@ -135,3 +148,23 @@ API_ERRORS_BY_STATUS: dict[str, type[ApiError]] = {
                                 NotFound, AlreadyExists, Aborted, ResourceExhausted, Unavailable,
                                 DeadlineExceeded, Internal)
 }
+
+
+class BadResponse(ApiError):
+    """A server answered, but not with what the method returns: a redirect, a body that is not a JSON object
+    (or not `application/json`), an `error` in a success, a required field missing or of the wrong type."""
+
+    status = "BAD_RESPONSE"
+
+
+class ResponseTooLarge(BadResponse):
+    """A response body over the size cap, refused while it streamed in (never buffered whole)."""
+
+    status = "RESPONSE_TOO_LARGE"
+
+
+class NotOwned(FailedPrecondition):
+    """A resource the state points at does not carry this tool's ownership labels for that manifest: it is
+    never deleted or changed."""
+
+    status = "NOT_OWNED"

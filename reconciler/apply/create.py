@@ -17,13 +17,16 @@ from dataclasses import replace
 from reconciler.apply import watch
 from reconciler.apply.context import Context, Deferred
 from reconciler.desired import DesiredResource
-from reconciler.errors import AlreadyExists, DeadlineExceeded, Internal, ResourceExhausted, TransportError, Unavailable
+from reconciler.errors import (AlreadyExists, BadResponse, DeadlineExceeded, Internal, ResourceExhausted, TransportError,
+                               Unavailable)
 from reconciler.observed import ENDED_BADLY, Generation
 from reconciler.ownership import digest_matches
 from reconciler.plan.model import Change
 from reconciler.state.model import AppliedSpec, Intent, LockEntry
 
-AMBIGUOUS = (TransportError, Unavailable, Internal, DeadlineExceeded)  # the create may or may not have happened
+# The create may or may not have happened: no answer, a 5xx, a deadline, or an answer we cannot read (a 200
+# without the created resource's name, a redirect, a body that is not JSON): look it up before any resend.
+AMBIGUOUS = (TransportError, Unavailable, Internal, DeadlineExceeded, BadResponse)
 CREATE_ATTEMPTS = 4
 FRESH_LISTING_SECONDS = 30.0  # how long this run's own refresh stands in for the lookup before a create
 THROTTLED_ATTEMPTS = 30  # a 429 on a create is a definite "not done": waiting and resending is always safe

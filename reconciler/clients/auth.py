@@ -18,6 +18,7 @@ import google.auth.exceptions
 import google.auth.transport
 import httpx
 
+from reconciler.clients.redact import redact_text, redact_url
 from reconciler.errors import TransportError, Unauthenticated, UserError
 
 TOKEN_ENV = "GOOGLE_OAUTH_ACCESS_TOKEN"  # the variable Terraform's google provider reads
@@ -107,7 +108,8 @@ class GoogleCredentials(httpx.Auth):
                     self.credentials.refresh(self._request)
                 self.credentials.before_request(self._request, request.method, str(request.url), headers)
             except google.auth.exceptions.TransportError as exc:
-                raise TransportError(f"could not reach the token endpoint: {exc}", method=request.method,
+                raise TransportError(f"could not reach the token endpoint: {redact_text(str(exc))}",
+                                     method=request.method,
                                      url=_host(request.url)) from None
             except google.auth.exceptions.RefreshError as exc:
                 raise Unauthenticated(
@@ -143,10 +145,16 @@ def resolve_endpoint(flag: str | None, env: Mapping[str, str] | None = None) -> 
     endpoint = flag or env.get(ENDPOINT_ENV) or None
     if endpoint is None:
         return None
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(endpoint)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 1) > 0
+        httpx.URL(endpoint)
+    except (ValueError, httpx.InvalidURL):
+        valid = False
+    if not valid:
         source = "--api-endpoint" if flag else ENDPOINT_ENV
-        raise UserError(f"{source}: {endpoint!r} is not an http(s) URL; expected e.g. http://127.0.0.1:8080")
+        raise UserError(f"{source}: {redact_url(endpoint)!r} is not an http(s) URL; "
+                        "expected e.g. http://127.0.0.1:8080")
     return endpoint.rstrip("/")
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 import httpx
 
 from reconciler.clients.http import RateLimiter, RetryPolicy, Session, poll_operation
+from reconciler.clients.redact import redact_url
 
 HOST = "https://generativelanguage.googleapis.com"
 API_VERSION = "v1beta"
@@ -30,7 +31,7 @@ class GeminiClient:
         self.endpoint = endpoint.rstrip("/") if endpoint else None
 
     def __repr__(self) -> str:
-        return f"GeminiClient(endpoint={self.endpoint!r})"
+        return f"GeminiClient(endpoint={redact_url(self.endpoint) if self.endpoint else None!r})"
 
     def url(self, path: str) -> str:
         return f"{self.endpoint or HOST}/{API_VERSION}/{path}"

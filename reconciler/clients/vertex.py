@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 import httpx
 
 from reconciler.clients.http import RateLimiter, RetryPolicy, Session, poll_operation
+from reconciler.clients.redact import redact_url
 
 API_VERSION = "v1"
 DEFAULT_PAGE_SIZE = 1000
@@ -44,7 +45,7 @@ class VertexClient:
         self.page_size = page_size
 
     def __repr__(self) -> str:
-        return f"VertexClient(endpoint={self.endpoint!r})"
+        return f"VertexClient(endpoint={redact_url(self.endpoint) if self.endpoint else None!r})"
 
     def url(self, name: str, verb: str = "") -> str:
         """`{host}/v1/{name}[:verb]`, the host chosen by the location inside `name`."""

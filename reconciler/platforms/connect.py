@@ -3,6 +3,7 @@ fake ones), an optional endpoint override for every call, and one rate limiter s
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -14,8 +15,10 @@ import httpx
 from reconciler import platforms
 from reconciler.clients.auth import resolve_endpoint
 from reconciler.clients.http import RateLimiter, RetryPolicy
+from reconciler.errors import UserError
 
 USER_AGENT = "reconciler"
+DEADLINE_ENV = "RECONCILER_REQUEST_DEADLINE"  # seconds one request may take, first byte to last (default 60)
 
 
 @dataclass
@@ -50,6 +53,20 @@ def resolve_auth(platform: str, *, token_client: httpx.Client, env: Mapping[str,
                                         emulator=emulator, adc=adc)
 
 
+def request_policy(env: Mapping[str, str]) -> RetryPolicy:
+    """The default policy, its per-request deadline from RECONCILER_REQUEST_DEADLINE when set."""
+    text = env.get(DEADLINE_ENV)
+    if not text:
+        return RetryPolicy()
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise UserError(f"{DEADLINE_ENV}: not a positive number of seconds: {text!r}")
+    return RetryPolicy(deadline=seconds)
+
+
 def connect(names: Collection[str], *, api_endpoint: str | None = None, emulator: bool = False,
             env: Mapping[str, str] | None = None, limiter: RateLimiter | None = None,
             policy: RetryPolicy | None = None, transport: httpx.BaseTransport | None = None) -> Clients:
@@ -61,6 +78,7 @@ def connect(names: Collection[str], *, api_endpoint: str | None = None, emulator
     """
     env = os.environ if env is None else env
     endpoint = resolve_endpoint(api_endpoint, env)
+    policy = policy or request_policy(env)
     if emulator and endpoint is None:
         raise ValueError("emulator mode needs the emulator's URL as api_endpoint")
     # The emulator has no steady quota (it can inject 429s): there, only server push-back slows workers down.

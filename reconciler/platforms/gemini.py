@@ -2,7 +2,8 @@
 
 There are no labels: the id `{name}-{digest[:8]}` carries ownership, so a spec has exactly one possible id
 and a repeated create answers 409. There is no cancel: deleting the CREATING model stops the tune.
-Reading is one listing of all tuned models, kept when the id names a known manifest.
+Reading is one listing of all tuned models, kept when the id names a known manifest. Every tuned model and
+operation read is decoded (`tuned_model`, `create_operation`): a shape the API does not publish is a BadResponse.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler import ownership
 from reconciler.desired import DesiredResource
-from reconciler.errors import NotFound
+from reconciler.errors import NotFound, NotOwned
 from reconciler.observed import Generation, Phase
-from reconciler.platforms import bodies
+from reconciler.platforms import bodies, decode
 from reconciler.platforms.base import Steps, Submit, get_or_none
 
 if TYPE_CHECKING:
@@ -62,12 +63,13 @@ class Gemini:
         listing = submit(list, client.list_tuned_models()) if scopes else None
 
         def join() -> list[Generation]:
-            listed = listing.result() if listing else []
-            models = {m["name"]: m for m in listed if _owner(m.get("name", "")) in known_names}
+            url = client.url("tunedModels")
+            listed = [decode.at("GET", url, tuned_model, m) for m in listing.result()] if listing else []
+            models = {m["name"]: m for m in listed if _owner(m["name"]) in known_names}
             fetched = {k: submit(get_or_none, client.get_tuned_model, k) for k in lock_keys if k not in models}
             for name, future in fetched.items():
                 model = future.result()
-                if model is not None and _owner(model.get("name", "")):
+                if model is not None and _owner(decode.at("GET", client.url(name), tuned_model, model)["name"]):
                     models[model["name"]] = model
             details = {name: submit(_operation, client, name, operations.get(name))
                        for name, model in sorted(models.items()) if _state(model) in WITH_OPERATION_DETAIL}
@@ -89,7 +91,8 @@ class Gemini:
 
     def create(self, client: GeminiClient, desired: DesiredResource, intent: str,
                upstream_model: str | None) -> Generation:
-        operation = client.create_tuned_model(bodies.tuned_model(desired, upstream_model), desired.tuned_model_id)
+        answer = client.create_tuned_model(bodies.tuned_model(desired, upstream_model), desired.tuned_model_id)
+        operation = decode.at("POST", client.url("tunedModels"), create_operation, answer)
         model_name = (operation.get("metadata") or {}).get("tunedModel") or \
             operation["name"].split("/operations/")[0]
         return Generation(platform=NAME, owner=desired.name, digest=desired.digest[:ownership.ID_DIGEST],
@@ -108,7 +111,12 @@ class Gemini:
         return None
 
     def remove(self, client: GeminiClient, generation_: Generation, steps: Steps) -> None:
-        _delete(client, generation_.model or generation_.key)
+        name = generation_.model or generation_.key
+        if not generation_.owner or _owner(name) != generation_.owner:
+            raise NotOwned(  # the id is the only ownership mark a tuned model has
+                f"refusing to delete {name}: its id does not carry the name '{generation_.owner}' "
+                f"({PREFIX}{generation_.owner}-<8 hex digits>); nothing was deleted")
+        _delete(client, name)
 
     def patch(self, client: GeminiClient, desired: DesiredResource, generation_: Generation,
               fields: Collection[str]) -> list[str]:
@@ -118,7 +126,10 @@ class Gemini:
 
 
 def generation(model: dict, operation: dict | None = None) -> Generation:
-    """A tuned model as a Generation; its create operation, when read, adds progress or the failure reason."""
+    """A tuned model as a Generation; its create operation, when read, adds progress or the failure reason.
+    Raises BadResponse when either is not the published shape."""
+    model = tuned_model(model)
+    operation = create_operation(operation, required=False) if operation is not None else None
     owner, digest = _parse(model["name"]) or ("", "")
     state = _state(model)
     phase = PHASES.get(state, "pending")
@@ -145,6 +156,39 @@ def generation(model: dict, operation: dict | None = None) -> Generation:
         state=state,
         create_time=str(model.get("createTime", "")),
     )
+
+
+def tuned_model(data: object) -> dict:
+    """A TunedModel as read, every field `generation` uses checked (see `decode`)."""
+    model = decode.resource(data, "a tuned model")
+    what = f"the tuned model {decode.name(model, 'a tuned model')}"
+    if not isinstance(model.get("state"), int) or isinstance(model.get("state"), bool):
+        decode.string(model, "state", what)
+    for key in ("createTime", *LIVE_FIELDS[:2]):
+        decode.string(model, key, what)
+    for key in LIVE_FIELDS[2:]:
+        decode.number(model, key, what)
+    _snapshots(decode.obj(model, "tuningTask", what), f"{what}'s tuningTask")
+    return model
+
+
+def create_operation(data: object, *, required: bool = True) -> dict:
+    """A tuned model's create operation: a `name` (required in a create's answer), its metadata and error."""
+    operation = decode.resource(data, "a create operation")
+    what = "a create operation"
+    if required or operation.get("name") is not None:
+        what = f"the create operation {decode.name(operation, what)}"
+    decode.status(operation, "error", what)
+    metadata = decode.obj(operation, "metadata", what)
+    decode.string(metadata, "tunedModel", f"{what}'s metadata")
+    decode.number(metadata, "completedPercent", f"{what}'s metadata")
+    _snapshots(metadata, f"{what}'s metadata")
+    return operation
+
+
+def _snapshots(parent: dict, what: str) -> None:
+    for snapshot in decode.objects(parent, "snapshots", what):
+        decode.number(snapshot, "meanLoss", f"{what}'s snapshots")
 
 
 def _parse(name: str) -> tuple[str, str] | None:

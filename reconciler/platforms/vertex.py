@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler import ownership
 from reconciler.desired import DesiredResource
-from reconciler.errors import FailedPrecondition, NotFound
+from reconciler.errors import FailedPrecondition, NotFound, NotOwned
 from reconciler.observed import Generation
-from reconciler.platforms import bodies
+from reconciler.platforms import bodies, decode
 from reconciler.platforms.base import Steps, Submit
-from reconciler.platforms.vertex_read import deployed_version, generation, model_tail, read
+from reconciler.platforms.vertex_read import decode_model, deployed_version, generation, model_tail, read
 
 if TYPE_CHECKING:
     from reconciler.clients.vertex import VertexClient
@@ -82,7 +82,8 @@ class Vertex:
     def create(self, client: VertexClient, desired: DesiredResource, intent: str,
                upstream_model: str | None) -> Generation:
         body = bodies.tuning_job(desired, intent, upstream_model)
-        return generation(client.create_tuning_job(parent(desired.project, desired.location), body))
+        scope = parent(desired.project, desired.location)
+        return decode.at("POST", client.url(f"{scope}/tuningJobs"), generation, client.create_tuning_job(scope, body))
 
     def lookup(self, client: VertexClient, desired: DesiredResource) -> list[Generation]:
         found = client.list_tuning_jobs(parent(desired.project, desired.location),
@@ -108,6 +109,13 @@ class Vertex:
             model = client.get_model(generation_.model)
         except NotFound:
             return
+        labels = model.get("labels") or {}
+        if labels.get(ownership.MANAGED_BY) != ownership.MANAGER or not generation_.owner \
+                or labels.get(ownership.NAME_LABEL) != generation_.owner:
+            raise NotOwned(  # the executor reports it as this change's failure; nothing is deleted
+                f"refusing to delete {generation_.model}: it does not carry this tool's ownership labels for "
+                f"'{generation_.owner}' ({ownership.MANAGED_BY}={ownership.MANAGER}, "
+                f"{ownership.NAME_LABEL}={generation_.owner}); nothing was deleted")
         version = generation_.model.partition("@")[2] or str(model.get("versionId") or "")
         endpoints = set(generation_.endpoints) | {d.get("endpoint") for d in model.get("deployedModels") or ()}
         for endpoint in sorted(e for e in endpoints if e):
@@ -128,7 +136,7 @@ class Vertex:
     def patch(self, client: VertexClient, desired: DesiredResource, generation_: Generation,
               fields: Collection[str]) -> list[str]:
         base = model_base(generation_.model)
-        live = client.get_model(base)
+        live = decode_model(client.get_model(base))
         body, mask = bodies.model_patch(desired, fields, live.get("labels") or {})
         client.patch_model(base, body, mask)
         return mask

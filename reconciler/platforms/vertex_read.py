@@ -1,16 +1,21 @@
 """Reading Vertex AI: per (project, location) three label-filtered listings (tuning jobs, models, endpoints),
 joined job -> model -> endpoints. GETs only where a listing cannot answer: lock entries the listings did not
 return, and a succeeded job whose model is missing from the model listing (deleted out of band, or its
-labels edited away)."""
+labels edited away).
+
+Every job, model and endpoint read (listed, fetched, or a create's answer) goes through its decoder
+(`decode_job`, `decode_model`, `decode_endpoint`): a shape the API does not publish is a BadResponse naming the
+call, never a KeyError and never "nothing live"."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from reconciler import ownership
 from reconciler.observed import Generation, Phase, name_tail
+from reconciler.platforms import decode
 from reconciler.platforms.base import Submit, get_or_none
 
 if TYPE_CHECKING:
@@ -43,14 +48,17 @@ def read(client: VertexClient, parents: list[str], lock_keys: list[str],
     """Start every scope's three listings now; the returned function joins them into generations."""
     started = []
     for parent in parents:
-        jobs = submit(list, client.list_tuning_jobs(parent, ownership.MANAGED_FILTER))
-        models = submit(list, client.list_models(parent, ownership.MANAGED_FILTER))
-        endpoints = submit(list, client.list_endpoints(parent, ownership.MANAGED_FILTER))
+        jobs = submit(_each, decode_job, client.list_tuning_jobs(parent, ownership.MANAGED_FILTER),
+                      client.url(f"{parent}/tuningJobs"))
+        models = submit(_each, decode_model, client.list_models(parent, ownership.MANAGED_FILTER),
+                        client.url(f"{parent}/models"))
+        endpoints = submit(_each, decode_endpoint, client.list_endpoints(parent, ownership.MANAGED_FILTER),
+                           client.url(f"{parent}/endpoints"))
         started.append((jobs, models, endpoints))
 
     def join() -> list[Generation]:
         listings = [_Listing(jobs=[j for j in jobs.result() if _managed(j)],
-                             models={model_tail(m["name"]): m for m in models.result() if m.get("name")},
+                             models={model_tail(m["name"]): m for m in models.result()},
                              endpoints=endpoints.result())
                     for jobs, models, endpoints in started]
         return _generations(client, listings, lock_keys, submit)
@@ -69,19 +77,19 @@ def _generations(client: VertexClient, listings: list[_Listing], lock_keys: list
     spelling = {name_tail(k): k for k in lock_keys}  # the lock's spelling of a name wins (project id vs number)
 
     unlisted = [k for k in lock_keys if name_tail(k) not in jobs]
-    fetched = {name_tail(k): submit(get_or_none, client.get_tuning_job, k) for k in unlisted}
+    fetched = {name_tail(k): submit(_get, decode_job, client.get_tuning_job, k, client.url(k)) for k in unlisted}
     for tail, future in fetched.items():
         job = future.result()
         if job is not None and _managed(job):
             jobs[tail] = job
 
     made = {model_tail(m): m for m in (_job_model(j) for j in jobs.values()) if m}
-    model_gets = {tail: submit(get_or_none, client.get_model, name)
+    model_gets = {tail: submit(_get, decode_model, client.get_model, name, client.url(name))
                   for tail, name in sorted(made.items()) if tail not in models}
     for tail, future in model_gets.items():
-        model = future.result()
-        if model is not None:
-            models[tail] = model
+        found = future.result()
+        if found is not None:
+            models[tail] = found
 
     serving = _serving(endpoints)
     generations = []
@@ -100,7 +108,10 @@ def generation(job: dict, model: dict | None = None, *, model_exists: bool = Tru
     model_exists: False when the job names a model that a read showed to be gone; a job read on its own
     (a create answer, a GET) says nothing about that, so the model is taken to exist.
     serving: endpoints found elsewhere (an endpoint listing) that have the model deployed.
+    Raises BadResponse when the job (or model) is not the published shape.
     """
+    job = decode_job(job)
+    model = decode_model(model) if model is not None else None
     labels = job.get("labels") or {}
     state = str(job.get("state") or "JOB_STATE_UNSPECIFIED")
     return Generation(
@@ -118,6 +129,54 @@ def generation(job: dict, model: dict | None = None, *, model_exists: bool = Tru
         state=state,
         create_time=str(job.get("createTime", "")),
     )
+
+
+def decode_job(data: object) -> dict:
+    """A TuningJob as read, every field `generation` uses checked (see `decode`)."""
+    job = decode.resource(data, "a tuning job")
+    what = f"the tuning job {decode.name(job, 'a tuning job')}"
+    for key in ("state", "createTime", "tunedModelDisplayName", "description"):
+        decode.string(job, key, what)
+    decode.labels(job, "labels", what)
+    decode.status(job, "error", what)
+    tuned = decode.obj(job, "tunedModel", what)
+    for key in ("model", "endpoint"):
+        decode.string(tuned, key, f"{what}'s tunedModel")
+    for checkpoint in decode.objects(tuned, "checkpoints", f"{what}'s tunedModel"):
+        decode.string(checkpoint, "endpoint", f"{what}'s checkpoint")
+    return job
+
+
+def decode_model(data: object) -> dict:
+    """A Model as read (a listing item or a GET)."""
+    found = decode.resource(data, "a model")
+    what = f"the model {decode.name(found, 'a model')}"
+    for key in ("displayName", "description", "versionId"):
+        decode.string(found, key, what)
+    decode.labels(found, "labels", what)
+    for deployed in decode.objects(found, "deployedModels", what):
+        decode.string(deployed, "endpoint", f"{what}'s deployedModels")
+    return found
+
+
+def decode_endpoint(data: object) -> dict:
+    """An Endpoint as read: the models it serves."""
+    found = decode.resource(data, "an endpoint")
+    what = f"the endpoint {decode.name(found, 'an endpoint')}"
+    decode.labels(found, "labels", what)
+    for deployed in decode.objects(found, "deployedModels", what):
+        for key in ("model", "modelVersionId", "id"):
+            decode.string(deployed, key, f"{what}'s deployedModels")
+    return found
+
+
+def _each(decoder: Callable[[object], dict], items: Iterable[object], url: str) -> list[dict]:
+    return [decode.at("GET", url, decoder, item) for item in items]
+
+
+def _get(decoder: Callable[[object], dict], get: Callable[[str], dict], name: str, url: str) -> dict | None:
+    found = get_or_none(get, name)
+    return decode.at("GET", url, decoder, found) if found is not None else None
 
 
 def _live(job: dict, model: dict | None) -> dict:
@@ -174,4 +233,4 @@ def model_tail(name: str) -> str:
 
 def deployed_version(deployed: dict) -> str:
     """The model version a DeployedModel serves: from `model@V`, else `modelVersionId` ("" when unsaid)."""
-    return deployed.get("model", "").partition("@")[2] or str(deployed.get("modelVersionId") or "")
+    return (deployed.get("model") or "").partition("@")[2] or str(deployed.get("modelVersionId") or "")

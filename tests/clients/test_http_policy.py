@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from reconciler.clients.http import RateLimiter, RetryPolicy, Session, error_from_status, poll_operation
-from reconciler.errors import (Aborted, AlreadyExists, ApiError, DeadlineExceeded, FailedPrecondition, Internal,
+from reconciler.errors import (Aborted, AlreadyExists, ApiError, BadResponse, DeadlineExceeded, FailedPrecondition, Internal,
                                InvalidArgument, NotFound, PermissionDenied, ResourceExhausted, TransportError,
                                Unauthenticated, Unavailable)
 
@@ -212,14 +212,15 @@ def test_an_error_envelope_wrapped_in_a_list_is_understood():
         http.call("GET", URL, idempotent=True)
 
 
-def test_a_success_with_an_empty_body_is_an_empty_object():
+def test_a_success_with_an_empty_body_is_a_bad_response_not_an_empty_object():
     http, _ = session(Script(httpx.Response(200)))
-    assert http.call("DELETE", URL, idempotent=True) == {}
+    with pytest.raises(BadResponse, match="an empty body"):
+        http.call("DELETE", URL, idempotent=True)
 
 
-def test_a_success_that_is_not_json_is_an_api_error():
+def test_a_success_that_is_not_json_is_a_bad_response():
     http, _ = session(Script(httpx.Response(200, text="<html>captive portal</html>")))
-    with pytest.raises(ApiError, match="not JSON"):
+    with pytest.raises(BadResponse, match="not application/json"):
         http.call("GET", URL, idempotent=True)
 
 
@@ -267,22 +268,22 @@ def _paged(pages: dict[str | None, dict]):
 
 
 def test_pages_follows_next_page_token_with_the_same_parameters():
-    pages = {None: {"items": [1, 2], "nextPageToken": "a"}, "a": {"items": [3, 4], "nextPageToken": "b"},
-             "b": {"items": [5], "nextPageToken": ""}}
+    pages = {None: {"items": [{"n": 1}, {"n": 2}], "nextPageToken": "a"}, "a": {"items": [{"n": 3}, {"n": 4}], "nextPageToken": "b"},
+             "b": {"items": [{"n": 5}], "nextPageToken": ""}}
     script = Script(_paged(pages))
     http, _ = session(script)
     items = list(http.pages(URL, "items", {"filter": 'labels.managed-by="reconciler"', "pageSize": 2}))
-    assert items == [1, 2, 3, 4, 5] and len(script.requests) == 3
+    assert [i["n"] for i in items] == [1, 2, 3, 4, 5] and len(script.requests) == 3
 
 
 def test_pages_stops_when_the_token_is_absent_and_tolerates_empty_pages():
-    pages = {None: {"nextPageToken": "a"}, "a": {"items": [1]}}
+    pages = {None: {"nextPageToken": "a"}, "a": {"items": [{"n": 1}]}}
     http, _ = session(Script(_paged(pages)))
-    assert list(http.pages(URL, "items", {"filter": 'labels.managed-by="reconciler"', "pageSize": 2})) == [1]
+    assert list(http.pages(URL, "items", {"filter": 'labels.managed-by="reconciler"', "pageSize": 2})) == [{"n": 1}]
 
 
 def test_pages_refuses_a_repeated_token():
-    pages = {None: {"items": [1], "nextPageToken": "a"}, "a": {"items": [2], "nextPageToken": "a"}}
+    pages = {None: {"items": [{"n": 1}], "nextPageToken": "a"}, "a": {"items": [{"n": 2}], "nextPageToken": "a"}}
     http, _ = session(Script(_paged(pages)))
     with pytest.raises(ApiError, match="repeated a page token"):
         list(http.pages(URL, "items", {"filter": 'labels.managed-by="reconciler"', "pageSize": 2}))
