@@ -1,9 +1,16 @@
-"""Collecting located diagnostics while loading, and the small wording helpers every stage shares."""
+"""Collecting located diagnostics while loading, and the small wording helpers every stage shares.
+
+Credentials: `Diagnostics.secrets` holds the current values of the credential variables reconciler reads, from
+os.environ and from the environment manifests are interpolated from (recorded by `yaml_nodes.to_data`). No
+manifest value may contain one, and no diagnostic ever quotes one: they are masked as `<VARIABLE>`.
+"""
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from yaml.nodes import Node
@@ -11,19 +18,47 @@ from yaml.nodes import Node
 from reconciler.errors import Diagnostic
 
 MAX_MESSAGE = 400
+# The variables reconciler takes credentials from (reconciler.clients.auth: TOKEN_ENV, API_KEY_ENVS; not imported
+# here, as that would load httpx and google-auth into `validate`). GOOGLE_APPLICATION_CREDENTIALS names a file.
+CREDENTIAL_VARIABLES = ("GOOGLE_OAUTH_ACCESS_TOKEN", "GOOGLE_API_KEY", "GEMINI_API_KEY")
+MIN_SECRET_LENGTH = 8  # shorter values ("x", as the emulator accepts) are too common to refuse by value
+
+
+def credentials(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """(variable, value) of every credential variable `env` sets to at least MIN_SECRET_LENGTH characters."""
+    return tuple((name, env[name]) for name in CREDENTIAL_VARIABLES if len(env.get(name) or "") >= MIN_SECRET_LENGTH)
 
 
 @dataclass
 class Diagnostics:
     items: list[Diagnostic] = field(default_factory=list)
+    # (variable, value) of the credentials reconciler would call the APIs with, and of those in the environment
+    # manifests are interpolated from (see remember_secrets)
+    secrets: tuple[tuple[str, str], ...] = field(default_factory=lambda: credentials(os.environ))
 
     def add(self, path: str, line: int, col: int, message: str, severity: str = "error") -> None:
+        path, message = self._masked(path), self._masked(message)  # before the cut, which could leave half a one
         if len(message) > MAX_MESSAGE:  # a message quotes user input, which may be huge
             message = message[:MAX_MESSAGE - 3] + "..."
         self.items.append(Diagnostic(path, line, col, message, severity))
 
     def at(self, path: str, node: Node, message: str, severity: str = "error") -> None:
         self.add(path, node.start_mark.line + 1, node.start_mark.column + 1, message, severity)
+
+    def remember_secrets(self, env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+        """Add the credentials `env` holds (those of os.environ are known from the start), mask them in what
+        was reported before, and return them all."""
+        found = tuple(pair for pair in credentials(env) if pair not in self.secrets)
+        if found:
+            self.secrets += found
+            self.items[:] = [replace(d, path=self._masked(d.path), message=self._masked(d.message)) for d in self.items]
+        return self.secrets
+
+    def _masked(self, text: str) -> str:
+        for name, secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, f"<{name}>")
+        return text
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -32,6 +67,18 @@ class Diagnostics:
     @property
     def warnings(self) -> tuple[Diagnostic, ...]:
         return tuple(sorted(d for d in self.items if d.severity == "warning"))
+
+
+def secret_refused(subject: str, remedy: str) -> str:
+    """The message for a manifest value that would carry a credential: `subject` names the credential."""
+    return (f"{subject}, a credential reconciler calls the APIs with; manifest values are shown in plans, diffs "
+            f"and pull-request comments and written to the lock file, so they must never hold one: {remedy}")
+
+
+def holds_secret(where: str, name: str) -> str:
+    """The message for `where` (a value, a row) holding the current value of the credential variable `name`."""
+    return secret_refused(f"{where} contains the value of {name}", "remove it, and rotate the credential if this "
+                          "file was ever committed or shared")
 
 
 def brief(value: Any) -> str:

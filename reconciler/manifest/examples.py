@@ -1,5 +1,5 @@
 """Training examples of a spec that `trains_on_examples`: inline rows, or a JSONL file relative to the
-manifest and inside the manifest root, every row checked."""
+manifest and inside the manifest root, every row checked (and the whole file for credentials)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from yaml.nodes import Node
 
-from reconciler.manifest.diagnostics import Diagnostics, did_you_mean
+from reconciler.manifest.diagnostics import Diagnostics, did_you_mean, holds_secret
 from reconciler.manifest.files import inside, read_text
 from reconciler.manifest.yaml_nodes import Document, locate
 
@@ -43,16 +43,30 @@ def _read_examples_file(doc: Document, written: str, node: Node, root: Path,
         diagnostics.at(doc.path, node, f"examples file {written!r} resolves outside the manifest root; "
                        "keep training data inside the repository")
         return ()
-    if not file.is_file():
+    if not file.exists():
         diagnostics.at(doc.path, node, f"examples file {written!r} does not exist ({shown})")
         return ()
     text = read_text(file, shown, MAX_EXAMPLES_BYTES, root, diagnostics)
-    if text is None:
+    if text is None or _holds_secret(text, shown, diagnostics):
         return ()
     rows = _parse_jsonl(text, shown, diagnostics)
     if rows == () and not any(d.path == shown for d in diagnostics.errors):
         diagnostics.at(doc.path, node, f"examples file {written!r} holds no examples")
     return rows
+
+
+def _holds_secret(text: str, shown: str, diagnostics: Diagnostics) -> bool:
+    """Whether the file holds a credential's current value anywhere (each reported at its first occurrence); its
+    rows are then not read, so that no message or plan ever quotes them."""
+    found = False
+    for name, secret in diagnostics.secrets:
+        position = text.find(secret)
+        if position >= 0:
+            found = True
+            line = text.count("\n", 0, position) + 1
+            col = position - (text.rfind("\n", 0, position) + 1) + 1
+            diagnostics.add(shown, line, col, holds_secret(f"row {line}", name))
+    return found
 
 
 def _parse_jsonl(text: str, shown: str, diagnostics: Diagnostics) -> tuple[dict, ...]:

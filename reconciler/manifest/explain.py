@@ -31,8 +31,11 @@ def report(diagnostics: Diagnostics, err: ValidationError, root_type: type, show
         if error["type"] == "missing" and error["loc"] in misspelt:
             continue  # "unknown field 'datset'; did you mean 'dataset'?" already says it
         target, message = _explain(error, root_type, node)
-        if id(target) not in flagged:  # e.g. an unset ${VAR} is reported once, not again as a bad value
-            diagnostics.at(shown, target, message)
+        if id(target) in flagged:  # e.g. an unset ${VAR} is reported once, not again as a bad value
+            continue
+        if any(f"<{name}>" in message for name, _ in diagnostics.secrets):
+            continue  # a value about a credential, masked: the credential is reported already, and that is enough
+        diagnostics.at(shown, target, message)
 
 
 def _unwrap(tp: Any) -> Any:

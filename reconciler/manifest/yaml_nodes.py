@@ -2,7 +2,9 @@
 
 Safe loading only: libyaml (CSafeLoader) composes when present, ten times faster; when it fails, the pure
 parser reads the text again to word the error. Conversion interpolates ${VAR}, checks tags and refuses
-unsafe input (alias bombs, recursive aliases, deep nesting, duplicate keys, non-finite numbers).
+unsafe input (alias bombs, recursive aliases, deep nesting, duplicate keys, non-finite numbers) and credentials:
+a ${VAR} of a credential variable, or a key or value containing a credential's current value (masked at once, so
+that no later stage or message ever sees it).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from reconciler.manifest.diagnostics import Diagnostics, brief
+from reconciler.manifest.diagnostics import CREDENTIAL_VARIABLES, Diagnostics, brief, holds_secret, secret_refused
 
 if TYPE_CHECKING:
     from reconciler.manifest.schema import TunedModel
@@ -91,7 +93,8 @@ def compose(text: str, shown: str, diagnostics: Diagnostics) -> Iterator[Node]:
 
 
 def to_data(node: Node, shown: str, env: Mapping[str, str], diagnostics: Diagnostics) -> tuple[Any, frozenset[int]]:
-    """(plain data, ids of the nodes already reported); (None, ...) when the document is refused."""
+    """(plain data, ids of the nodes already reported); (None, ...) when the document is refused.
+    The credentials `env` holds are recorded in `diagnostics.secrets` for the later stages."""
     converter = _Converter(shown, env, diagnostics)
     try:
         return converter.convert(node), frozenset(converter.flagged)
@@ -105,9 +108,11 @@ class _Converter:
 
     def __init__(self, shown: str, env: Mapping[str, str], diagnostics: Diagnostics):
         self.shown, self.env, self.diagnostics = shown, env, diagnostics
+        self.secrets = diagnostics.remember_secrets(env)
         self.budget = MAX_EXPANDED_NODES
         self.open: set[int] = set()
         self.flagged: set[int] = set()
+        self.masked: set[tuple[int, str]] = set()
 
     def report(self, node: Node, message: str) -> None:
         self.flagged.add(id(node))
@@ -145,7 +150,7 @@ class _Converter:
             if not isinstance(key_node, ScalarNode):
                 self.report(key_node, "mapping keys must be plain strings")
                 continue
-            key = key_node.value
+            key = self._unsecret(key_node, key_node.value, "this key") if self.secrets else key_node.value
             if key in first_seen:
                 if not merged:
                     earlier = first_seen[key].start_mark
@@ -162,6 +167,8 @@ class _Converter:
             value = self._interpolate(node)
             if node.style is None:  # a plain scalar: "${EPOCHS}" may now read as the number 4
                 tag = _RESOLVER.resolve(ScalarNode, value, (True, False))
+        if self.secrets:
+            value = self._unsecret(node, value)
         if tag not in _SCALAR_TAGS:
             return self._refuse_tag(node)
         if tag in (f"{_YAML}str", f"{_YAML}timestamp"):
@@ -188,6 +195,9 @@ class _Converter:
                                   "or ${NAME:-default}, and $$ for a literal $")
                 return match.group(0)
             name, default = parsed.groups()
+            if name in CREDENTIAL_VARIABLES:
+                self.report(node, secret_refused(f"this value references ${{{name}}}", "remove the reference"))
+                return match.group(0)
             if self.env.get(name):
                 return self.env[name]
             if default is not None:
@@ -199,6 +209,16 @@ class _Converter:
             return match.group(0)
 
         return _VARIABLE.sub(substitute, node.value)
+
+    def _unsecret(self, node: ScalarNode, value: str, what: str = "this value") -> str:
+        """`value` with every credential in it masked as `<VARIABLE>`, each reported once per node."""
+        for name, secret in self.secrets:
+            if secret in value:
+                if (id(node), name) not in self.masked:  # an alias converts a node again: one report
+                    self.masked.add((id(node), name))
+                    self.report(node, holds_secret(what, name))
+                value = value.replace(secret, f"<{name}>")
+        return value
 
     def _refuse_tag(self, node: Node) -> None:
         self.report(node, f"tag {node.tag.replace(_YAML, '!!')!r} is not allowed: manifests are plain YAML "

@@ -116,3 +116,36 @@ def test_json_is_the_versioned_documented_format():
     assert {c["action"] for c in data["changes"]} == {"train", "retrain", "update", "cancel", "delete", "retire",
                                                       "adopt", "forget", "noop"}
     assert Plan.from_json(data) == PLAN
+
+
+def test_markdown_of_10000_paid_changes_keeps_its_summary_warnings_and_the_rows_that_fit():
+    """Every name in one warning line made a 100 KB line, and the cut fell inside it: a 244-character comment."""
+    changes = (tuple(Change(f"bot-{i:05d}", "train", "new manifest, nothing live: start a tuning job ($)", "vertex")
+                     for i in range(10_000))
+               + tuple(Change(f"old-{i:02d}", "delete", "manifest removed", "vertex") for i in range(25))
+               + tuple(Change(f"ok-{i:04d}", "noop", "in sync", "vertex") for i in range(500)))
+
+    markdown = render.markdown(Plan(changes=changes))
+
+    assert len(markdown) <= render.MARKDOWN_LIMIT
+    assert len(markdown) > render.MARKDOWN_LIMIT - 200  # as many rows as fit, not a stub
+    assert "**Plan: 10000 to train ($), 25 to delete.**" in markdown
+    listed = ", ".join(f"`bot-{i:05d}`" for i in range(20))
+    assert f"> [!WARNING]\n> 10000 change(s) start a paid tuning job: {listed}, … and 9980 more\n" in markdown
+    assert "> [!CAUTION]\n> 25 change(s) cancel or delete live resources: `old-00`," in markdown
+    assert "`old-19`, … and 5 more\n" in markdown
+    rows = [line for line in markdown.splitlines() if line.startswith("| `+` | train")]
+    assert rows[0] == "| `+` | train 💲 | `bot-00000` | vertex | new manifest, nothing live: start a tuning job ($) |"
+    assert f"| … | | | | {10_025 - len(rows)} more not shown |" in markdown
+    assert "_500 resources in sync are not listed._" in markdown
+    assert markdown.endswith("Run `reconciler plan --json` for every field diff._\n")
+    assert max(len(line) for line in markdown.splitlines()) < 1_000
+
+
+@pytest.mark.parametrize("limit", [3_000, 10_000, 60_000])
+def test_markdown_never_passes_its_limit(limit):
+    changes = tuple(Change(f"bot-{i:05d}", ("train", "delete", "update", "noop")[i % 4], "why " * (i % 30), "vertex")
+                    for i in range(4_000))
+    markdown = render.markdown(Plan(changes=changes), limit=limit)
+    assert limit - 200 < len(markdown) <= limit
+    assert markdown.startswith("### reconciler plan\n\n**Plan: 1000 to train ($), 1000 to update, 1000 to delete.**")
