@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import stat
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -34,11 +35,45 @@ def _api_endpoint(args: argparse.Namespace) -> Iterator[tuple[str | None, bool]]
         return
     from reconciler.emulator import Emulator
 
-    state = Path(".reconciler") / "emulator.json"
-    state.parent.mkdir(exist_ok=True)
-    duration = float(os.environ.get("RECONCILER_EMULATOR_JOB_DURATION", "60"))
-    with Emulator(state_file=str(state), job_duration=duration) as emulator:
+    duration = _seconds("RECONCILER_EMULATOR_JOB_DURATION", "60")
+    state = _emulator_state(Path(".reconciler"))
+    try:
+        emulator = Emulator(state_file=str(state), job_duration=duration)
+    except (ValueError, OSError) as err:
+        hint = f"; delete {state} to start from an empty emulator" if str(state) in str(err) else ""
+        raise UserError(f"cannot start the embedded emulator: {err}{hint}") from None
+    with emulator:
         yield emulator.base_url, True
+
+
+def _emulator_state(directory: Path) -> Path:
+    """`.reconciler/emulator.json`: a real directory and a regular file (or none yet), never through a link."""
+    try:
+        directory.mkdir(exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create {directory}/ for the embedded emulator's state: {err.strerror}") from None
+    for path, want, what in ((directory, stat.S_ISDIR, "a directory"),
+                             (directory / "emulator.json", stat.S_ISREG, "a regular file")):
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            continue
+        if stat.S_ISLNK(mode) or not want(mode):
+            kind = "a symbolic link" if stat.S_ISLNK(mode) else "not " + what
+            raise UserError(f"{path} (the embedded emulator's state) is {kind}; refusing to use it: "
+                            f"it must be {what} under the current directory")
+    return directory / "emulator.json"
+
+
+def _seconds(variable: str, default: str) -> float:
+    text = os.environ.get(variable, default)
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise UserError(f"{variable}: not a number of seconds: {text!r}")
+    return value
 
 
 @contextmanager
@@ -57,11 +92,7 @@ def print_warnings(warnings) -> None:
 
 def poll_interval() -> float:
     """Seconds between polls while waiting (RECONCILER_POLL_INTERVAL; tests and the demo shorten it)."""
-    text = os.environ.get("RECONCILER_POLL_INTERVAL", "5")
-    try:
-        return float(text)
-    except ValueError:
-        raise UserError(f"RECONCILER_POLL_INTERVAL: not a number of seconds: {text!r}") from None
+    return _seconds("RECONCILER_POLL_INTERVAL", "5")
 
 
 def stop_on_interrupt() -> threading.Event:

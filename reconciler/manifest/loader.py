@@ -22,7 +22,7 @@ from reconciler.manifest.diagnostics import Diagnostics
 from reconciler.manifest.examples import read_examples
 from reconciler.manifest.explain import report
 from reconciler.manifest.fields import MAX_LABELS
-from reconciler.manifest.files import CONFIG_FILE, MAX_MANIFEST_BYTES, manifest_files, read_text
+from reconciler.manifest.files import CONFIG_FILE, MAX_MANIFEST_BYTES, lock_file_problem, manifest_files, read_text
 from reconciler.manifest.schema import CONFIG_ADAPTER, MANIFEST_ADAPTER, ConfigFile, TunedModel, spec_type
 from reconciler.manifest.yaml_nodes import Document, compose, locate, to_data
 
@@ -78,7 +78,7 @@ class _Loader:
 def read_config(root: Path, env: Mapping[str, str], diagnostics: Diagnostics) -> Config:
     """reconciler.yaml at `root`; its problems are reported and the defaults used instead."""
     file = root / CONFIG_FILE
-    if not file.is_file():
+    if not os.path.lexists(file):
         return Config.default(root)
     shown = str(file)
     text = read_text(file, shown, MAX_MANIFEST_BYTES, root, diagnostics)
@@ -98,8 +98,12 @@ def read_config(root: Path, env: Mapping[str, str], diagnostics: Diagnostics) ->
     if len(parsed.defaults.labels) > MAX_LABELS:
         diagnostics.at(shown, locate(nodes[0], ("defaults", "labels")).key,
                        f"too many labels ({len(parsed.defaults.labels)}; at most {MAX_LABELS})")
+    problem = lock_file_problem(root, parsed.lockFile)
+    if problem:  # reported; the rest of the file still applies, so that its other problems show too
+        diagnostics.at(shown, locate(nodes[0], ("lockFile",)).node, f"lockFile: {problem}")
     defaults = Defaults(parsed.defaults.project, parsed.defaults.location, dict(parsed.defaults.labels))
-    return Config(root=root, lock_path=root / parsed.lockFile, defaults=defaults, state_backend=parsed.state.backend)
+    lock_path = Config.default(root).lock_path if problem else root / parsed.lockFile
+    return Config(root=root, lock_path=lock_path, defaults=defaults, state_backend=parsed.state.backend)
 
 
 def _with_scope_defaults(data: dict, defaults: Defaults) -> dict:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 from reconciler.desired import DesiredState
@@ -18,11 +20,8 @@ def load(path: str) -> Plan | None:
     Known by content, whatever the file is called: a JSON object with `formatVersion`. Its keys are sorted,
     so that key may come after a long list of changes: the whole file is parsed, not a head of it.
     """
-    candidate = Path(path)
-    if not candidate.is_file():
-        return None
     try:
-        data = json.loads(candidate.read_bytes())
+        data = json.loads(_read_regular(Path(path)))
     except (OSError, ValueError):
         return None  # YAML (or unreadable): the manifest loader reports it
     if not isinstance(data, dict) or "formatVersion" not in data:
@@ -32,6 +31,16 @@ def load(path: str) -> Plan | None:
     except (ValueError, KeyError, TypeError) as err:
         raise UserError(f"{path}: not a saved plan this reconciler can apply ({err}); "
                         "run `reconciler plan --out FILE` again") from None
+
+
+def _read_regular(path: Path) -> bytes:
+    """The file's bytes; OSError for anything but a regular file (opened non-blocking: a FIFO cannot hang it)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        os.set_blocking(fd, True)
+        return stream.read()
 
 
 def check_fresh(saved: Plan, lock: Lock | None, desired: DesiredState, observed: ObservedState) -> None:

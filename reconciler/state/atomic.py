@@ -1,23 +1,91 @@
-"""Durable file replacement: a crash at any moment leaves either the old file or the new one, never half."""
+"""Durable file replacement and safe reads: a crash at any moment leaves either the old file or the new one,
+never half; only regular files are read or replaced, never through a symbolic link, and never a FIFO (which
+would block the open)."""
 
 from __future__ import annotations
 
+import errno
 import os
+import re
+import stat
 import uuid
 from pathlib import Path
 
 
+class UnsafePath(OSError):
+    """A path the tool refuses to read or replace: a symbolic link, a directory, a FIFO, a device."""
+
+    def __init__(self, path: Path | str, what: str):
+        super().__init__(errno.EINVAL, what[0].upper() + what[1:] + ("" if "directory" in what else
+                                                                     ", not a regular file"), str(path))
+
+
+def kind(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "is a symbolic link (never followed)"
+    if stat.S_ISDIR(mode):
+        return "is a directory"
+    if stat.S_ISFIFO(mode):
+        return "is a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "is a socket"
+    return "is a device or special file" if not stat.S_ISREG(mode) else "is a regular file"
+
+
+def check_replaceable(path: Path) -> bool:
+    """Whether `path` exists; raises UnsafePath when it exists but is not a regular file (links not followed)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISREG(mode):
+        raise UnsafePath(path, kind(mode))
+    return True
+
+
+def open_regular(path: Path, flags: int, create_mode: int = 0o644) -> int:
+    """os.open without following a final symlink and without blocking on a FIFO; the descriptor is checked to
+    be a regular file (fstat), else it is closed and UnsafePath raised."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, create_mode)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise UnsafePath(path, kind(stat.S_IFLNK)) from None
+        if err.errno in (errno.ENXIO, errno.EISDIR):  # a FIFO without a reader; a directory
+            raise UnsafePath(path, kind(os.lstat(path).st_mode)) from None
+        raise
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise UnsafePath(path, kind(mode))
+    os.set_blocking(fd, True)
+    return fd
+
+
+def read_regular(path: Path, limit: int | None = None) -> bytes | None:
+    """The bytes of regular file `path` (at most `limit` + 1 when given), or None when it does not exist."""
+    try:
+        fd = open_regular(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    with os.fdopen(fd, "rb") as stream:
+        return stream.read() if limit is None else stream.read(limit + 1)
+
+
 def mode_of(path: Path) -> int | None:
     try:
-        return path.stat().st_mode & 0o777
+        return os.lstat(path).st_mode & 0o777
     except FileNotFoundError:
         return None
 
 
 def replace_atomically(target: Path, data: bytes, mode: int | None) -> None:
-    """Write `data` to a hidden temp file beside `target`, fsync it, then rename it over `target`."""
+    """Write `data` to a hidden temp file beside `target`, fsync it, then rename it over `target`.
+
+    `target` must be absent or a regular file (UnsafePath otherwise): a symlink is replaced, never followed."""
+    check_replaceable(target)
     temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)  # umask applies
     try:
         try:
             if mode is not None:
@@ -45,10 +113,10 @@ def fsync_directory(directory: Path) -> None:
 def remove_stale_temps(*targets: Path) -> None:
     """Temp files left by a writer that died mid-write; only the holder of the run lock may call this."""
     for target in targets:
-        prefix = f".{target.name}."
+        ours = re.compile(rf"\.{re.escape(target.name)}\.[0-9a-f]{{12}}\.tmp")
         try:
             for temp in target.parent.iterdir():
-                if temp.name.startswith(prefix) and temp.name.endswith(".tmp"):
+                if ours.fullmatch(temp.name) and stat.S_ISREG(os.lstat(temp).st_mode):
                     temp.unlink(missing_ok=True)
         except OSError:
             pass  # best effort: a leftover temp file is litter, never state

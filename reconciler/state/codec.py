@@ -77,6 +77,8 @@ def _entry_to_json(entry: LockEntry) -> dict:
         "superseded": [g.to_json() for g in entry.superseded],
         "pending": None if entry.pending is None else _intent_to_json(entry.pending),
         "protect": entry.protect,
+        **({"movedFrom": [{"project": p, "location": loc} for p, loc in entry.moved_from]} if entry.moved_from
+           else {}),
     }
 
 
@@ -238,6 +240,15 @@ def _entry_from_json(name: str, data: Any, where: str) -> LockEntry:
                          for i, g in enumerate(superseded)),
         pending=None if pending is None else _intent_from_json(pending, fields.at("pending")),
         protect=fields.optional("protect", bool, default=False),
+        moved_from=tuple(_scope_from_json(s, f"{fields.at('movedFrom')}[{i}]")
+                         for i, s in enumerate(fields.optional("movedFrom", list, default=[]))),
     )
     fields.finish()
     return entry
+
+
+def _scope_from_json(data: Any, where: str) -> tuple[str | None, str | None]:
+    fields = _Fields(data, where)
+    scope = (fields.take("project", str, None), fields.take("location", str, None))
+    fields.finish()
+    return scope

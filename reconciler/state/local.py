@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from reconciler.errors import LockfileError
-from reconciler.state import atomic, codec, run_lock
+from reconciler.state import atomic, codec, run_lock, scope
 from reconciler.state.model import FORMAT_VERSION, Lock
 from reconciler.state.run_lock import Holder
 
@@ -28,13 +28,14 @@ class LocalBackend:
         return str(self.path)
 
     def read(self) -> Lock | None:
+        raw = self._read_bytes()
+        return None if raw is None else self._decode(raw)
+
+    def _read_bytes(self) -> bytes | None:
         try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return None
+            return atomic.read_regular(self.path)
         except OSError as err:
-            raise LockfileError(f"cannot read {self.path}: {err.strerror}") from None
-        return self._decode(raw)
+            raise LockfileError(f"cannot read {self.path}: {err.strerror or err}") from None
 
     def write(self, lock: Lock) -> Lock:
         """Atomically replace the file with `lock` at the next serial, keeping the previous one as `.backup`.
@@ -43,12 +44,7 @@ class LocalBackend:
         """
         written = dataclasses.replace(lock, version=FORMAT_VERSION, serial=lock.serial + 1)
         text = self._encoder.dumps(written).encode()
-        try:
-            previous = self.path.read_bytes()
-        except FileNotFoundError:
-            previous = None
-        except OSError as err:
-            raise LockfileError(f"cannot read {self.path}: {err.strerror}") from None
+        previous = self._read_bytes()
         if previous is not None:
             self._check_unchanged(previous, lock)
         try:
@@ -68,8 +64,28 @@ class LocalBackend:
     @contextmanager
     def lock(self, command: str) -> Iterator[Holder]:
         with run_lock.exclusive(self.run_lock, command) as holder:
+            self._check_backup()
             atomic.remove_stale_temps(self.path, self.backup)
             yield holder
+
+    def _check_backup(self) -> None:
+        """The backup is replaced on every write: refuse, before any side effect, a file there the tool did
+        not write (anything but a previous version of the lock: a JSON object with a lineage)."""
+        try:
+            raw = atomic.read_regular(self.backup)
+        except OSError as err:
+            raise LockfileError(f"cannot use {self.backup} as the backup of {self.path}: {err.strerror or err}; "
+                                "move it away, or set another lockFile in reconciler.yaml") from None
+        if raw is None:
+            return
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or "lineage" not in data:
+            raise LockfileError(f"{self.backup} exists and was not written by reconciler (it is not a previous "
+                                f"version of {self.path}); refusing to overwrite it: move it away, or set another "
+                                "lockFile in reconciler.yaml")
 
     def _decode(self, raw: bytes) -> Lock:
         def corrupt(detail: str) -> LockfileError:
@@ -86,11 +102,20 @@ class LocalBackend:
         except json.JSONDecodeError as err:
             raise corrupt(f"line {err.lineno}: {err.msg}") from None
         try:
-            return codec.from_json(data)
+            lock = codec.from_json(data)
         except codec.NewerFormat as err:
             raise self._newer(err.version) from None
         except codec.InvalidLock as err:
             raise corrupt(err.detail) from None
+        try:
+            scope.check(lock)
+        except scope.OutOfScope as err:
+            raise LockfileError(
+                f"{self.path}: {err.where} {err.problem}; refusing to plan or apply with it (a hand edit or a bad "
+                f"merge would make apply retire and delete resources that are not this entry's): restore the entry "
+                f"from version control or {self.backup}, or remove it from the lock to have it rebuilt from the live "
+                "resources' ownership labels. Nothing was changed") from None
+        return lock
 
     def _recovery_advice(self) -> str:
         rebuild = "to rebuild ownership from live resources"

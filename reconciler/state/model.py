@@ -65,6 +65,9 @@ class LockEntry:
     superseded: tuple[Generation, ...] = ()  # older generations still live, awaiting retirement
     pending: Intent | None = None
     protect: bool = False
+    # scopes (project, location) this entry lived in before its manifest moved: its superseded generations may
+    # still be there, awaiting retirement (state.scope accepts them there and nowhere else)
+    moved_from: tuple[tuple[str | None, str | None], ...] = ()
 
     @classmethod
     def new(cls, desired: DesiredResource) -> LockEntry:
@@ -96,7 +99,11 @@ class LockEntry:
     def with_current(self, generation: Generation, **changes: Any) -> LockEntry:
         """`generation` becomes current; every other recorded generation is superseded by it."""
         older = tuple(g for g in self.generations if g.key != generation.key)
-        return replace(self, current=generation, superseded=older, pending=None, **changes)
+        moved = self.moved_from
+        scope = (changes.get("project", self.project), changes.get("location", self.location))
+        if older and scope != (self.project, self.location) and (self.project, self.location) not in moved:
+            moved = (*moved, (self.project, self.location))
+        return replace(self, current=generation, superseded=older, pending=None, moved_from=moved, **changes)
 
     def without_generation(self, key: str, *, keep_entry: bool) -> LockEntry | None:
         """The entry without the generation `key`; None once nothing is left to remember (unless kept)."""

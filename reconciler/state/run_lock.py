@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import LockfileError, StateLockedError
+from reconciler.state import atomic
 from reconciler.state.model import utc_now
 
 
@@ -71,7 +72,7 @@ def exclusive(lock_path: Path, command: str) -> Iterator[Holder]:
 def _acquire(lock_path: Path) -> tuple[int, Holder | None]:
     while True:
         try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = atomic.open_regular(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as err:
             raise LockfileError(f"cannot create {lock_path}: {err.strerror}") from None
         try:
@@ -84,8 +85,22 @@ def _acquire(lock_path: Path) -> tuple[int, Holder | None]:
             os.close(fd)
             raise LockfileError(f"cannot lock {lock_path}: {err.strerror}") from None
         if _is_same_file(fd, lock_path):
-            return fd, Holder.from_text(_contents(fd))
+            text = _contents(fd)
+            holder = Holder.from_text(text)
+            if holder is None and not _ours(text):
+                os.close(fd)  # never truncated, written or removed: somebody else's file
+                raise LockfileError(f"{lock_path} exists and was not created by reconciler (it holds no run "
+                                    "record); refusing to use it as the run lock: move it away, or set another "
+                                    "lockFile in reconciler.yaml")
+            return fd, holder
         os.close(fd)  # a releasing holder removed this file between our open and our flock: start over
+
+
+def _ours(text: str) -> bool:
+    """Whether a file without a valid record was left by a run lock: empty, or one line of JSON cut short by a
+    kill mid-write (`{"command": ...`); anything else (a Cargo.lock, a composer.lock) is somebody else's."""
+    body = text.removesuffix("\n")
+    return not body or (body.startswith('{"') and "\n" not in body and len(body) < 4096)
 
 
 def _locked(holder: Holder | None, lock_path: Path) -> StateLockedError:
@@ -119,7 +134,7 @@ def _record(fd: int, holder: Holder) -> None:
 
 def _is_same_file(fd: int, path: Path) -> bool:
     try:
-        on_path = path.stat()
+        on_path = os.lstat(path)
     except FileNotFoundError:
         return False
     held = os.fstat(fd)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from reconciler.cli import session
 from reconciler.cli.commands import Result
+from reconciler.errors import UserError
 
 
 def add_parser(subparsers) -> None:
@@ -28,12 +29,14 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> Result:
     from reconciler import render
 
+    if args.out:
+        _check_out(args.out)
     with session.workspace(args, args.path) as workspace:
         session.print_warnings(workspace.desired.warnings)
         workspace.refresh()
         plan = workspace.plan(frozenset(args.target), frozenset(args.replace))
     if args.out:
-        Path(args.out).write_text(render.as_json(plan), encoding="utf-8")
+        _save(Path(args.out), render.as_json(plan).encode())
     if args.json:
         sys.stdout.write(render.as_json(plan))
     elif args.markdown:
@@ -43,3 +46,34 @@ def run(args: argparse.Namespace) -> Result:
         if args.out:
             print(f"\nSaved the plan to {args.out}: apply exactly this with `reconciler apply {args.out}`.")
     return "changes" if args.detailed_exitcode and plan.has_changes else "ok"
+
+
+def _check_out(out: str) -> None:
+    """Before any work: `--out` may only be a new file or a saved plan (never a link, a FIFO, a manifest)."""
+    from reconciler.plan import planfile
+    from reconciler.state import atomic
+
+    try:
+        exists = atomic.check_replaceable(Path(out))
+    except OSError as err:
+        raise UserError(f"--out {out}: {err.strerror}; refusing to write the plan there") from None
+    if not exists:
+        return
+    try:
+        saved = planfile.load(out)
+    except UserError:
+        return  # a saved plan of another format version: replacing it is what --out is for
+    if saved is None:
+        raise UserError(f"--out {out}: the file exists and is not a saved plan; refusing to overwrite it "
+                        "(choose a new file name, or remove it first)")
+
+
+def _save(out: Path, data: bytes) -> None:
+    """Atomically (temp file, fsync, rename): a failed write leaves the previous file, never half a plan."""
+    from reconciler.state import atomic
+
+    try:
+        atomic.replace_atomically(out, data, atomic.mode_of(out))
+        atomic.fsync_directory(out.parent)
+    except OSError as err:
+        raise UserError(f"cannot write the plan to {out}: {err.strerror or err}") from None
