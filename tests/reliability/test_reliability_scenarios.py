@@ -216,11 +216,11 @@ def test_damaged_or_lost_lock_is_a_clear_error_or_rebuilt_and_nothing_is_retrain
 
 
 def test_out_of_band_deletion_label_edit_and_failed_job_are_facts_never_retrained(start_emulator, tmp_path):
-    emu = start_emulator(job_duration=5.0)
+    emu = start_emulator(job_duration=30.0)  # vx-f must still be running, whatever the load, when it is failed
     repo = Repo(tmp_path, emu)
     expected = two_of_each(repo)
     assert repo.apply().code == 0
-    emu.advance(5)
+    emu.advance(30)
     repo.write("vx-f", vertex_manifest("vx-f", checkpoints=False))
     assert repo.apply().code == 0
     expected["vx-f"] = 1
