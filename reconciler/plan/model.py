@@ -7,7 +7,7 @@ serial, fingerprints of the live state and of the manifests) so that a saved pla
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 FORMAT_VERSION = 1
@@ -77,9 +77,6 @@ class Plan:
 
     def counts(self) -> Counter:
         return Counter(c.action for c in self.changes if c.is_change)
-
-    def with_changes(self, changes: tuple[Change, ...]) -> Plan:
-        return replace(self, changes=changes)
 
     def to_json(self) -> dict:
         return {

@@ -73,8 +73,9 @@ def test_the_plan_fingerprint_spells_a_generation_as_the_lock_does():
     from reconciler.observed import ObservedState
 
     generation = sample_lock().entries["support-bot"].current
-    observed = ObservedState(generations=(generation,)).to_json()["generations"][0]
-    assert observed == codec.to_json(sample_lock())["entries"]["support-bot"]["current"]
+    state = ObservedState(generations=(generation,), scopes=("vertex:acme:us-central1",))
+    assert state.to_json()["generations"][0] == codec.to_json(sample_lock())["entries"]["support-bot"]["current"]
+    assert ObservedState.from_json(json.loads(json.dumps(state.to_json()))) == state
 
 
 def test_a_generation_with_only_its_required_keys_takes_the_defaults():
