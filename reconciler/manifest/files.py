@@ -3,6 +3,7 @@ resolved), bounded in size, UTF-8."""
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import stat
@@ -10,10 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from reconciler.manifest.diagnostics import Diagnostics
+from reconciler.state import atomic, sidecars
 
 CONFIG_FILE = "reconciler.yaml"
 MAX_MANIFEST_BYTES = 1024 * 1024
-SNIFF_BYTES = 4096  # of a sidecar, to tell the tool's own files from somebody else's
 
 
 def manifest_files(path: Path, root: Path, diagnostics: Diagnostics) -> Iterator[tuple[Path, str]]:
@@ -44,9 +45,11 @@ def read_text(file: Path, shown: str, limit: int, root: Path, diagnostics: Diagn
         if not inside(file, root):
             diagnostics.add(shown, 0, 0, f"resolves outside the manifest root {root}")
             return None
-        data = _read_regular(file, limit)
-    except _NotRegular as err:
-        diagnostics.add(shown, 0, 0, f"{err}; only regular files are read")
+        data = atomic.read_regular(file, limit, follow_symlinks=True)
+        if data is None:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))
+    except atomic.UnsafePath:
+        diagnostics.add(shown, 0, 0, f"{atomic.kind(os.stat(file).st_mode)}; only regular files are read")
         return None
     except OSError as err:
         diagnostics.add(shown, 0, 0, f"cannot read: {err.strerror or err}")
@@ -80,48 +83,10 @@ def lock_file_problem(root: Path, written: str) -> str:
     try:
         mode = os.lstat(file).st_mode
     except OSError:
-        return _sidecar_problem(file)
+        return sidecars.problem(file)
     if stat.S_ISREG(mode):
-        return _sidecar_problem(file)
-    return f"{written!r} {_kind(mode)}; the lock must be a regular file (links are never followed)"
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISLNK(mode):
-        return "is a symbolic link"
-    return "is a directory" if stat.S_ISDIR(mode) else "is a FIFO" if stat.S_ISFIFO(mode) else "is not a regular file"
-
-
-def _sidecar_problem(file: Path) -> str:
-    """The run lock (`<lockFile>.lock`) and the backup (`<lockFile>.backup`) are the tool's own: refuse a name
-    whose sidecar is a file it did not write (a `Cargo.lock` for `lockFile: Cargo`)."""
-    for sidecar, looks_ours in ((file.with_name(file.name + ".lock"), _run_record),
-                                (file.with_name(file.name + ".backup"), _previous_lock)):
-        try:
-            mode = os.lstat(sidecar).st_mode
-        except OSError:
-            continue
-        if not stat.S_ISREG(mode):
-            return f"{sidecar.name} (the lock's sidecar) {_kind(mode)}; only regular files are written"
-        try:
-            data = _read_regular(sidecar, SNIFF_BYTES)
-        except OSError:
-            continue  # reported when the lock is used
-        if not looks_ours(data):
-            return (f"{sidecar.name} exists and was not written by reconciler; the lock's run lock and backup are "
-                    f"<lockFile>.lock and <lockFile>.backup: choose a lockFile whose sidecars are free")
-    return ""
-
-
-def _run_record(data: bytes) -> bool:
-    body = data.removesuffix(b"\n")
-    return not body or (body.startswith(b'{"') and b"\n" not in body)
-
-
-def _previous_lock(head: bytes) -> bool:
-    """A lock as the codec writes it (sorted keys: `digestAlgorithm` first); only the head is read, so that
-    validating a large repository does not parse its backup."""
-    return head.lstrip().startswith(b"{") and (b'"digestAlgorithm"' in head or b'"lineage"' in head)
+        return sidecars.problem(file)
+    return f"{written!r} {atomic.kind(mode)}; the lock must be a regular file (links are never followed)"
 
 
 def inside(file: Path, root: Path) -> bool:
@@ -133,24 +98,3 @@ def inside(file: Path, root: Path) -> bool:
 @functools.lru_cache(maxsize=64)
 def _real(root: Path) -> str:
     return os.path.realpath(root)
-
-
-class _NotRegular(OSError):
-    pass
-
-
-def _read_regular(file: Path, limit: int) -> bytes:
-    """At most `limit` + 1 bytes of a regular file. Opened non-blocking so that a FIFO cannot hang the read,
-    and checked (fstat) before reading: a FIFO, a device or a directory is refused."""
-    fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise _NotRegular(_kind(mode))
-        os.set_blocking(fd, True)
-        with os.fdopen(fd, "rb") as stream:
-            fd = -1
-            return stream.read(limit + 1)
-    finally:
-        if fd >= 0:
-            os.close(fd)

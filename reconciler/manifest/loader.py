@@ -79,7 +79,11 @@ def read_config(root: Path, env: Mapping[str, str], diagnostics: Diagnostics) ->
     """reconciler.yaml at `root`; its problems are reported and the defaults used instead."""
     file = root / CONFIG_FILE
     if not os.path.lexists(file):
-        return Config.default(root)
+        config = Config.default(root)
+        problem = lock_file_problem(root, config.lock_path.name)  # the default lock and its sidecars, too
+        if problem:
+            diagnostics.add(str(config.lock_path), 0, 0, problem)
+        return config
     shown = str(file)
     text = read_text(file, shown, MAX_MANIFEST_BYTES, root, diagnostics)
     nodes = list(compose(text, shown, diagnostics)) if text is not None else []

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import stat
 from pathlib import Path
 
 from reconciler.desired import DesiredState
 from reconciler.errors import StalePlanError, UserError
 from reconciler.observed import ObservedState
 from reconciler.plan.model import Plan
+from reconciler.state import atomic
 from reconciler.state.model import Lock
 
 
@@ -21,7 +20,7 @@ def load(path: str) -> Plan | None:
     so that key may come after a long list of changes: the whole file is parsed, not a head of it.
     """
     try:
-        data = json.loads(_read_regular(Path(path)))
+        data = json.loads(atomic.read_regular(Path(path), follow_symlinks=True) or b"")
     except (OSError, ValueError):
         return None  # YAML (or unreadable): the manifest loader reports it
     if not isinstance(data, dict) or "formatVersion" not in data:
@@ -31,16 +30,6 @@ def load(path: str) -> Plan | None:
     except (ValueError, KeyError, TypeError) as err:
         raise UserError(f"{path}: not a saved plan this reconciler can apply ({err}); "
                         "run `reconciler plan --out FILE` again") from None
-
-
-def _read_regular(path: Path) -> bytes:
-    """The file's bytes; OSError for anything but a regular file (opened non-blocking: a FIFO cannot hang it)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as stream:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{path} is not a regular file")
-        os.set_blocking(fd, True)
-        return stream.read()
 
 
 def check_fresh(saved: Plan, lock: Lock | None, desired: DesiredState, observed: ObservedState) -> None:

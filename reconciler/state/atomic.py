@@ -43,11 +43,12 @@ def check_replaceable(path: Path) -> bool:
     return True
 
 
-def open_regular(path: Path, flags: int, create_mode: int = 0o644) -> int:
-    """os.open without following a final symlink and without blocking on a FIFO; the descriptor is checked to
-    be a regular file (fstat), else it is closed and UnsafePath raised."""
+def open_regular(path: Path, flags: int, create_mode: int = 0o644, *, follow_symlinks: bool = False) -> int:
+    """os.open without following a final symlink (unless asked) and without blocking on a FIFO; the descriptor
+    is checked to be a regular file (fstat), else it is closed and UnsafePath raised."""
+    nofollow = 0 if follow_symlinks else os.O_NOFOLLOW
     try:
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, create_mode)
+        fd = os.open(path, flags | nofollow | os.O_NONBLOCK | os.O_CLOEXEC, create_mode)
     except OSError as err:
         if err.errno == errno.ELOOP:
             raise UnsafePath(path, kind(stat.S_IFLNK)) from None
@@ -62,10 +63,10 @@ def open_regular(path: Path, flags: int, create_mode: int = 0o644) -> int:
     return fd
 
 
-def read_regular(path: Path, limit: int | None = None) -> bytes | None:
+def read_regular(path: Path, limit: int | None = None, *, follow_symlinks: bool = False) -> bytes | None:
     """The bytes of regular file `path` (at most `limit` + 1 when given), or None when it does not exist."""
     try:
-        fd = open_regular(path, os.O_RDONLY)
+        fd = open_regular(path, os.O_RDONLY, follow_symlinks=follow_symlinks)
     except FileNotFoundError:
         return None
     with os.fdopen(fd, "rb") as stream:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from reconciler.errors import LockfileError
-from reconciler.state import atomic, codec, run_lock, scope
+from reconciler.state import atomic, codec, run_lock, scope, sidecars
 from reconciler.state.model import FORMAT_VERSION, Lock
 from reconciler.state.run_lock import Holder
 
@@ -19,9 +19,10 @@ from reconciler.state.run_lock import Holder
 class LocalBackend:
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
-        self.backup = self.path.with_name(self.path.name + ".backup")
-        self.run_lock = self.path.with_name(self.path.name + ".lock")
+        self.backup = sidecars.backup_of(self.path)
+        self.run_lock = sidecars.run_lock_of(self.path)
         self._encoder = codec.Encoder()
+        self._known: tuple[bytes, str, int] | None = None  # the file as this backend last read or wrote it
 
     @property
     def location(self) -> str:
@@ -29,7 +30,11 @@ class LocalBackend:
 
     def read(self) -> Lock | None:
         raw = self._read_bytes()
-        return None if raw is None else self._decode(raw)
+        if raw is None:
+            return None
+        lock = self._decode(raw)
+        self._known = (raw, lock.lineage, lock.serial)
+        return lock
 
     def _read_bytes(self) -> bytes | None:
         try:
@@ -45,8 +50,8 @@ class LocalBackend:
         written = dataclasses.replace(lock, version=FORMAT_VERSION, serial=lock.serial + 1)
         text = self._encoder.dumps(written).encode()
         previous = self._read_bytes()
-        if previous is not None:
-            self._check_unchanged(previous, lock)
+        if previous is not None and self._known != (previous, lock.lineage, lock.serial):
+            self._check_unchanged(previous, lock)  # parsed only when it is not the file `lock` came from
         try:
             mode = atomic.mode_of(self.path)
             if previous is not None:
@@ -59,33 +64,17 @@ class LocalBackend:
             atomic.fsync_directory(self.path.parent)
         except OSError as err:
             raise LockfileError(f"wrote {self.path} but could not make it durable: {err.strerror or err}") from None
+        self._known = (text, written.lineage, written.serial)
         return written
 
     @contextmanager
     def lock(self, command: str) -> Iterator[Holder]:
         with run_lock.exclusive(self.run_lock, command) as holder:
-            self._check_backup()
+            problem = sidecars.problem(self.path)  # before any side effect; the run lock itself is ours now
+            if problem:
+                raise LockfileError(problem)
             atomic.remove_stale_temps(self.path, self.backup)
             yield holder
-
-    def _check_backup(self) -> None:
-        """The backup is replaced on every write: refuse, before any side effect, a file there the tool did
-        not write (anything but a previous version of the lock: a JSON object with a lineage)."""
-        try:
-            raw = atomic.read_regular(self.backup)
-        except OSError as err:
-            raise LockfileError(f"cannot use {self.backup} as the backup of {self.path}: {err.strerror or err}; "
-                                "move it away, or set another lockFile in reconciler.yaml") from None
-        if raw is None:
-            return
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict) or "lineage" not in data:
-            raise LockfileError(f"{self.backup} exists and was not written by reconciler (it is not a previous "
-                                f"version of {self.path}); refusing to overwrite it: move it away, or set another "
-                                "lockFile in reconciler.yaml")
 
     def _decode(self, raw: bytes) -> Lock:
         def corrupt(detail: str) -> LockfileError:
@@ -128,7 +117,8 @@ class LocalBackend:
                              f"format {FORMAT_VERSION}); upgrade reconciler")
 
     def _check_unchanged(self, previous: bytes, lock: Lock) -> None:
-        """Only the head is compared (a full decode per write would grow with the lock); corrupt files may go."""
+        """The file is not what this backend last read or wrote: refuse it when it is a newer format or another
+        lineage or serial than `lock` was derived from; a corrupt file may go (the backup keeps its bytes)."""
         try:
             on_disk = json.loads(previous)
         except ValueError:

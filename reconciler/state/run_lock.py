@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import LockfileError, StateLockedError
-from reconciler.state import atomic
+from reconciler.state import atomic, sidecars
 from reconciler.state.model import utc_now
 
 
@@ -87,20 +87,13 @@ def _acquire(lock_path: Path) -> tuple[int, Holder | None]:
         if _is_same_file(fd, lock_path):
             text = _contents(fd)
             holder = Holder.from_text(text)
-            if holder is None and not _ours(text):
+            if holder is None and not sidecars.run_record(text.encode()):
                 os.close(fd)  # never truncated, written or removed: somebody else's file
                 raise LockfileError(f"{lock_path} exists and was not created by reconciler (it holds no run "
                                     "record); refusing to use it as the run lock: move it away, or set another "
                                     "lockFile in reconciler.yaml")
             return fd, holder
         os.close(fd)  # a releasing holder removed this file between our open and our flock: start over
-
-
-def _ours(text: str) -> bool:
-    """Whether a file without a valid record was left by a run lock: empty, or one line of JSON cut short by a
-    kill mid-write (`{"command": ...`); anything else (a Cargo.lock, a composer.lock) is somebody else's."""
-    body = text.removesuffix("\n")
-    return not body or (body.startswith('{"') and "\n" not in body and len(body) < 4096)
 
 
 def _locked(holder: Holder | None, lock_path: Path) -> StateLockedError:

@@ -141,8 +141,25 @@ def test_a_fifo_lock_file_is_refused_by_validate_plan_and_apply(cli):
 def test_a_fifo_lock_at_the_default_path_is_refused_without_reconciler_yaml(cli):
     root = cli.cwd / "manifests" / "gemini"  # no reconciler.yaml here: the default lock path
     os.mkfifo(root / "reconciler.lock")
-    refused(run(cli, "plan", "manifests/gemini"), "reconciler.lock: Is a FIFO, not a regular file")
-    refused(run(cli, "status", "manifests/gemini"), "reconciler.lock: Is a FIFO, not a regular file")
+    found_offline = "reconciler.lock: 'reconciler.lock' is a FIFO; the lock must be a regular file"
+    refused(run(cli, "validate", "manifests/gemini", endpoint=False), found_offline)
+    refused(run(cli, "plan", "manifests/gemini"), found_offline)
+    refused(run(cli, "status", "manifests/gemini"), found_offline)
+    assert cli.emulator.requests() == []  # found by the manifest checks, before any API call
+
+
+def test_a_backup_of_a_corrupt_lock_is_still_the_tools_own(cli):
+    """The backup keeps whatever the previous lock held, corrupt bytes included: the next run must not take it
+    for somebody else's file."""
+    lock = cli.cwd / "manifests" / "reconciler.lock"
+    assert run(cli, "apply", "manifests", "--yes").code == 0
+    lock.write_text("{ not json")
+    assert run(cli, "plan", "manifests").code == 1  # a corrupt lock is refused, with its backup named
+    lock.unlink()  # the user's way out: rebuild by adoption
+    assert run(cli, "apply", "manifests", "--yes").code == 0
+    (lock.parent / "reconciler.lock.backup").write_text("{ not json")  # as if the corrupt bytes were backed up
+    assert run(cli, "validate", "manifests", endpoint=False).code == 0
+    assert run(cli, "apply", "manifests", "--yes").code == 0
 
 
 def test_a_fifo_run_lock_is_refused(cli):
