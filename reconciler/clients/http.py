@@ -25,15 +25,9 @@ from typing import Any
 import httpx
 
 from reconciler.clients import responses
-from reconciler.clients.redact import REDACTED, SECRET_HEADERS, SECRET_QUERY_PARAMS, redact_url, request_secrets, scrub
-from reconciler.clients.rpc import (RETRY_INFO_TYPE, RPC_CODE_NAMES, STATUS_BY_HTTP, error_from_status, make_error,
-                                    parse_duration, retry_info_delay, translate_error)
+from reconciler.clients.redact import redact_url, request_secrets, scrub
+from reconciler.clients.rpc import error_from_status, translate_error
 from reconciler.errors import ApiError, BadResponse, DeadlineExceeded, TransportError
-
-__all__ = ["REDACTED", "RETRY_INFO_TYPE", "RPC_CODE_NAMES", "SECRET_HEADERS", "SECRET_QUERY_PARAMS", "STATUS_BY_HTTP",
-           "RateLimiter", "RetryPolicy", "Session", "error_from_status", "make_error", "parse_duration",
-           "parse_retry_after", "poll_operation", "redact_url", "request_secrets", "retry_info_delay", "scrub",
-           "translate_error"]
 
 log = logging.getLogger("reconciler.http")
 

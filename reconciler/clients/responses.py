@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 import httpx
 
-from reconciler.clients.redact import redact_text, redact_url
+from reconciler.clients.redact import redact_url, request_secrets, scrub
 from reconciler.errors import BadResponse, DeadlineExceeded, ResponseTooLarge
 
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # no answer of these APIs comes near it; a hostile one must not fill memory
@@ -40,7 +40,7 @@ def read_body(response: httpx.Response, *, deadline: float, clock: Callable[[], 
                                        f"({size} bytes so far); the outcome is unknown",
                                        method=request.method, url=redact_url(request.url))
     except httpx.DecodingError as exc:
-        fail(request, f"a body that cannot be decoded ({redact_text(str(exc))[:200]})",
+        fail(request, f"a body that cannot be decoded ({str(exc)[:200]})",
              http_status=response.status_code)
     return b"".join(chunks)
 
@@ -65,7 +65,7 @@ def decode_success(response: httpx.Response, content: bytes) -> dict:
     if set(data) == {"error"}:  # an error envelope; a resource's own `error` (a failed job, operation) has a name
         error = data["error"]
         said = error.get("message") if isinstance(error, dict) else error
-        fail(request, f"an error in a success answer: {redact_text(str(said))[:300]!r}", http_status=status)
+        fail(request, f"an error in a success answer: {str(said)[:300]!r}", http_status=status)
     return data
 
 
@@ -103,7 +103,9 @@ def _refuse(constant: str) -> NoReturn:
 
 
 def fail(request: httpx.Request, what: str, *, http_status: int = 0) -> NoReturn:
-    raise BadResponse(f"the server answered with {what}", method=request.method, url=redact_url(request.url),
+    """Raise the BadResponse; `what` may quote the server, which may echo what the request sent: every
+    credential the request carried is scrubbed here, once for every such message."""
+    raise BadResponse(scrub(f"the server answered with {what}", request_secrets(request)), method=request.method, url=redact_url(request.url),
                       http_status=http_status)
 
 

@@ -62,6 +62,18 @@ def test_a_broken_success_is_a_bad_response_sent_once(case, idempotent):
     assert caught.value.url.startswith("http://[REDACTED]@api.test/v1/projects/p/locations/l/tuningJobs")
 
 
+def test_a_success_that_echoes_the_request_credential_never_shows_it():
+    def echo(request: httpx.Request) -> httpx.Response:
+        said = f"bad key {request.headers['x-goog-api-key']}"
+        return httpx.Response(200, json={"error": {"code": 400, "message": said}})
+    from reconciler.clients.auth import ApiKey
+
+    http = Session(httpx.Client(transport=httpx.MockTransport(echo), auth=ApiKey("AIzaEchoedSecret42")))
+    with pytest.raises(BadResponse) as caught:
+        http.call("GET", URL, idempotent=True)
+    assert "AIzaEchoedSecret42" not in str(caught.value) and "bad key [REDACTED]" in str(caught.value)
+
+
 @pytest.mark.parametrize(("page", "message"), [
     ({"tuningJobs": {"name": "x"}}, "'tuningJobs' is not a list of objects"),
     ({"tuningJobs": ["x"]}, "'tuningJobs' is not a list of objects"),

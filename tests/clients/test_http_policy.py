@@ -9,7 +9,8 @@ import logging
 import httpx
 import pytest
 
-from reconciler.clients.http import RateLimiter, RetryPolicy, Session, error_from_status, poll_operation
+from reconciler.clients.http import RateLimiter, RetryPolicy, Session, poll_operation
+from reconciler.clients.rpc import error_from_status
 from reconciler.errors import (Aborted, AlreadyExists, ApiError, BadResponse, DeadlineExceeded, FailedPrecondition, Internal,
                                InvalidArgument, NotFound, PermissionDenied, ResourceExhausted, TransportError,
                                Unauthenticated, Unavailable)
