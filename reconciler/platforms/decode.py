@@ -44,10 +44,10 @@ def name(data: dict, what: str) -> str:
     return value
 
 
-def string(data: dict, key: str, what: str) -> str | None:
+def string(data: dict, key: str, what: str, *, required: bool = False) -> str | None:
     value = data.get(key)
-    if value is not None and not isinstance(value, str):
-        _wrong(what, key, value, "a string")
+    if (value is not None or required) and not (isinstance(value, str) and (value or not required)):
+        _wrong(what, key, value, "a non-empty string" if required else "a string")
     return value
 
 

@@ -37,7 +37,7 @@ LIVE_FIELDS = ("displayName", "description", "temperature", "topP", "topK")
 class Gemini:
     name = NAME
     ownership = "its deterministic tunedModelId"
-    scoped = False  # resources live in a (project, location)
+    scoped = False  # one global namespace of tuned models, no (project, location)
     one_id_per_spec = True
 
     def connect(self, http: Any, *, endpoint: str | None, policy: Any, limiter: Any) -> GeminiClient:

@@ -2,7 +2,7 @@
 
 Ownership travels as labels on the job, which the service copies to the model and endpoint. Reading is
 three label-filtered listings per (project, location), joined job -> model -> endpoints; the reading and the
-request bodies live in `vertex_read` and `vertex_bodies`.
+request bodies live in `vertex_read` and `bodies`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from reconciler.errors import FailedPrecondition, NotFound, NotOwned
 from reconciler.observed import Generation
 from reconciler.platforms import bodies, decode
 from reconciler.platforms.base import Steps, Submit
-from reconciler.platforms.vertex_read import decode_model, deployed_version, generation, model_tail, read
+from reconciler.platforms.vertex_read import (decode_endpoint, decode_model, deployed_version, generation,
+                                               model_tail, read)
 
 if TYPE_CHECKING:
     from reconciler.clients.vertex import VertexClient
@@ -106,7 +107,7 @@ class Vertex:
             return
         base = model_base(generation_.model)
         try:
-            model = client.get_model(generation_.model)
+            model = decode.at("GET", client.url(generation_.model), decode_model, client.get_model(generation_.model))
         except NotFound:
             return
         labels = model.get("labels") or {}
@@ -147,7 +148,7 @@ def _undeploy(client: VertexClient, endpoint: str, model_base_: str, version: st
     """Undeploy this model version (never another version of the same model: a continuous-tuning job may
     have added its version to its upstream's model) and delete the endpoint if it was this job's own."""
     try:
-        live = client.get_endpoint(endpoint)
+        live = decode.at("GET", client.url(endpoint), decode_endpoint, client.get_endpoint(endpoint))
     except NotFound:
         return
     deployed = live.get("deployedModels") or []

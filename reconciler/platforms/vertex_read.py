@@ -165,8 +165,9 @@ def decode_endpoint(data: object) -> dict:
     what = f"the endpoint {decode.name(found, 'an endpoint')}"
     decode.labels(found, "labels", what)
     for deployed in decode.objects(found, "deployedModels", what):
-        for key in ("model", "modelVersionId", "id"):
+        for key in ("model", "modelVersionId"):
             decode.string(deployed, key, f"{what}'s deployedModels")
+        decode.string(deployed, "id", f"{what}'s deployedModels", required=True)  # what undeploy names
     return found
 
 

@@ -13,7 +13,8 @@ import pytest
 from reconciler.apply import create
 from reconciler.apply.context import Context
 from reconciler.desired import DesiredResource, Policy
-from reconciler.errors import AlreadyExists, ResourceExhausted, TransportError, Unavailable
+from reconciler.errors import (AlreadyExists, BadResponse, DeadlineExceeded, ResourceExhausted, TransportError,
+                               Unavailable)
 from reconciler.observed import Generation, ObservedState
 from reconciler.plan.model import Change
 from reconciler.state.journal import Journal
@@ -63,10 +64,12 @@ class FakePlatform:
         if answer == "ok":
             self.existing.append(made)
             return made
-        if answer in ("lost", "409"):  # the create landed, but its answer never arrived / the id was taken
+        if answer in ("lost", "409", "unreadable", "slow"):  # it landed; its answer was lost, unreadable or late
             self.existing.append(made)
         raise {"lost": TransportError("connection reset"), "503": Unavailable("try again"),
-               "429": ResourceExhausted("quota"), "409": AlreadyExists("exists")}[answer]
+               "429": ResourceExhausted("quota"), "409": AlreadyExists("exists"),
+               "unreadable": BadResponse("the server answered with an empty body"),
+               "slow": DeadlineExceeded("the answer took longer than 60s to arrive")}[answer]
 
     def lookup(self, client, desired) -> list[Generation]:
         return list(self.existing)
@@ -98,6 +101,10 @@ def run(answers: list, *, listed: list[Generation] = (), existing: list[Generati
      ["ok"], {"listed": [live("job-0")], "listing_age": 60.0}, 1, "job-1", "started job-1"),
     ("a lost answer is found by lookup, never sent again",
      ["lost"], {}, 1, "job-1", "its create answer was lost; found it by its labels"),
+    ("an unreadable create answer (a broken server) may have created: found by lookup, never sent again",
+     ["unreadable"], {}, 1, "job-1", "its create answer was lost; found it by its labels"),
+    ("an answer past the request deadline may have created: found by lookup, never sent again",
+     ["slow"], {}, 1, "job-1", "its create answer was lost; found it by its labels"),
     ("a 503 that created nothing is sent again after a lookup finds nothing",
      ["503", "ok"], {}, 2, "job-2", "started job-2"),
     ("429 is a definite no: resent until it goes through",

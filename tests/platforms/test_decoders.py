@@ -103,3 +103,46 @@ def test_healthy_shapes_still_decode():
     assert vertex_read.generation(job).endpoints == (f"{P}/endpoints/2",)
     model = {"name": "tunedModels/bot-0123abcd", "state": 2, "temperature": 0.5, "topK": 40}
     assert gemini.generation(model).phase == "succeeded"
+
+
+class _Removal:
+    """A Vertex client answering the reads of a removal; nothing may be deleted from broken answers."""
+
+    def __init__(self, model: dict, endpoint: dict):
+        self.model, self.endpoint, self.deleted = model, endpoint, []
+
+    def url(self, name: str) -> str:
+        return f"http://api.test/v1/{name}"
+
+    def get_model(self, name: str) -> dict:
+        return self.model
+
+    def get_endpoint(self, name: str) -> dict:
+        return self.endpoint
+
+    def __getattr__(self, verb: str):  # undeploy, delete...: recorded, never reached in these cases
+        return lambda *args: self.deleted.append(verb)
+
+
+class _Steps:
+    def before_request(self) -> None: ...
+    def learned(self, generation) -> None: ...
+
+
+_MODEL = "projects/p/locations/l/models/m@1"
+_OWN = {"managed-by": "reconciler", "reconciler-name": "bot"}
+
+
+@pytest.mark.parametrize(("model", "endpoint", "message"), [
+    ({"name": _MODEL, "labels": ["x"]}, {}, "`labels` is a list"),
+    ({"name": _MODEL, "labels": _OWN, "deployedModels": [{"endpoint": "projects/p/locations/l/endpoints/e"}]},
+     {"name": "projects/p/locations/l/endpoints/e", "deployedModels": [{"model": _MODEL}]}, "`id` is missing"),
+])
+def test_removal_reads_through_the_decoders_and_deletes_nothing_from_a_broken_answer(model, endpoint, message):
+    from reconciler.platforms.vertex import VERTEX
+
+    client = _Removal(model, endpoint)
+    generation = Generation(platform="vertex", owner="bot", digest="", phase="succeeded", job="j", model=_MODEL)
+    with pytest.raises(BadResponse, match=message) as caught:
+        VERTEX.remove(client, generation, _Steps())
+    assert caught.value.method == "GET" and client.deleted == []
