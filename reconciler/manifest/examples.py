@@ -11,7 +11,7 @@ from yaml.nodes import Node
 
 from reconciler.manifest.diagnostics import Diagnostics, did_you_mean, holds_secret
 from reconciler.manifest.files import inside, read_text
-from reconciler.manifest.yaml_nodes import Document, locate
+from reconciler.manifest.yaml_nodes import Document, line_col, locate
 
 MAX_EXAMPLES_BYTES = 64 * 1024 * 1024
 MAX_ROW_ERRORS = 20
@@ -63,8 +63,7 @@ def _holds_secret(text: str, shown: str, diagnostics: Diagnostics) -> bool:
         position = text.find(secret)
         if position >= 0:
             found = True
-            line = text.count("\n", 0, position) + 1
-            col = position - (text.rfind("\n", 0, position) + 1) + 1
+            line, col = line_col(text, position)
             diagnostics.add(shown, line, col, holds_secret(f"row {line}", name))
     return found
 

@@ -22,7 +22,6 @@ from reconciler.manifest.fields import (KMS_KEY_PATTERN, AdapterSize, Checkpoint
                                         VertexBaseModel, VertexTunedModelName, invalid)
 
 API_VERSION = "reconciler/v1"
-KIND = "TunedModel"
 
 AGGREGATION_METRICS = ("AVERAGE", "MODE", "STANDARD_DEVIATION", "VARIANCE", "MINIMUM", "MAXIMUM",
                        "MEDIAN", "PERCENTILE_P90", "PERCENTILE_P95", "PERCENTILE_P99")
@@ -274,7 +273,6 @@ SPEC_TYPES: dict[str, type[_Spec]] = {name: spec for spec in get_args(get_args(S
                                       for name in get_args(spec.model_fields["platform"].annotation)}
 PLATFORMS = tuple(SPEC_TYPES)
 MUTABLE_FIELDS = {name: spec.mutable_fields for name, spec in SPEC_TYPES.items()}
-IMMUTABLE_FIELDS = {name: spec.immutable_fields for name, spec in SPEC_TYPES.items()}
 
 
 def spec_type(platform: Any) -> type[_Spec] | None:

@@ -84,7 +84,7 @@ def compose(text: str, shown: str, diagnostics: Diagnostics) -> Iterator[Node]:
                       f"{err.context_mark.column + 1})"
         diagnostics.add(shown, mark.line + 1, mark.column + 1, f"invalid YAML: {err.problem}{context}")
     except yaml.reader.ReaderError as err:
-        line, col = _line_col(text, err.position)
+        line, col = line_col(text, err.position)
         diagnostics.add(shown, line, col, f"invalid YAML: unacceptable character #x{err.character:04x}")
     except yaml.YAMLError as err:
         diagnostics.add(shown, 1, 1, f"invalid YAML: {err}")
@@ -240,7 +240,7 @@ def pairs(node: MappingNode, merged: bool = False, seen: frozenset = frozenset()
             yield from pairs(source, True, seen)
 
 
-def _line_col(text: str, position: int) -> tuple[int, int]:
+def line_col(text: str, position: int) -> tuple[int, int]:
     line = text.count("\n", 0, position) + 1
     return line, position - (text.rfind("\n", 0, position) + 1) + 1
 
