@@ -128,13 +128,13 @@ class Emulator:
                  latency_ms: float = 0.0, state_file: str | None = None, quota_rps: float | None = None,
                  fault_seed: int = 0, record_bodies: bool = False, owner_email: str = "owner@example.com",
                  log_limit: int = 100_000) -> None:
-        self.host, self.port = host, port
+        self.host, self.port = host, bounded("port", port, 0, 65535, integer=True)
         self.loopback = is_loopback(host)          # refined to the bound address by start()
         # ValueError for a value that is not finite or out of bounds (NaN latency broke every call)
         self.latency_ms = bounded("latency_ms", latency_ms, 0, MAX_LATENCY_MS)
         job_duration = bounded("job_duration", job_duration, 0, MAX_JOB_DURATION)
-        if quota_rps is not None:
-            bounded("quota_rps", quota_rps, 0, MAX_QUOTA_RPS)
+        if quota_rps is not None and not bounded("quota_rps", quota_rps, 0, MAX_QUOTA_RPS) > 0:
+            raise ValueError(f"quota_rps must be a finite number above 0, not {quota_rps!r}")
         self.record_bodies = record_bodies
         self.service = Service(state_file=state_file, job_duration=job_duration, owner_email=owner_email,
                                fault_seed=fault_seed, log_limit=log_limit)
