@@ -1,7 +1,7 @@
 """Collecting located diagnostics while loading, and the small wording helpers every stage shares.
 
 Credentials: `Diagnostics.secrets` holds the current values of the credential variables reconciler reads, from
-os.environ and from the environment manifests are interpolated from (recorded by `yaml_nodes.to_data`). No
+os.environ and from the environment manifests are interpolated from (given by the loader). No
 manifest value may contain one, and no diagnostic ever quotes one: they are masked as `<VARIABLE>`.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from yaml.nodes import Node
@@ -32,8 +32,8 @@ def credentials(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
 @dataclass
 class Diagnostics:
     items: list[Diagnostic] = field(default_factory=list)
-    # (variable, value) of the credentials reconciler would call the APIs with, and of those in the environment
-    # manifests are interpolated from (see remember_secrets)
+    # (variable, value) of the credentials reconciler would call the APIs with (and, when the loader is given
+    # another environment to interpolate from, of those in it)
     secrets: tuple[tuple[str, str], ...] = field(default_factory=lambda: credentials(os.environ))
 
     def add(self, path: str, line: int, col: int, message: str, severity: str = "error") -> None:
@@ -44,15 +44,6 @@ class Diagnostics:
 
     def at(self, path: str, node: Node, message: str, severity: str = "error") -> None:
         self.add(path, node.start_mark.line + 1, node.start_mark.column + 1, message, severity)
-
-    def remember_secrets(self, env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-        """Add the credentials `env` holds (those of os.environ are known from the start), mask them in what
-        was reported before, and return them all."""
-        found = tuple(pair for pair in credentials(env) if pair not in self.secrets)
-        if found:
-            self.secrets += found
-            self.items[:] = [replace(d, path=self._masked(d.path), message=self._masked(d.message)) for d in self.items]
-        return self.secrets
 
     def _masked(self, text: str) -> str:
         for name, secret in self.secrets:

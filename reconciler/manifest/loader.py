@@ -18,7 +18,7 @@ from reconciler.desired import Config, Defaults, DesiredResource, DesiredState
 from reconciler.errors import Diagnostic, ManifestError
 from reconciler.manifest.canonical import canonical_immutable, canonical_mutable, spec_digest
 from reconciler.manifest.checks import check_all, upstream
-from reconciler.manifest.diagnostics import Diagnostics
+from reconciler.manifest.diagnostics import Diagnostics, credentials
 from reconciler.manifest.examples import read_examples
 from reconciler.manifest.explain import report
 from reconciler.manifest.fields import MAX_LABELS
@@ -36,7 +36,9 @@ class _Loader:
     def __init__(self, path: Path, env: Mapping[str, str]):
         self.path, self.env = path, env
         self.root = path if path.is_dir() else path.parent
-        self.diagnostics = Diagnostics()
+        # the credentials reconciler would call the APIs with, and those of the environment manifests read
+        secrets = credentials(os.environ) + tuple(p for p in credentials(env) if p not in credentials(os.environ))
+        self.diagnostics = Diagnostics(secrets=secrets)
 
     def run(self) -> DesiredState:
         if not self.path.exists():

@@ -108,7 +108,7 @@ class _Converter:
 
     def __init__(self, shown: str, env: Mapping[str, str], diagnostics: Diagnostics):
         self.shown, self.env, self.diagnostics = shown, env, diagnostics
-        self.secrets = diagnostics.remember_secrets(env)
+        self.secrets = diagnostics.secrets
         self.budget = MAX_EXPANDED_NODES
         self.open: set[int] = set()
         self.flagged: set[int] = set()
