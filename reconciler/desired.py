@@ -42,12 +42,33 @@ class Defaults:
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
+DEFAULT_WORKSPACE = "default"
+
+
+@dataclass(frozen=True)
+class StateSettings:
+    """reconciler.yaml's `state:`: where the lock lives."""
+
+    backend: str = "local"  # local | gcs
+    bucket: str | None = None
+    prefix: str = ""
+
+
 @dataclass(frozen=True)
 class Config:
     root: Path
-    lock_path: Path
+    lock_path: Path  # the local backend's file (for this workspace)
     defaults: Defaults = field(default_factory=Defaults)
-    state_backend: str = "local"
+    state: StateSettings = field(default_factory=StateSettings)
+    stack: str | None = None  # this repository's identity (reconciler.yaml `stack:`)
+    workspace: str = DEFAULT_WORKSPACE  # --workspace / RECONCILER_WORKSPACE
+
+    @property
+    def identity(self) -> str | None:
+        """What live resources carry to say they are this stack's (and workspace's): None without a stack."""
+        if self.stack is None:
+            return None
+        return self.stack if self.workspace == DEFAULT_WORKSPACE else f"{self.stack}_{self.workspace}"
 
     @classmethod
     def default(cls, root: Path) -> Config:

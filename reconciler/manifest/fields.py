@@ -81,6 +81,32 @@ def _bucket_problem(bucket: str) -> str | None:
     return None
 
 
+STACK_PATTERN = re.compile(r"[a-z]([a-z0-9-]{0,28}[a-z0-9])?")  # a label value, with room for a workspace
+
+
+def _check_stack(value: str) -> str:
+    if not STACK_PATTERN.fullmatch(value):
+        raise invalid(f"invalid stack {value!r}: use 1 to 30 lowercase letters, digits and '-', starting with a "
+                      "letter and not ending with '-' (it becomes a label value)")
+    return value
+
+
+def _check_bucket(value: str) -> str:
+    problem = _bucket_problem(value)
+    if problem:
+        raise invalid(problem)
+    return value
+
+
+def _check_object_prefix(value: str) -> str:
+    if value.startswith("/") or value.endswith("/") or "//" in value or any(p in (".", "..") for p in value.split("/")):
+        raise invalid(f"invalid prefix {value!r}: a folder inside the bucket such as 'tuning/prod', with no "
+                      "leading or trailing '/' and no '.' or '..' segments")
+    if any(ord(c) < 32 or c in "#[]*?" for c in value) or len(value.encode()) > 512:
+        raise invalid(f"invalid prefix {value!r}: no control characters or '#[]*?', at most 512 bytes")
+    return value
+
+
 def _check_gcs_object(value: str) -> str:
     bucket, slash, obj = value.removeprefix("gs://").partition("/")
     if not value.startswith("gs://") or not slash or not obj:
@@ -181,6 +207,9 @@ Labels = dict[LabelKey, LabelValue]
 DatasetUri = Annotated[str, AfterValidator(_check_dataset),
                        Field(description="gs://BUCKET/OBJECT.jsonl or projects/P/locations/L/datasets/D")]
 GcsPrefix = Annotated[str, AfterValidator(_check_gcs_prefix)]
+StackName = Annotated[str, AfterValidator(_check_stack)]
+BucketName = Annotated[str, AfterValidator(_check_bucket)]
+ObjectPrefix = Annotated[str, AfterValidator(_check_object_prefix)]
 KmsKeyName = Annotated[str, AfterValidator(_check_kms_key)]
 ServiceAccount = Annotated[str, AfterValidator(_check_email)]
 ProjectId = Annotated[str, AfterValidator(_check_project)]

@@ -9,12 +9,14 @@ read training examples (examples), and build the `DesiredResource` values (canon
 from __future__ import annotations
 
 import os
+import re
+from collections import ChainMap
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from reconciler.desired import Config, Defaults, DesiredResource, DesiredState
+from reconciler.desired import DEFAULT_WORKSPACE, Config, Defaults, DesiredResource, DesiredState, StateSettings
 from reconciler.errors import Diagnostic, ManifestError
 from reconciler.manifest.canonical import canonical_immutable, canonical_mutable, spec_digest
 from reconciler.manifest.checks import check_all, upstream
@@ -27,6 +29,10 @@ from reconciler.manifest.schema import CONFIG_ADAPTER, MANIFEST_ADAPTER, ConfigF
 from reconciler.manifest.yaml_nodes import Document, compose, locate, to_data
 
 
+WORKSPACE_VARIABLE = "RECONCILER_WORKSPACE"
+WORKSPACE_PATTERN = re.compile(r"[a-z]([a-z0-9-]{0,18}[a-z0-9])?")
+
+
 def load(path: str | os.PathLike, env: Mapping[str, str] | None = None) -> DesiredState:
     """Load, validate and canonicalise every manifest under `path` (a file or a directory)."""
     return _Loader(Path(path), os.environ if env is None else env).run()
@@ -34,7 +40,10 @@ def load(path: str | os.PathLike, env: Mapping[str, str] | None = None) -> Desir
 
 class _Loader:
     def __init__(self, path: Path, env: Mapping[str, str]):
-        self.path, self.env = path, env
+        self.path = path
+        # ${RECONCILER_WORKSPACE} always interpolates: the workspace selected, or "default"
+        self.workspace = env.get(WORKSPACE_VARIABLE) or DEFAULT_WORKSPACE
+        self.env = ChainMap({WORKSPACE_VARIABLE: self.workspace}, env)
         self.root = path if path.is_dir() else path.parent
         # the credentials reconciler would call the APIs with, and those of the environment manifests read
         secrets = credentials(os.environ) + tuple(p for p in credentials(env) if p not in credentials(os.environ))
@@ -43,7 +52,7 @@ class _Loader:
     def run(self) -> DesiredState:
         if not self.path.exists():
             raise ManifestError([Diagnostic(str(self.path), 0, 0, "no such file or directory")])
-        config = read_config(self.root, self.env, self.diagnostics)
+        config = read_config(self.root, self.env, self.diagnostics, self.workspace)
         documents = [doc for file, shown in manifest_files(self.path, self.root, self.diagnostics)
                      for doc in self._read_documents(file, shown)]
         valid = [doc for doc in documents if self._validate(doc, config)]
@@ -77,11 +86,19 @@ class _Loader:
         return True
 
 
-def read_config(root: Path, env: Mapping[str, str], diagnostics: Diagnostics) -> Config:
+def read_config(root: Path, env: Mapping[str, str], diagnostics: Diagnostics,
+                workspace: str = DEFAULT_WORKSPACE) -> Config:
     """reconciler.yaml at `root`; its problems are reported and the defaults used instead."""
     file = root / CONFIG_FILE
+    if not WORKSPACE_PATTERN.fullmatch(workspace):
+        diagnostics.add(WORKSPACE_VARIABLE, 0, 0, f"invalid workspace {workspace!r} (--workspace or "
+                        f"{WORKSPACE_VARIABLE}): use 1 to 20 lowercase letters, digits and '-', starting with a letter")
+        workspace = DEFAULT_WORKSPACE
     if not os.path.lexists(file):
         config = Config.default(root)
+        if workspace != DEFAULT_WORKSPACE:
+            diagnostics.add(str(file), 0, 0, f"workspace {workspace!r} needs a `stack:` in {CONFIG_FILE}: a "
+                            "workspace is part of the identity resources carry, and so is the stack")
         problem = lock_file_problem(root, config.lock_path.name)  # the default lock and its sidecars, too
         if problem:
             diagnostics.add(str(config.lock_path), 0, 0, problem)
@@ -105,11 +122,26 @@ def read_config(root: Path, env: Mapping[str, str], diagnostics: Diagnostics) ->
         diagnostics.at(shown, locate(nodes[0], ("defaults", "labels")).key,
                        f"too many labels ({len(parsed.defaults.labels)}; at most {MAX_LABELS})")
     problem = lock_file_problem(root, parsed.lockFile)
+    if workspace != DEFAULT_WORKSPACE and parsed.stack is None:
+        diagnostics.at(shown, nodes[0], f"workspace {workspace!r} needs a `stack:` in {CONFIG_FILE}: a workspace "
+                       "is part of the identity resources carry, and so is the stack")
+    lock_file = workspace_lock_file(parsed.lockFile, workspace)
+    problem = problem or (lock_file_problem(root, lock_file) if lock_file != parsed.lockFile else "")
     if problem:  # reported; the rest of the file still applies, so that its other problems show too
         diagnostics.at(shown, locate(nodes[0], ("lockFile",)).node, f"lockFile: {problem}")
     defaults = Defaults(parsed.defaults.project, parsed.defaults.location, dict(parsed.defaults.labels))
-    lock_path = Config.default(root).lock_path if problem else root / parsed.lockFile
-    return Config(root=root, lock_path=lock_path, defaults=defaults, state_backend=parsed.state.backend)
+    lock_path = Config.default(root).lock_path if problem else root / lock_file
+    state = StateSettings(parsed.state.backend, parsed.state.bucket, parsed.state.prefix)
+    return Config(root=root, lock_path=lock_path, defaults=defaults, state=state, stack=parsed.stack,
+                  workspace=workspace)
+
+
+def workspace_lock_file(lock_file: str, workspace: str) -> str:
+    """The local lock of a workspace: `reconciler.lock` for the default one, `reconciler.staging.lock` else."""
+    if workspace == DEFAULT_WORKSPACE:
+        return lock_file
+    head, dot, tail = lock_file.rpartition(".")
+    return f"{head}.{workspace}.{tail}" if dot and "/" not in tail else f"{lock_file}.{workspace}"
 
 
 def _with_scope_defaults(data: dict, defaults: Defaults) -> dict:

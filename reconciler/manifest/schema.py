@@ -16,9 +16,10 @@ from typing import Annotated, Any, ClassVar, Literal, Union, get_args
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, model_validator
 
 from reconciler.desired import Policy
-from reconciler.manifest.fields import (KMS_KEY_PATTERN, AdapterSize, CheckpointId, DatasetUri, GcsPrefix,
+from reconciler.manifest.fields import (KMS_KEY_PATTERN, AdapterSize, BucketName, CheckpointId, DatasetUri, GcsPrefix,
                                         GeminiBaseModel, GeminiTunedModel, KmsKeyName, Labels, Location, Name,
-                                        PositiveFloat, PositiveInt, ProjectId, ServiceAccount, UnitFloat,
+                                        ObjectPrefix, PositiveFloat, PositiveInt, ProjectId, ServiceAccount,
+                                        StackName, UnitFloat,
                                         VertexBaseModel, VertexTunedModelName, invalid)
 
 API_VERSION = "reconciler/v1"
@@ -306,12 +307,27 @@ class ConfigDefaults(_Model):
 
 
 class StateConfig(_Model):
-    backend: Literal["local"] = "local"
+    backend: Literal["local", "gcs"] = Field("local", description="local: the lockFile beside reconciler.yaml; "
+                                                                  "gcs: an object in a Cloud Storage bucket")
+    bucket: BucketName | None = Field(None, description="gcs: the bucket holding the state (versioning on)")
+    prefix: ObjectPrefix = Field("", description="gcs: the folder of this root's state objects in the bucket")
+
+    @model_validator(mode="after")
+    def _complete(self) -> StateConfig:
+        if self.backend == "gcs" and self.bucket is None:
+            raise invalid("backend gcs needs a bucket: add `bucket: NAME` (an existing bucket, versioning on)",
+                          at="bucket")
+        if self.backend == "local" and (self.bucket is not None or self.prefix):
+            raise invalid("bucket and prefix are for `backend: gcs`; the local backend keeps state in lockFile",
+                          at="bucket" if self.bucket is not None else "prefix")
+        return self
 
 
 class ConfigFile(_Model):
     """reconciler.yaml at the manifest root."""
 
+    stack: StackName | None = Field(None, description="this repository's identity: resources carry it, so two "
+                                                      "repositories sharing a project never adopt each other's")
     defaults: ConfigDefaults = Field(default_factory=ConfigDefaults)
     lockFile: Annotated[str, Field(min_length=1)] = "reconciler.lock"
     state: StateConfig = Field(default_factory=StateConfig)
