@@ -18,8 +18,25 @@ from reconciler.errors import UserError
 EXIT_INTERRUPTED = 130
 
 
-def api_flags() -> argparse.ArgumentParser:
+WORKSPACE_VARIABLE = "RECONCILER_WORKSPACE"
+
+
+def workspace_flag() -> argparse.ArgumentParser:
     flags = argparse.ArgumentParser(add_help=False)
+    flags.add_argument("--workspace", metavar="NAME",
+                       help=f"a separate state and identity, e.g. staging (or set {WORKSPACE_VARIABLE}; "
+                            "default: default); manifests may use ${RECONCILER_WORKSPACE}")
+    return flags
+
+
+def select_workspace(args: argparse.Namespace) -> None:
+    """`--workspace` is the environment variable manifests interpolate: one place decides it, for this process."""
+    if getattr(args, "workspace", None) is not None:
+        os.environ[WORKSPACE_VARIABLE] = args.workspace
+
+
+def api_flags() -> argparse.ArgumentParser:
+    flags = argparse.ArgumentParser(add_help=False, parents=[workspace_flag()])
     flags.add_argument("--emulator", action="store_true",
                        help="run against the embedded local emulator (state under .reconciler/)")
     flags.add_argument("--api-endpoint", metavar="URL",
@@ -80,6 +97,7 @@ def _seconds(variable: str, default: str) -> float:
 def workspace(args: argparse.Namespace, path: str, **kwargs) -> Iterator:
     from reconciler.operations import open_workspace
 
+    select_workspace(args)
     with _api_endpoint(args) as (endpoint, emulator):
         with open_workspace(path, api_endpoint=endpoint, emulator=emulator, **kwargs) as opened:
             yield opened
