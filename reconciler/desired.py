@@ -88,6 +88,7 @@ class DesiredResource:
     depends_on: str | None
     source: str
     examples: tuple[dict, ...] = ()
+    identity: str | None = None  # Config.identity: carried by what is created, never part of the digest
 
     @property
     def short_digest(self) -> str:
@@ -95,7 +96,7 @@ class DesiredResource:
 
     @property
     def tuned_model_id(self) -> str:
-        return ownership.deterministic_id(self.name, self.digest)
+        return ownership.deterministic_id(self.name, self.digest, self.identity)
 
     @property
     def scope(self) -> tuple[str, str | None, str | None]:
@@ -103,7 +104,8 @@ class DesiredResource:
         return (self.platform, self.project, self.location)
 
     def to_json(self) -> dict:
-        return {"name": self.name, "platform": self.platform, "project": self.project,
+        identity = {"identity": self.identity} if self.identity else {}
+        return {**identity, "name": self.name, "platform": self.platform, "project": self.project,
                 "location": self.location, "digest": self.digest, "digestAlgorithm": DIGEST_ALGORITHM,
                 "immutable": self.immutable, "mutable": self.mutable, "policy": self.policy.model_dump(),
                 "dependsOn": self.depends_on, "source": self.source, "examples": list(self.examples)}
@@ -113,7 +115,7 @@ class DesiredResource:
         return cls(name=data["name"], platform=data["platform"], project=data["project"],
                    location=data["location"], digest=data["digest"], immutable=data["immutable"],
                    mutable=data["mutable"], policy=Policy(**data["policy"]), depends_on=data["dependsOn"],
-                   source=data["source"], examples=tuple(data["examples"]))
+                   source=data["source"], examples=tuple(data["examples"]), identity=data.get("identity"))
 
 
 @dataclass(frozen=True)
@@ -125,5 +127,7 @@ class DesiredState:
     def fingerprint(self) -> str:
         """A digest of everything apply acts on (specs, mutable fields, policies): a saved plan is stale
         when this changes."""
-        canonical = [[r.name, r.digest, r.mutable, r.policy.model_dump()] for r in self.resources.values()]
+        canonical: list = [[r.name, r.digest, r.mutable, r.policy.model_dump()] for r in self.resources.values()]
+        if self.config.identity:  # what creates carry; absent without a stack, so older fingerprints still hold
+            canonical.append(["identity", self.config.identity])
         return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()

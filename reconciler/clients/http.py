@@ -120,15 +120,28 @@ class Session:
     def __repr__(self) -> str:
         return f"Session(policy={self.policy!r}, limiter={self.limiter!r})"
 
-    def call(self, method: str, url: str, *, params: Mapping[str, Any] | None = None,
-             body: Any = None, idempotent: bool) -> dict:
+    def call(self, method: str, url: str, *, params: Mapping[str, Any] | None = None, body: Any = None,
+             content: bytes | None = None, headers: Mapping[str, str] | None = None, idempotent: bool) -> dict:
+        """A JSON API call: the decoded JSON object of the answer."""
+        response, answer = self.exchange(method, url, params=params, body=body, content=content, headers=headers,
+                                         idempotent=idempotent)
+        return responses.decode_success(response, answer)
+
+    def exchange(self, method: str, url: str, *, params: Mapping[str, Any] | None = None, body: Any = None,
+                 content: bytes | None = None, headers: Mapping[str, str] | None = None,
+                 idempotent: bool) -> tuple[httpx.Response, bytes]:
+        """One call under the policy (limiter, retries, error translation), its success answer as sent: the
+        response and its body. `body` is sent as JSON; `content` (with its `headers`) as is."""
         params = {k: v for k, v in (params or {}).items() if v is not None}
+        payload = {"json": body} if body is not None else {}
+        if content is not None:
+            payload = {"content": content}
         for attempt in range(1, self.policy.max_attempts + 1):
             last = attempt == self.policy.max_attempts
             if self.limiter is not None:
                 self.limiter.acquire()
             try:  # a BadResponse (and a DeadlineExceeded: an answer dripping in) is raised, never retried
-                response, content = self._send(method, url, params, body)
+                response, answer = self._send(method, url, params, payload, headers)
             except httpx.TransportError as exc:
                 never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
                 error = _transport_error(exc, method, url)
@@ -137,8 +150,8 @@ class Session:
                 self._wait(attempt, error, self._delay(attempt, None))
                 continue
             if response.status_code < 400:
-                return responses.decode_success(response, content)
-            error = translate_error(response, content)
+                return response, answer
+            error = translate_error(response, answer)
             delay = self._delay(attempt, _server_delay(response, error, self.clock))
             if response.status_code == 429 and self.limiter is not None:
                 self.limiter.pause(delay)  # throttling is shared: every worker under this limiter waits
@@ -168,14 +181,13 @@ class Session:
                                method="GET", url=redact_url(url))
             seen.add(token)
 
-    def _send(self, method: str, url: str, params: dict, body: Any) -> tuple[httpx.Response, bytes]:
+    def _send(self, method: str, url: str, params: dict, payload: dict,
+              headers: Mapping[str, str] | None) -> tuple[httpx.Response, bytes]:
         """One attempt, streamed: the response and its body, read within the deadline and the size cap."""
         seconds = self.policy.deadline
         deadline = time.monotonic() + seconds
         kwargs: dict[str, Any] = {"params": params or None, "timeout": min(self.policy.timeout, seconds),
-                                  "follow_redirects": False}
-        if body is not None:
-            kwargs["json"] = body
+                                  "follow_redirects": False, "headers": headers, **payload}
         with self.client.stream(method, url, **kwargs) as response:
             content = responses.read_body(response, deadline=deadline, clock=time.monotonic, seconds=seconds)
         log.debug("%s %s -> %s", method, redact_url(response.request.url), response.status_code)

@@ -1,5 +1,5 @@
 """google.rpc error envelope: status codes, HTTP mapping (google/rpc/code.proto) and typed details; `Reply`, the
-JSON answer to one HTTP request (what the API surfaces, the admin surface and the HTTP server have in common)."""
+answer to one HTTP request (what the API surfaces, the admin surface and the HTTP server have in common)."""
 
 from __future__ import annotations
 
@@ -38,12 +38,21 @@ TYPE_PREFIX = "type.googleapis.com/"
 
 @dataclass
 class Reply:
+    """`body` is JSON, or raw `bytes` (media; its Content-Type in `headers`), or None for no body at all (204)."""
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False             # "commit then drop": close the connection without answering
 
+    @property
+    def is_json(self) -> bool:
+        return not isinstance(self.body, (bytes, bytearray)) and not (self.body is None and self.status == 204)
+
     def payload(self) -> bytes:
+        if isinstance(self.body, (bytes, bytearray)):
+            return bytes(self.body)
+        if self.body is None and self.status == 204:
+            return b""
         return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 

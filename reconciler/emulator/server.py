@@ -215,8 +215,14 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
             return
         payload = reply.payload()
-        lines = [f"HTTP/1.1 {reply.status} {self.responses.get(reply.status, ('Error',))[0]}",
-                 f"Content-Type: {JSON_TYPE}", f"Content-Length: {len(payload)}", "Server: reconciler-emulator"]
+        lines = [f"HTTP/1.1 {reply.status} {self.responses.get(reply.status, ('Error',))[0]}"]
+        if reply.status not in (204, 304):           # no body, no Content-Type or Content-Length (RFC 9110)
+            if not any(key.lower() == "content-type" for key in reply.headers):
+                lines.append(f"Content-Type: {JSON_TYPE}")
+            lines.append(f"Content-Length: {len(payload)}")
+        else:
+            payload = b""
+        lines.append("Server: reconciler-emulator")
         lines += [f"{key}: {value}" for key, value in reply.headers.items()]
         if self.close_connection:
             lines.append("Connection: close")

@@ -1,4 +1,4 @@
-"""The emulated service behind both HTTP surfaces: the store, the virtual clock, both APIs, the fault rules and
+"""The emulated service behind both HTTP surfaces: the store, the virtual clock, both APIs (and Cloud Storage), the fault rules and
 the request log, and the state upkeep every call goes through. Knows nothing about HTTP or routing; `app.py`
 (API calls) and `admin.py` (the admin surface) both drive it."""
 
@@ -13,6 +13,7 @@ from typing import Any
 from .clock import Clock
 from .faults import Faults
 from .gemini import Gemini
+from .storage import Storage
 from .store import Store
 from .vertex import Vertex
 
@@ -26,6 +27,7 @@ class Service:
             self.clock.reset(self.store.state.get("clockOffset", 0.0))
         self.vertex = Vertex(self.store, job_duration)
         self.gemini = Gemini(self.store, job_duration, owner_email)
+        self.storage = Storage(self.store)
         self.faults = Faults(fault_seed)
         self._log: deque[dict[str, Any]] = deque(maxlen=log_limit)
         self._log_lock = threading.Lock()

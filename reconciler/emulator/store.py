@@ -17,11 +17,13 @@ from .rpc import not_found
 
 FORMAT = 1
 COLLECTIONS = ("tuningJobs", "models", "endpoints", "operations",       # Vertex AI
-               "tunedModels", "geminiOperations", "permissions")         # Gemini API
+               "tunedModels", "geminiOperations", "permissions",         # Gemini API
+               "gcsBuckets", "gcsObjects")                               # Cloud Storage
 
 
 def empty_state() -> dict[str, Any]:
-    state: dict[str, Any] = {"format": FORMAT, "clockOffset": 0.0, "seq": 0}
+    state: dict[str, Any] = {"format": FORMAT, "clockOffset": 0.0, "seq": 0,
+                             "gcsGeneration": 0}    # the last Cloud Storage object generation handed out
     for name in COLLECTIONS:
         state[name] = {}
     return state
@@ -74,6 +76,7 @@ class Store:
         try:   # a clock pushed to NaN or 1e308 by an older emulator would break every later call
             state["clockOffset"] = bounded("clockOffset", state["clockOffset"], 0, MAX_CLOCK_OFFSET)
             bounded("seq", state["seq"], 0, 2**53, integer=True)
+            state["gcsGeneration"] = bounded("gcsGeneration", state["gcsGeneration"], 0, 2**63 - 1, integer=True)
         except ValueError as err:
             raise ValueError(f"{self.path}: corrupt emulator state: {err}") from None
         broken = [name for name in COLLECTIONS if not isinstance(state[name], dict)]

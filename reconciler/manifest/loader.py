@@ -190,5 +190,5 @@ def _build(docs: list[Document], rows_by_name: dict[str, tuple[dict, ...]],
             name=name, platform=spec.platform, project=project, location=location,
             digest=spec_digest(spec.platform, project, location, immutable, upstream_digest, scoped=spec.scoped),
             immutable=immutable, mutable=canonical_mutable(spec, labels), policy=spec.policy,
-            depends_on=target, source=doc.source, examples=rows)
+            depends_on=target, source=doc.source, examples=rows, identity=config.identity)
     return built

@@ -12,6 +12,7 @@ from concurrent.futures import Future
 from typing import Any, Protocol
 
 from reconciler.desired import DesiredResource
+from reconciler.ownership import Claims
 from reconciler.errors import NotFound
 from reconciler.observed import Generation
 
@@ -45,20 +46,23 @@ class Platform(Protocol):
     def owns_key(self, key: str) -> bool:
         """Whether a generation key recorded in the lock names a resource of this platform."""
 
-    def read(self, client: Any, scopes: list[tuple], lock_keys: list[str], known_names: frozenset[str],
+    def read(self, client: Any, scopes: list[tuple], lock_keys: list[str], claims: Claims,
              operations: Mapping[str, str], submit: Submit) -> Callable[[], list[Generation]]:
-        """Start reading every managed resource in `scopes` and the `lock_keys` no listing returns;
-        the returned function waits for the reads and turns them into generations."""
+        """Start reading every resource in `scopes` that is ours (by its labels or id, and `claims`: the identity,
+        what the lock records, the specs wanted) and the `lock_keys` no listing returns; the returned function
+        waits for the reads and turns them into generations."""
 
     def poll(self, client: Any, generation: Generation) -> Generation | None:
-        """The generation as it is live now, or None when it no longer exists."""
+        """The generation as it is live now, or None when it no longer exists (its owner and digest kept where
+        the resource itself does not say them)."""
 
     # --- changing -----------------------------------------------------------------------------------
     def create(self, client: Any, desired: DesiredResource, intent: str, upstream_model: str | None) -> Generation:
         """Send the create once (never retried here) and return the generation it started."""
 
     def lookup(self, client: Any, desired: DesiredResource) -> list[Generation]:
-        """Live generations of this manifest at its current digest, asked of the API (not a listing cache)."""
+        """Live generations of this manifest at its current digest and identity, asked of the API (not a
+        listing cache)."""
 
     def occupant(self, desired: DesiredResource) -> str | None:
         """The key a new resource of this spec must take, when the platform allows only one (else None)."""
@@ -66,8 +70,9 @@ class Platform(Protocol):
     def cancel(self, client: Any, key: str) -> Generation | None:
         """Stop the training run `key`; the generation as it is now, or None when stopping it deleted it."""
 
-    def remove(self, client: Any, generation: Generation, steps: Steps) -> None:
-        """Undeploy and delete what the generation created, only what it created; gone already is fine."""
+    def remove(self, client: Any, generation: Generation, steps: Steps, identity: str | None) -> None:
+        """Undeploy and delete what the generation created, only what it created and never what carries
+        another `identity` than ours; gone already is fine."""
 
     def patch(self, client: Any, desired: DesiredResource, generation: Generation, fields: Collection[str]) -> list[str]:
         """Patch the mutable `fields` of the generation's model; returns the update mask sent."""

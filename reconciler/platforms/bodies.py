@@ -28,7 +28,8 @@ def tuning_job(resource: DesiredResource, intent: str, upstream_model: str | Non
         body["serviceAccount"] = spec["serviceAccount"]
     if "encryption" in spec:
         body["encryptionSpec"] = {"kmsKeyName": spec["encryption"]["kmsKeyName"]}
-    body["labels"] = {**mutable.get("labels", {}), **ownership.labels(resource.name, resource.digest, intent)}
+    owned = ownership.labels(resource.name, resource.digest, intent, resource.identity)
+    body["labels"] = {**mutable.get("labels", {}), **owned}
     return body
 
 

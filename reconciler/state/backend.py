@@ -10,8 +10,9 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from reconciler.state.holder import Holder
 from reconciler.state.model import Lock
-from reconciler.state.run_lock import Holder
+from reconciler.state.run_lock import Waiting
 
 
 class StateBackend(Protocol):
@@ -26,5 +27,10 @@ class StateBackend(Protocol):
         """Store `lock` at the next serial and return it as written, but only if the stored lock is still the
         one `lock` was derived from (same lineage and serial); otherwise raise LockfileError and store nothing."""
 
-    def lock(self, command: str) -> AbstractContextManager[Holder]:
-        """Hold the run lock for the block; StateLockedError (naming the holder) when another run has it."""
+    def lock(self, command: str, *, timeout: float = 0.0,
+             waiting: Waiting | None = None) -> AbstractContextManager[Holder]:
+        """Hold the run lock for the block. When another run has it, wait up to `timeout` seconds (telling
+        `waiting` who and how long is left), then raise StateLockedError naming the holder and its lock ID."""
+
+    def force_unlock(self, lock_id: str) -> Holder:
+        """Remove the run lock only if it is `lock_id` (and its holder is gone); the holder removed."""

@@ -4,16 +4,16 @@ previous version, and guarded by a `flock` on `reconciler.lock.lock`."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from reconciler.errors import LockfileError
-from reconciler.state import atomic, codec, run_lock, scope, sidecars
+from reconciler.state import atomic, codec, document, run_lock, sidecars
+from reconciler.state.holder import Holder
 from reconciler.state.model import FORMAT_VERSION, Lock
-from reconciler.state.run_lock import Holder
+from reconciler.state.run_lock import Waiting
 
 
 class LocalBackend:
@@ -68,8 +68,8 @@ class LocalBackend:
         return written
 
     @contextmanager
-    def lock(self, command: str) -> Iterator[Holder]:
-        with run_lock.exclusive(self.run_lock, command) as holder:
+    def lock(self, command: str, *, timeout: float = 0.0, waiting: Waiting | None = None) -> Iterator[Holder]:
+        with run_lock.exclusive(self.run_lock, command, timeout=timeout, waiting=waiting) as holder:
             problem = sidecars.problem(self.path)  # before any side effect; the run lock itself is ours now
             if problem:
                 raise LockfileError(problem)
@@ -77,34 +77,8 @@ class LocalBackend:
             yield holder
 
     def _decode(self, raw: bytes) -> Lock:
-        def corrupt(detail: str) -> LockfileError:
-            return LockfileError(f"{self.path} is corrupt ({detail}); {self._recovery_advice()}")
-
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise corrupt(f"not UTF-8 text at byte {err.start}") from None
-        if not text.strip():
-            raise corrupt("the file is empty")
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise corrupt(f"line {err.lineno}: {err.msg}") from None
-        try:
-            lock = codec.from_json(data)
-        except codec.NewerFormat as err:
-            raise self._newer(err.version) from None
-        except codec.InvalidLock as err:
-            raise corrupt(err.detail) from None
-        try:
-            scope.check(lock)
-        except scope.OutOfScope as err:
-            raise LockfileError(
-                f"{self.path}: {err.where} {err.problem}; refusing to plan or apply with it (a hand edit or a bad "
-                f"merge would make apply retire and delete resources that are not this entry's): restore the entry "
-                f"from version control or {self.backup}, or remove it from the lock to have it rebuilt from the live "
-                "resources' ownership labels. Nothing was changed") from None
-        return lock
+        return document.decode(raw, str(self.path), self._recovery_advice(),
+                               previous=f"version control or {self.backup}")
 
     def _recovery_advice(self) -> str:
         rebuild = "to rebuild ownership from live resources"
@@ -112,25 +86,20 @@ class LocalBackend:
             return f"restore {self.path}.backup or delete it {rebuild}"
         return f"delete it {rebuild} (there is no {self.path}.backup)"
 
-    def _newer(self, version: int) -> LockfileError:
-        return LockfileError(f"{self.path} was written by a newer reconciler (format {version}; this one reads "
-                             f"format {FORMAT_VERSION}); upgrade reconciler")
-
     def _check_unchanged(self, previous: bytes, lock: Lock) -> None:
         """The file is not what this backend last read or wrote: refuse it when it is a newer format or another
         lineage or serial than `lock` was derived from; a corrupt file may go (the backup keeps its bytes)."""
-        try:
-            on_disk = json.loads(previous)
-        except ValueError:
-            return
-        if not isinstance(on_disk, dict):
-            return
-        version = on_disk.get("version")
+        version, lineage, serial = document.identity(previous)
         if isinstance(version, int) and version > FORMAT_VERSION:
-            raise self._newer(version)
-        lineage, serial = on_disk.get("lineage"), on_disk.get("serial")
+            raise document.newer(str(self.path), version)
+        if version is None and lineage is None:
+            return
         if (lineage, serial) != (lock.lineage, lock.serial):
             raise LockfileError(
                 f"{self.path} changed since it was read (it is now serial {serial} of lineage {lineage}; "
                 f"this run read serial {lock.serial} of lineage {lock.lineage}); another run or a checkout "
                 f"replaced it: run the command again")
+
+    def force_unlock(self, lock_id: str) -> Holder:
+        """Remove the run lock recorded as `lock_id`, only when no live process holds it."""
+        return run_lock.force_unlock(self.run_lock, lock_id)

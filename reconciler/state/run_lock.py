@@ -6,60 +6,43 @@ Two applies on one machine cannot interleave; a lock left by a process that died
 from __future__ import annotations
 
 import fcntl
-import json
 import os
-import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import LockfileError, StateLockedError
 from reconciler.state import atomic, sidecars
-from reconciler.state.model import utc_now
+from reconciler.state.holder import Holder
 
-
-@dataclass(frozen=True)
-class Holder:
-    """Who holds (or held) the run lock."""
-
-    pid: int
-    host: str
-    command: str
-    started: str
-    previous: Holder | None = None  # a holder that died without releasing the lock, taken over by this one
-
-    def to_json(self) -> dict:
-        return {"pid": self.pid, "host": self.host, "command": self.command, "started": self.started}
-
-    @classmethod
-    def from_text(cls, text: str) -> Holder | None:
-        """The holder recorded in a lock file, or None when the record is missing or unreadable."""
-        try:
-            data = json.loads(text)
-            holder = cls(pid=data["pid"], host=data["host"], command=data["command"], started=data["started"])
-        except (ValueError, TypeError, KeyError):
-            return None
-        valid = (isinstance(holder.pid, int) and all(isinstance(v, str) for v in
-                                                     (holder.host, holder.command, holder.started)))
-        return holder if valid else None
-
-    def describe(self) -> str:
-        return f"pid {self.pid} on host {self.host} ({self.command}, started {self.started})"
+Waiting = Callable[[Holder | None, float], None]  # told who holds the lock and how many seconds are left
+RETRY_EVERY = 0.5
 
 
 @contextmanager
-def exclusive(lock_path: Path, command: str) -> Iterator[Holder]:
+def exclusive(lock_path: Path, command: str, *, timeout: float = 0.0, waiting: Waiting | None = None,
+              clock: Callable[[], float] = time.monotonic) -> Iterator[Holder]:
     """Hold the run lock at `lock_path` for the duration of the block.
 
-    Raises StateLockedError naming the holder when another live process has it. A lock left behind by
-    a process that died is taken over, and reported as `Holder.previous`.
+    Another live process holding it: wait up to `timeout` seconds (telling `waiting`), then raise
+    StateLockedError naming the holder. A lock left behind by a process that died is taken over, and reported
+    as `Holder.previous`.
     """
-    fd, previous = _acquire(lock_path)
+    deadline = clock() + timeout
+    while True:
+        try:
+            fd, previous = _acquire(lock_path)
+            break
+        except StateLockedError as err:
+            left = deadline - clock()
+            if left <= 0:
+                raise
+            if waiting is not None:
+                waiting(err.holder, left)
+            time.sleep(min(RETRY_EVERY, left))
     try:
-        holder = Holder(pid=os.getpid(), host=socket.gethostname(), command=command, started=utc_now(),
-                        previous=previous)
+        holder = Holder.me(command, previous=previous)
         try:
             _record(fd, holder)
         except OSError as err:
@@ -98,8 +81,8 @@ def _acquire(lock_path: Path) -> tuple[int, Holder | None]:
 
 def _locked(holder: Holder | None, lock_path: Path) -> StateLockedError:
     who = holder.describe() if holder else "another process (which has not recorded who it is yet)"
-    err = StateLockedError(f"state is locked by {who}; wait for it to finish, or if that process is gone "
-                           f"remove {lock_path}")
+    err = StateLockedError(f"state is locked by {who}; wait for it to finish (--lock-timeout waits for it), "
+                           f"or if that process is gone remove {lock_path}")
     err.holder = holder
     return err
 
@@ -119,7 +102,7 @@ def _contents(fd: int) -> str:
 
 
 def _record(fd: int, holder: Holder) -> None:
-    data = (json.dumps(holder.to_json(), sort_keys=True) + "\n").encode()
+    data = holder.text()
     os.ftruncate(fd, 0)
     os.pwrite(fd, data, 0)
     os.fsync(fd)
@@ -141,3 +124,29 @@ def _release(fd: int, lock_path: Path) -> None:
             lock_path.unlink(missing_ok=True)
     finally:
         os.close(fd)  # closing the last descriptor releases the flock
+
+
+def force_unlock(lock_path: Path, lock_id: str) -> Holder:
+    """Remove the run lock recorded as `lock_id`; refused when the ID differs or a live process holds it
+    (removing the file would not stop that process). Returns the holder removed."""
+    try:
+        fd = atomic.open_regular(lock_path, os.O_RDWR)
+    except FileNotFoundError:
+        raise LockfileError(f"no run lock at {lock_path}: nothing to unlock") from None
+    except OSError as err:
+        raise LockfileError(f"cannot open {lock_path}: {err.strerror}") from None
+    try:
+        holder = Holder.from_text(_contents(fd))
+        if holder is None or holder.lock_id != lock_id:
+            recorded = f"lock ID {holder.lock_id}" if holder and holder.lock_id else "no lock ID"
+            raise LockfileError(f"{lock_path} records {recorded}, not {lock_id}; nothing was unlocked")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockfileError(f"lock {lock_id} is held by a live process ({holder.describe()}); stop that "
+                                "process instead: removing the lock would not stop it") from None
+        if _is_same_file(fd, lock_path):
+            lock_path.unlink(missing_ok=True)
+        return holder
+    finally:
+        os.close(fd)

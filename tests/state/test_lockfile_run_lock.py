@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.state.local import LocalBackend
-from reconciler.state.run_lock import Holder
+from reconciler.state.holder import Holder
 from reconciler.errors import LockfileError, StateLockedError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -23,7 +23,7 @@ ISO_SECONDS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 HOLDER = """
 import json, sys
 from reconciler.state.local import LocalBackend
-from reconciler.state.run_lock import Holder
+from reconciler.state.holder import Holder
 with LocalBackend(sys.argv[1]).lock("reconciler apply") as holder:
     print(json.dumps(holder.to_json()), flush=True)
     sys.stdin.read()  # hold until the test closes our stdin (or kills us)
@@ -52,19 +52,68 @@ def test_a_run_lock_held_by_another_process_is_refused_naming_it(tmp_path, other
     with pytest.raises(StateLockedError) as err:
         with LocalBackend(path).lock("reconciler plan"):
             pytest.fail("acquired a lock another process holds")
+    holder = Holder.from_text(json.dumps(record))
     assert str(err.value) == (
-        f"state is locked by pid {process.pid} on host {socket.gethostname()} (reconciler apply, started "
-        f"{record['started']}); wait for it to finish, or if that process is gone remove {path}.lock")
+        f"state is locked by {holder.describe()}; wait for it to finish (--lock-timeout waits for it), "
+        f"or if that process is gone remove {path}.lock")
+    assert f"pid {process.pid} on " in str(err.value) and f"lock ID {record['lock_id']}" in str(err.value)
     assert err.value.exit_code == 4
-    assert err.value.holder == Holder(pid=process.pid, host=socket.gethostname(),
-                                               command="reconciler apply", started=record["started"])
-    assert ISO_SECONDS.match(record["started"])
+    assert err.value.holder == holder
+    assert (holder.host, holder.command, holder.directory) == (socket.gethostname(), "reconciler apply",
+                                                               os.getcwd())
+    assert ISO_SECONDS.match(record["started"]) and re.fullmatch(r"[0-9a-f]{16}", record["lock_id"])
 
     process.stdin.close()  # the holder finishes and releases
     assert process.wait(timeout=30) == 0
     assert not (tmp_path / "reconciler.lock.lock").exists()
     with LocalBackend(path).lock("reconciler plan") as holder:
         assert holder.previous is None
+
+
+def test_a_waiter_gets_the_lock_once_the_holder_releases_it(tmp_path, other_process):
+    process, record = other_process
+    told = []
+    process.stdin.close()  # releases while we wait
+    with LocalBackend(tmp_path / "reconciler.lock").lock("reconciler apply", timeout=30,
+                                                          waiting=lambda h, left: told.append(h)) as holder:
+        assert holder.pid == os.getpid()
+    assert all(h is None or h.lock_id == record["lock_id"] for h in told)
+
+
+def test_a_waiter_gives_up_after_its_timeout_naming_the_holder(tmp_path, other_process):
+    process, record = other_process
+    told = []
+    with pytest.raises(StateLockedError, match=record["lock_id"]):
+        with LocalBackend(tmp_path / "reconciler.lock").lock("reconciler apply", timeout=0.6,
+                                                              waiting=lambda h, left: told.append(left)):
+            pytest.fail("acquired a lock another process holds")
+    assert told and all(0 < left <= 0.6 for left in told)
+
+
+def test_force_unlock_refuses_a_live_holder_and_a_wrong_id(tmp_path, other_process):
+    process, record = other_process
+    backend = LocalBackend(tmp_path / "reconciler.lock")
+    with pytest.raises(LockfileError, match="not 0000; nothing was unlocked"):
+        backend.force_unlock("0000")
+    with pytest.raises(LockfileError, match="held by a live process"):
+        backend.force_unlock(record["lock_id"])
+    assert (tmp_path / "reconciler.lock.lock").exists()
+    process.kill()
+    process.wait(timeout=30)
+    assert backend.force_unlock(record["lock_id"]).pid == process.pid
+    assert not (tmp_path / "reconciler.lock.lock").exists()
+    with pytest.raises(LockfileError, match="nothing to unlock"):
+        backend.force_unlock(record["lock_id"])
+
+
+def test_a_second_run_in_the_same_process_is_refused_too(tmp_path):
+    path = tmp_path / "reconciler.lock"
+    with LocalBackend(path).lock("reconciler apply") as holder:
+        with pytest.raises(StateLockedError, match=f"^state is locked by pid {os.getpid()} on "):
+            with LocalBackend(path).lock("reconciler apply"):
+                pass
+        assert (tmp_path / "reconciler.lock.lock").exists()  # the refused attempt did not remove our file
+    assert holder.previous is None
 
 
 def test_a_lock_left_by_a_killed_process_is_taken_over_and_reported(tmp_path, other_process):
@@ -74,8 +123,8 @@ def test_a_lock_left_by_a_killed_process_is_taken_over_and_reported(tmp_path, ot
     path = tmp_path / "reconciler.lock"
     assert (tmp_path / "reconciler.lock.lock").exists()
     with LocalBackend(path).lock("reconciler apply") as holder:
-        assert holder.previous == Holder(pid=process.pid, host=socket.gethostname(),
-                                                  command="reconciler apply", started=record["started"])
+        assert holder.previous == Holder.from_text(json.dumps(record))
+        assert holder.previous.pid == process.pid
         assert (holder.pid, holder.host, holder.command) == (os.getpid(), socket.gethostname(), "reconciler apply")
         assert json.loads((tmp_path / "reconciler.lock.lock").read_text()) == holder.to_json()
     assert not (tmp_path / "reconciler.lock.lock").exists()
@@ -91,16 +140,6 @@ def test_the_lock_is_released_after_the_block_even_on_error(tmp_path):
         assert ISO_SECONDS.match(holder.started)
     with LocalBackend(path).lock("reconciler apply") as holder:
         assert holder.previous is None
-
-
-def test_a_second_run_in_the_same_process_is_refused_too(tmp_path):
-    path = tmp_path / "reconciler.lock"
-    with LocalBackend(path).lock("reconciler apply") as holder:
-        with pytest.raises(StateLockedError, match=f"^state is locked by pid {os.getpid()} on host "):
-            with LocalBackend(path).lock("reconciler apply"):
-                pass
-        assert (tmp_path / "reconciler.lock.lock").exists()  # the refused attempt did not remove our file
-    assert holder.previous is None
 
 
 SILENT_HOLDER = """
@@ -122,7 +161,7 @@ def test_a_holder_that_has_not_recorded_itself_is_still_refused(tmp_path):
             with LocalBackend(path).lock("reconciler apply"):
                 pass
         assert str(err.value) == ("state is locked by another process (which has not recorded who it is yet); "
-                                  f"wait for it to finish, or if that process is gone remove {path}.lock")
+                                  f"wait for it to finish (--lock-timeout waits for it), or if that process is gone remove {path}.lock")
         assert err.value.holder is None
     finally:
         process.kill()
@@ -146,7 +185,7 @@ def test_a_missing_directory_is_explained(tmp_path):
 CONTENDER = """
 import os, sys, time
 from reconciler.state.local import LocalBackend
-from reconciler.state.run_lock import Holder
+from reconciler.state.holder import Holder
 from reconciler.errors import StateLockedError
 path, log, rounds, start = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
