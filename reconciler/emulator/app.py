@@ -1,5 +1,7 @@
 """The emulator application: the route table of both APIs, and `Emulator`, which turns one HTTP request into a
 `Reply` (admin surface or API call: auth, quota, faults, latency, the request log) and serves it on loopback.
+Cloud Storage calls (/storage/, /upload/, /download/) go to the `storage` package, through the same quota,
+faults, latency and request log, and answer in Cloud Storage's own error envelope.
 `python -m reconciler.emulator` runs it; `from reconciler.emulator import Emulator` embeds it."""
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from urllib.parse import parse_qsl, unquote
 
 from .admin import Admin
 from .clock import rfc3339
-from .faults import Quota
+from .faults import Effects, Faults, Quota
 from .gemini import Gemini
 from .guard import admin_refusal
 from .limits import MAX_JOB_DURATION, MAX_LATENCY_MS, MAX_QUOTA_RPS, bounded, exposure_warning, is_loopback
@@ -22,6 +24,9 @@ from .routing import Api, ApiRequest, Route, clean_query, split_verb
 from .rpc import Reply, RpcError, bad_request, unauthenticated
 from .server import HttpServer
 from .service import Service
+from .storage import is_storage_path
+from .storage.errors import from_rpc
+from .storage.errors import internal as storage_internal
 from .vertex import Vertex
 
 ADMIN_PREFIX = "/__emulator__/"
@@ -200,7 +205,10 @@ class Emulator:
                 return refusal.reply()
             return self.admin.serve(method, path[len(ADMIN_PREFIX):], raw_body)
         wall = time.time()
-        reply, note = self.serve_api(method, path, pairs, headers, raw_body)
+        if is_storage_path(raw_path):
+            reply, note = self.serve_storage(method, raw_path, path, pairs, headers, raw_body)
+        else:
+            reply, note = self.serve_api(method, path, pairs, headers, raw_body)
         if self.latency_ms > 0:
             time.sleep(self.latency_ms / 1000.0)
         entry: dict[str, Any] = {"method": method, "path": path, "query": redact_query(raw_query),
@@ -209,30 +217,22 @@ class Emulator:
             entry["fault"] = note
         if reply.drop:
             entry["dropped"] = True
-        if self.record_bodies:
+        if self.record_bodies and reply.is_json:         # media and empty bodies are not recorded
             entry["response"] = redact_body(reply.body)
         self.service.record(entry)
         return reply
 
     def serve_api(self, method: str, path: str, pairs: list[tuple[str, str]], headers: dict[str, str],
                   raw_body: bytes) -> tuple[Reply, str]:
-        """One API call -> (reply, the faults applied to it, comma-separated)."""
+        """One tuning API call -> (reply, the faults applied to it, comma-separated)."""
         notes: list[str] = []
         drop = False
         try:
-            if self.quota is not None:
-                refusal = self.quota.take()
-                if refusal is not None:
-                    notes.append("quota")
-                    raise refusal
-            effects = self.service.faults.apply(method, path)
-            notes += effects.applied
+            effects = before_call(self.quota, self.service.faults, method, path, notes)
             drop = effects.drop
-            if effects.latency_ms:
-                time.sleep(effects.latency_ms / 1000.0)
             if effects.error is not None:
                 raise effects.error
-            request, api = self.route(method, path, pairs, headers, raw_body)
+            request, api = route(self.apis, method, path, pairs, headers, raw_body)
             with self.service.transaction() as now:
                 body = api.dispatch(request, now)
             reply = Reply(200, body)
@@ -244,24 +244,61 @@ class Emulator:
         reply.drop = drop
         return reply, ",".join(notes)
 
-    def route(self, method: str, path: str, pairs: list[tuple[str, str]], headers: dict[str, str],
-              raw_body: bytes) -> tuple[ApiRequest, Api]:
-        """The API a call is for (checking its credentials) and the call itself, its JSON body parsed."""
-        segments = [s for s in path.split("/") if s]
-        if not segments:
-            raise RpcError("NOT_FOUND", f"No API at {path!r}.")
-        version, rest = segments[0], segments[1:]
-        rest, verb = split_verb(rest)
-        api = next((candidate for candidate in self.apis if candidate.owns(version, rest)), None)
-        if api is None:
-            raise RpcError("NOT_FOUND", f"No API at {path!r}: Vertex AI lives under /v1/ and /v1beta1/projects/..., "
-                                        "the Gemini API under /v1beta/tunedModels.")
-        if not api.credentials(headers, pairs):
-            raise unauthenticated(api.unauthenticated)
-        body = None
-        if raw_body.strip():
-            try:
-                body = json.loads(raw_body)
-            except ValueError as err:
-                raise bad_request([("", f"Invalid JSON payload received. {err}")]) from None
-        return ApiRequest(method, rest, version, clean_query(pairs), body, headers, verb), api
+    def serve_storage(self, method: str, raw_path: str, path: str, pairs: list[tuple[str, str]],
+                      headers: dict[str, str], raw_body: bytes) -> tuple[Reply, str]:
+        """One Cloud Storage call (routed on the raw path: an object name is one %2F-encoded segment; faults
+        match the decoded `path`, as for the tuning APIs) -> (reply in the JSON API v1 envelope, faults)."""
+        notes: list[str] = []
+        drop = False
+        try:
+            effects = before_call(self.quota, self.service.faults, method, path, notes)
+            drop = effects.drop
+            if effects.error is not None:
+                raise effects.error
+            reply = self.service.storage.serve(method, raw_path, pairs, headers, raw_body, self.service.transaction)
+        except RpcError as err:
+            reply = from_rpc(err).reply()
+        except Exception as err:  # noqa: BLE001 - a bug must still answer, in the Cloud Storage envelope
+            traceback.print_exc(file=sys.stderr)
+            reply = storage_internal(err).reply()
+        reply.drop = drop
+        return reply, ",".join(notes)
+
+
+# ---------------------------------------------------------------------------------------------- one call
+def before_call(quota: Quota | None, faults: Faults, method: str, path: str, notes: list[str]) -> Effects:
+    """Quota (raises its refusal), then the fault rules (their latency slept here): the effects left to the
+    caller (an injected error, "commit then drop"). What was applied is appended to `notes`."""
+    if quota is not None:
+        refusal = quota.take()
+        if refusal is not None:
+            notes.append("quota")
+            raise refusal
+    effects = faults.apply(method, path)
+    notes += effects.applied
+    if effects.latency_ms:
+        time.sleep(effects.latency_ms / 1000.0)
+    return effects
+
+
+def route(apis: tuple[Api, ...], method: str, path: str, pairs: list[tuple[str, str]], headers: dict[str, str],
+          raw_body: bytes) -> tuple[ApiRequest, Api]:
+    """The API a call is for (checking its credentials) and the call itself, its JSON body parsed."""
+    segments = [s for s in path.split("/") if s]
+    if not segments:
+        raise RpcError("NOT_FOUND", f"No API at {path!r}.")
+    version, rest = segments[0], segments[1:]
+    rest, verb = split_verb(rest)
+    api = next((candidate for candidate in apis if candidate.owns(version, rest)), None)
+    if api is None:
+        raise RpcError("NOT_FOUND", f"No API at {path!r}: Vertex AI lives under /v1/ and /v1beta1/projects/..., "
+                                    "the Gemini API under /v1beta/tunedModels.")
+    if not api.credentials(headers, pairs):
+        raise unauthenticated(api.unauthenticated)
+    body = None
+    if raw_body.strip():
+        try:
+            body = json.loads(raw_body)
+        except ValueError as err:
+            raise bad_request([("", f"Invalid JSON payload received. {err}")]) from None
+    return ApiRequest(method, rest, version, clean_query(pairs), body, headers, verb), api

@@ -38,7 +38,7 @@ TYPE_PREFIX = "type.googleapis.com/"
 
 @dataclass
 class Reply:
-    """`body` is JSON, or raw `bytes` (media; its Content-Type in `headers`), or None for no body at all (204)."""
+    """`body` is JSON, or raw `bytes` (media; its Content-Type in `headers`), or None for no body (204, 304)."""
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
@@ -46,12 +46,12 @@ class Reply:
 
     @property
     def is_json(self) -> bool:
-        return not isinstance(self.body, (bytes, bytearray)) and not (self.body is None and self.status == 204)
+        return not isinstance(self.body, (bytes, bytearray)) and not (self.body is None and self.status in (204, 304))
 
     def payload(self) -> bytes:
         if isinstance(self.body, (bytes, bytearray)):
             return bytes(self.body)
-        if self.body is None and self.status == 204:
+        if self.body is None and self.status in (204, 304):
             return b""
         return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 

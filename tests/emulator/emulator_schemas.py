@@ -155,6 +155,8 @@ def _defs(family: str) -> dict[str, Any]:
 
 def problems(entry: dict[str, Any]) -> list[str]:
     """Schema violations of one logged response (method, path, status, response)."""
+    if entry["path"].startswith(STORAGE_PREFIXES):
+        return storage_problems(entry)
     found = schema_name(entry["method"], entry["path"], entry["status"])
     if found is None or entry.get("dropped"):
         return []
@@ -194,3 +196,67 @@ def _anys(value: Any) -> list[dict[str, Any]]:
             found += _anys(item)
     return found
 
+
+
+# ---------------------------------------------------------------------------------------------- Cloud Storage
+# The subset of the storage v1 discovery document's Object, Objects and Bucket schemas the emulator may send
+# (made strict: a field outside it is a problem), and the JSON API v1 error envelope.
+STORAGE_PREFIXES = ("/storage/", "/upload/", "/download/")
+_TEXT = {"type": "string"}
+_BASE64 = {"type": "string", "pattern": r"^[A-Za-z0-9+/]+={0,2}$"}
+_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+STORAGE_DEFS: dict[str, Any] = {
+    "Object": {"type": "object", "additionalProperties": False,
+               "required": ["kind", "id", "name", "bucket", "generation", "metageneration", "size", "md5Hash",
+                            "crc32c", "etag", "timeCreated", "updated", "storageClass", "contentType",
+                            "selfLink", "mediaLink"],
+               "properties": {"kind": {"const": "storage#object"}, "id": _TEXT, "selfLink": _TEXT,
+                              "mediaLink": _TEXT, "name": _TEXT, "bucket": _TEXT, "generation": INT64,
+                              "metageneration": INT64, "contentType": _TEXT, "storageClass": _TEXT,
+                              "size": INT64, "md5Hash": _BASE64, "crc32c": _BASE64, "etag": _TEXT,
+                              "timeCreated": TIMESTAMP, "updated": TIMESTAMP, "timeStorageClassUpdated": TIMESTAMP,
+                              "metadata": _MAP, "cacheControl": _TEXT, "contentDisposition": _TEXT,
+                              "contentEncoding": _TEXT, "contentLanguage": _TEXT}},
+    "Objects": {"type": "object", "additionalProperties": False, "required": ["kind"],
+                "properties": {"kind": {"const": "storage#objects"}, "nextPageToken": _TEXT,
+                               "items": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/Object"}},
+                               "prefixes": {"type": "array", "minItems": 1, "items": _TEXT}}},
+    "Bucket": {"type": "object", "additionalProperties": False,
+               "required": ["kind", "id", "name", "projectNumber", "metageneration", "location", "storageClass",
+                            "etag", "timeCreated", "updated"],
+               "properties": {"kind": {"const": "storage#bucket"}, "id": _TEXT, "selfLink": _TEXT, "name": _TEXT,
+                              "projectNumber": {"type": "string", "pattern": r"^\d+$"}, "metageneration": INT64,
+                              "location": _TEXT, "locationType": _TEXT, "storageClass": _TEXT, "etag": _TEXT,
+                              "timeCreated": TIMESTAMP, "updated": TIMESTAMP, "labels": _MAP}},
+    "Error": {"type": "object", "additionalProperties": False, "required": ["error"], "properties": {"error": {
+        "type": "object", "additionalProperties": False, "required": ["code", "message", "errors"],
+        "properties": {"code": {"type": "integer"}, "message": _TEXT, "errors": {
+            "type": "array", "minItems": 1, "items": {
+                "type": "object", "additionalProperties": False, "required": ["domain", "reason", "message"],
+                "properties": {"domain": _TEXT, "reason": _TEXT, "message": _TEXT, "locationType": _TEXT,
+                               "location": _TEXT}}}}}}},
+}
+
+
+def storage_schema_name(method: str, path: str, status: int) -> str:
+    if status != 200:
+        return "Error"
+    segments = [s for s in path.split("/") if s]
+    if segments[:1] != ["storage"]:
+        return "Object"                                       # an upload (downloads record no body)
+    rest = segments[2:]
+    if len(rest) <= 2:
+        return "Bucket"
+    return "Objects" if len(rest) == 3 else "Object"          # the decoded object name may hold "/"
+
+
+def storage_problems(entry: dict[str, Any]) -> list[str]:
+    if entry.get("dropped") or "response" not in entry:
+        return []
+    name = storage_schema_name(entry["method"], entry["path"], entry["status"])
+    where = f"{entry['method']} {entry['path']} -> {entry['status']} ({name})"
+    validator = jsonschema.Draft202012Validator({"$ref": f"#/$defs/{name}", "$defs": STORAGE_DEFS})
+    errors = [f"{where}: {e.json_path}: {e.message}" for e in validator.iter_errors(entry["response"])]
+    if name == "Error" and not errors and entry["response"]["error"]["code"] != entry["status"]:
+        errors.append(f"{where}: error.code is not the HTTP status")
+    return errors

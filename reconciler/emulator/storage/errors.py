@@ -33,7 +33,7 @@ class StorageError(Exception):
         return {"error": {"code": self.status, "message": self.message, "errors": [item]}}
 
     def reply(self) -> Reply:
-        return Reply(self.status, self.body(), dict(self.headers))
+        return Reply(self.status, None if self.status == 304 else self.body(), dict(self.headers))
 
 
 def not_found(message: str) -> StorageError:

@@ -23,7 +23,7 @@ def _after(token: str | None) -> str | None:
     if token is None:
         return None
     try:
-        return base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8")
+        return base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True).decode("utf-8")
     except (binascii.Error, UnicodeError, ValueError):
         raise invalid(f"Invalid pageToken {token[:40]!r}: pass back a nextPageToken unchanged.",
                       "pageToken") from None
