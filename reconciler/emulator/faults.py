@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .limits import MAX_COUNT, MAX_LATENCY_MS, MAX_RETRY_AFTER, bounded
-from .rpc import HTTP_DEFAULT_CODE, RpcError, invalid, retry_info
+from .rpc import CODES, HTTP_DEFAULT_CODE, RpcError, invalid, retry_info
 from .schema import camel
 
 ACTIONS = {"error": "error", "latency": "latency", "drop": "drop", "commitThenDrop": "drop"}
@@ -73,9 +73,11 @@ class FaultRule:
             "RESOURCE_EXHAUSTED": "Quota exceeded (fault injected by the emulator).",
             "UNAVAILABLE": "The service is currently unavailable (fault injected by the emulator).",
         }.get(code, f"{code} (fault injected by the emulator).")
+        status = self.status if self.status != CODES[code][1] else None  # 412: Cloud Storage's precondition
         if retry is None:
-            return RpcError(code, message)
-        return RpcError(code, message, [retry_info(retry)], {"Retry-After": str(max(1, math.ceil(retry)))})
+            return RpcError(code, message, http_status=status)
+        return RpcError(code, message, [retry_info(retry)], {"Retry-After": str(max(1, math.ceil(retry)))},
+                        http_status=status)
 
 
 @dataclass

@@ -30,7 +30,7 @@ CODES: dict[str, tuple[int, int]] = {
 CODE_NAMES = {number: name for name, (number, _) in CODES.items()}
 # HTTP status -> the code name a fault rule with only a status means
 HTTP_DEFAULT_CODE = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
-                     404: "NOT_FOUND", 409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED",
+                     404: "NOT_FOUND", 409: "ABORTED", 412: "FAILED_PRECONDITION", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED",
                      500: "INTERNAL", 501: "UNIMPLEMENTED", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
 
 TYPE_PREFIX = "type.googleapis.com/"

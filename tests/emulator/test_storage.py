@@ -412,3 +412,21 @@ def test_quota_and_latency_apply_to_storage_calls():
         started = time.monotonic()
         assert http.get("/storage/v1/b/x").status_code == 404
         assert time.monotonic() - started >= 0.15
+
+
+def test_writes_to_one_object_name_are_held_to_about_one_a_second_after_a_burst():
+    """Cloud Storage: "writing to the same object name at a rate above [one per second] might result in
+    throttling errors": five at once pass, the sixth is 429 rateLimitExceeded; another name is not affected."""
+    with running() as emu, httpx.Client(base_url=emu.base_url, headers={"Authorization": "Bearer t"}) as http:
+        http.post("/storage/v1/b", params={"project": "p"}, json={"name": "rate"}).raise_for_status()
+
+        def upload(name: str) -> httpx.Response:
+            return http.post("/upload/storage/v1/b/rate/o", params={"uploadType": "media", "name": name},
+                             content=b"x")
+
+        assert [upload("hot").status_code for _ in range(6)] == [200] * 5 + [429]
+        refused = upload("hot").json()["error"]
+        assert refused["errors"][0]["reason"] == "rateLimitExceeded" and "object mutation" in refused["message"]
+        assert upload("cold").status_code == 200
+        time.sleep(1.1)
+        assert upload("hot").status_code == 200

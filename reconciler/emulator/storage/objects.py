@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +84,7 @@ class Buckets:
 class Objects:
     def __init__(self, store: Store, buckets: Buckets) -> None:
         self.store, self.buckets = store, buckets
+        self.mutations = MutationRate()
 
     # ------------------------------------------------------------------ reads
     def get(self, call: Call, now: float) -> Reply:
@@ -128,6 +130,7 @@ class Objects:
             if declared != checksums[field]:
                 raise invalid(f"Provided {field} {declared!r} doesn't match calculated {checksums[field]!r}.",
                               field)
+        self.mutations.take(key)
         record = {"bucket": bucket, "name": name, "generation": self._next_generation(now), "metageneration": 1,
                   "size": len(upload.data), **checksums, "contentType": upload.content_type,
                   "storageClass": upload.fields.pop("storageClass", "STANDARD"), "metadata": upload.metadata,
@@ -158,6 +161,7 @@ class Objects:
             metadata.update(patch)
         elif "metadata" in body:
             metadata = {}
+        self.mutations.take(f"{record['bucket']}/{record['name']}")
         for key, value in changes.items():
             if value is None:
                 record.pop(key, None)
@@ -173,6 +177,7 @@ class Objects:
     def delete(self, call: Call, now: float) -> Reply:
         record = self.require(call)
         resource.check(resource.preconditions(call.query), record)
+        self.mutations.take(f"{record['bucket']}/{record['name']}")
         del self.store["gcsObjects"][f"{record['bucket']}/{record['name']}"]
         self.store.changed()
         return Reply(204, None)
@@ -204,3 +209,24 @@ class Objects:
             raise StorageError(413, f"Storage limit reached: the emulator keeps at most {MAX_STORED_BYTES // MIB} MiB "
                                     f"of objects in all ({stored} bytes stored now).", "storageLimitExceeded")
 
+
+
+class MutationRate:
+    """Cloud Storage allows about one write per second to one object name ("writing to the same object name at a
+    rate above the limit might result in throttling errors"): a token bucket per name, `burst` writes at once and
+    `rate` per second after that (wall clock), refused with 429 `rateLimitExceeded` as the service words it."""
+
+    def __init__(self, rate: float = 1.0, burst: int = 5) -> None:
+        self.rate, self.burst = rate, float(burst)
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, key: str) -> None:
+        now = time.monotonic()
+        tokens, stamp = self._buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - stamp) * self.rate)
+        if tokens < 1:
+            raise StorageError(429, "The object exceeded the rate limit for object mutation operations (create, "
+                                    "update, and delete). Please reduce your request rate. See "
+                                    "https://cloud.google.com/storage/docs/gcs429.", "rateLimitExceeded",
+                               headers={"Retry-After": "1"})
+        self._buckets[key] = (tokens - 1, now)
