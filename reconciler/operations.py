@@ -7,6 +7,8 @@ ignore it). Which exit code a result means is the CLI's business.
 
 from __future__ import annotations
 
+import math
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,9 +21,9 @@ from typing import Any, Protocol
 from reconciler import manifest, refresh
 from reconciler.apply import watch
 from reconciler.apply.executor import Executor, Outcome
-from reconciler.desired import DIGEST_ALGORITHM, DesiredState
+from reconciler.desired import DIGEST_ALGORITHM, Config, DesiredState
 from reconciler.errors import UserError
-from reconciler.observed import Generation, ObservedState
+from reconciler.observed import Generation, ObservedState, name_tail
 from reconciler.plan import planfile, planner
 from reconciler.plan.model import Plan
 from reconciler.state.backend import StateBackend
@@ -58,11 +60,14 @@ class Workspace:
         records = self.lock.generations() if self.lock else []
         self.observed = refresh.refresh(
             self.scopes(),
-            known_names=set(self.desired.resources) | set(self.lock.entries if self.lock else ()),
-            lock_keys={g.key for g in records},
+            refresh.claims(self.desired, self.lock),
             clients=self.clients,
             operations={g.model: g.operation for g in records if g.operation and g.model},
         )
+        released = {name_tail(key) for key in (self.lock.released if self.lock else ())}
+        if released:  # `state rm` made them foreign: never adopted by their labels again, never deleted
+            self.observed = ObservedState(tuple(g for g in self.observed.generations
+                                                if name_tail(g.key) not in released), self.observed.scopes)
         return self.observed
 
     def plan(self, targets: frozenset[str] = frozenset(), replace: frozenset[str] = frozenset()) -> Plan:
@@ -87,16 +92,59 @@ class Workspace:
 def open_workspace(path: str, *, api_endpoint: str | None = None, emulator: bool = False,
                    connect_apis: bool = True, limiter: Any = None) -> Iterator[Workspace]:
     desired = manifest.load(path)
-    backend = LocalBackend(desired.config.lock_path)
-    workspace = Workspace(root=str(Path(path).resolve()), desired=desired, backend=backend, lock=backend.read())
-    if not connect_apis:
-        yield workspace
-        return
-    from reconciler.platforms.connect import connect
+    with open_backend(desired.config, api_endpoint=api_endpoint, emulator=emulator) as backend:
+        workspace = Workspace(root=str(Path(path).resolve()), desired=desired, backend=backend,
+                              lock=backend.read())
+        if not connect_apis:
+            yield workspace
+            return
+        from reconciler.platforms.connect import connect
 
-    with connect(workspace.platforms(), api_endpoint=api_endpoint, emulator=emulator, limiter=limiter) as clients:
-        workspace.clients = clients
-        yield workspace
+        with connect(workspace.platforms(), api_endpoint=api_endpoint, emulator=emulator,
+                     limiter=limiter) as clients:
+            workspace.clients = clients
+            yield workspace
+
+
+@contextmanager
+def open_backend(config: Config, *, api_endpoint: str | None = None, emulator: bool = False,
+                 backend: str | None = None) -> Iterator[StateBackend]:
+    """The state backend reconciler.yaml chooses (or `backend`, to move state between the two)."""
+    if (backend or config.state.backend) == "local":
+        yield LocalBackend(config.lock_path)
+        return
+    from reconciler.platforms.connect import connect_storage
+    from reconciler.state.gcs import GcsBackend
+
+    settings = config.state
+    with connect_storage(api_endpoint=api_endpoint, emulator=emulator) as storage:
+        if emulator:
+            _ensure_bucket(storage.client, config.defaults.project or "emulator-project", settings.bucket)
+        yield GcsBackend(storage.client, settings.bucket, settings.prefix, config.workspace, lease=_lease())
+
+
+def _ensure_bucket(client: Any, project: str, bucket: str) -> None:
+    """`--emulator` starts empty: create the configured bucket there, so that a demo needs one command."""
+    from reconciler.errors import AlreadyExists
+
+    try:
+        client.create_bucket(project, bucket)
+    except AlreadyExists:  # 409: the emulator's state kept it from an earlier run
+        pass
+
+
+LEASE_VARIABLE = "RECONCILER_STATE_LEASE"  # seconds a remote run lock lives unless renewed (default 60)
+
+
+def _lease() -> float:
+    text = os.environ.get(LEASE_VARIABLE, "60")
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 1 <= seconds <= 3600:
+        raise UserError(f"{LEASE_VARIABLE}: not a number of seconds between 1 and 3600: {text!r}")
+    return seconds
 
 
 class Listener(Protocol):
@@ -110,6 +158,8 @@ class Listener(Protocol):
     def outcomes(self, outcomes: list[Outcome]) -> None: ...
     def waiting(self, generations: dict[str, Generation]) -> AbstractContextManager[Callable[[dict], None]]: ...
     def say(self, message: str) -> None: ...
+    def lock_busy(self, holder: Any, seconds_left: float) -> None:
+        """Another run holds the state lock; this one waits (`--lock-timeout`) for `seconds_left` more."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +170,7 @@ class ApplyOptions:
     timeout: float | None = None
     parallelism: int = 8
     poll_interval: float = 5.0
+    lock_timeout: float = 0.0  # seconds to wait for another run's state lock
 
 
 @dataclass
@@ -132,7 +183,8 @@ class ApplyResult:
 def apply(workspace: Workspace, saved: Plan | None, options: ApplyOptions, listener: Listener,
           stop: threading.Event) -> ApplyResult:
     """Plan (or take the reviewed saved plan, if still fresh) and carry it out under the run lock."""
-    with workspace.backend.lock("reconciler apply") as holder:
+    with workspace.backend.lock("reconciler apply", timeout=options.lock_timeout,
+                                waiting=listener.lock_busy) as holder:
         if holder.previous:
             listener.warn(f"warning: the previous run ({holder.previous.describe()}) ended without releasing the "
                           "state lock; taking over")
@@ -146,19 +198,20 @@ def apply(workspace: Workspace, saved: Plan | None, options: ApplyOptions, liste
             return ApplyResult(plan)
         if not saved:
             listener.confirm(plan)
-        journal = Journal(workspace.backend, workspace.lock or Lock.empty(DIGEST_ALGORITHM))
-        waiter = _upstream_waiter(workspace, journal, options, listener) if options.wait else None
-        executor = Executor(workspace.desired, workspace.observed, journal, workspace.clients,
-                            parallelism=options.parallelism, stop=stop, wait_for_upstream=waiter,
-                            observed_at=workspace.observed_at, report=listener.did)
-        outcomes = executor.run(plan)
-        listener.outcomes(outcomes)
-        # with --wait a deferral means the upstream did not succeed: the apply did not do what it said
-        failed = any(o.status == "failed" or (options.wait and o.status == "deferred") for o in outcomes)
-        if options.wait and not stop.is_set():
-            names = {c.name for c in plan.changes}  # started now, or by an earlier run that was cut short
-            failed |= not wait(workspace, journal.lock, names, options, listener, stop,
-                               on_final=lambda final: journal.observe(final.values()))
+        with Journal(workspace.backend, workspace.lock or Lock.empty(DIGEST_ALGORITHM)) as journal:
+            waiter = _upstream_waiter(workspace, journal, options, listener) if options.wait else None
+            executor = Executor(workspace.desired, workspace.observed, journal, workspace.clients,
+                                parallelism=options.parallelism, stop=stop, wait_for_upstream=waiter,
+                                observed_at=workspace.observed_at, report=listener.did)
+            outcomes = executor.run(plan)
+            journal.flush()  # before anything is shown as done
+            listener.outcomes(outcomes)
+            # with --wait a deferral means the upstream did not succeed: the apply did not do what it said
+            failed = any(o.status == "failed" or (options.wait and o.status == "deferred") for o in outcomes)
+            if options.wait and not stop.is_set():
+                names = {c.name for c in plan.changes}  # started now, or by an earlier run that was cut short
+                failed |= not wait(workspace, journal.lock, names, options, listener, stop,
+                                   on_final=lambda final: journal.observe(final.values()))
     return ApplyResult(plan, outcomes, failed)
 
 
@@ -209,6 +262,7 @@ class Silent:
     def did(self, line: str) -> None: ...
     def outcomes(self, outcomes: list[Outcome]) -> None: ...
     def say(self, message: str) -> None: ...
+    def lock_busy(self, holder: Any, seconds_left: float) -> None: ...
 
     def waiting(self, generations: dict[str, Generation]) -> AbstractContextManager[Callable[[dict], None]]:
         return nullcontext(lambda now: None)

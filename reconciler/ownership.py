@@ -70,11 +70,6 @@ def may_delete(labels_: Mapping[str, str] | None, owner: str, identity: str | No
             and (stack is None or stack == identity))
 
 
-def is_managed(labels_: dict | None) -> bool:
-    labels_ = labels_ or {}
-    return labels_.get(MANAGED_BY) == MANAGER and bool(labels_.get(NAME_LABEL))
-
-
 def without_ownership(labels_: dict | None) -> dict:
     return {k: v for k, v in (labels_ or {}).items() if k not in OWNERSHIP_LABELS}
 

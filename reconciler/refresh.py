@@ -6,12 +6,17 @@ every read of every platform runs concurrently here, and the result is one sorte
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from reconciler import platforms
 from reconciler.observed import ObservedState
+from reconciler.ownership import Claims, Recorded
+
+if TYPE_CHECKING:
+    from reconciler.desired import DesiredState
+    from reconciler.state.model import Lock
 
 
 class Scope(NamedTuple):
@@ -29,14 +34,29 @@ class Scope(NamedTuple):
         return f"{self.platform}:{self.project}:{self.location}"
 
 
-def refresh(scopes: Iterable[tuple], known_names: Collection[str], lock_keys: Collection[str],
-            clients: Mapping[str, Any] | Any, *, operations: Mapping[str, str] | None = None,
-            max_workers: int = 8) -> ObservedState:
-    """Everything managed in `scopes`, plus whatever the lock names elsewhere.
+def claims(desired: DesiredState, lock: Lock | None) -> Claims:
+    """What says a live resource is ours besides its own labels or id: the identity of the manifests' root,
+    every generation the lock records (with the digest recorded for it: the entry's, for a current generation
+    recorded without one), and the digests a create may have used (each manifest's, and any pending intent's)."""
+    recorded: dict[str, Recorded] = {}
+    wanted: dict[str, set[str]] = {name: {r.digest} for name, r in desired.resources.items()}
+    for name, entry in (lock.entries.items() if lock else ()):
+        for generation in (g for g in entry.generations if g.key):
+            fallback = entry.digest if generation is entry.current else ""
+            recorded[generation.key] = Recorded(name, generation.digest or fallback)
+        if entry.pending is not None and entry.pending.digest:
+            wanted.setdefault(name, set()).add(entry.pending.digest)
+    return Claims(identity=desired.config.identity, recorded=recorded,
+                  wanted={name: frozenset(digests) for name, digests in wanted.items()})
 
-    known_names: manifest names from the manifests and the lock (some platforms' ids carry no other mark).
-    lock_keys: generation keys recorded in the lock; one that no longer exists (404) has no generation in the
-    result, and the planner reports it missing.
+
+def refresh(scopes: Iterable[tuple], claims: Claims, clients: Mapping[str, Any] | Any, *,
+            operations: Mapping[str, str] | None = None, max_workers: int = 8) -> ObservedState:
+    """Everything of ours in `scopes`, plus whatever the lock names elsewhere.
+
+    claims: the identity, the generation keys recorded in the lock and the specs wanted (`claims` above); a
+    recorded key that no longer exists (404) has no generation in the result, and the planner reports it
+    missing.
     clients: the API client of each platform read (a `Clients`, or any mapping by platform name).
     operations: model name -> the create operation recorded in the lock, to read progress directly.
     """
@@ -44,7 +64,7 @@ def refresh(scopes: Iterable[tuple], known_names: Collection[str], lock_keys: Co
     for scope in _distinct(scopes):
         by_platform.setdefault(scope.platform, []).append(scope)
     keys: dict[str, list[str]] = {}
-    for key in sorted(lock_keys):
+    for key in sorted(claims.recorded):
         owner = platforms.owning(key)
         if owner is not None:
             keys.setdefault(owner.name, []).append(key)
@@ -54,8 +74,8 @@ def refresh(scopes: Iterable[tuple], known_names: Collection[str], lock_keys: Co
             client = clients.get(name)
             if client is None:
                 raise ValueError(f"refresh needs a client for {name}: scopes or lock entries of it are present")
-            joins.append(platforms.get(name).read(client, by_platform.get(name, []), keys.get(name, []),
-                                                  frozenset(known_names), dict(operations or {}), pool.submit))
+            joins.append(platforms.get(name).read(client, by_platform.get(name, []), keys.get(name, []), claims,
+                                                  dict(operations or {}), pool.submit))
         generations = [g for join in joins for g in join()]
     return ObservedState(generations=tuple(sorted(generations, key=lambda g: (g.owner, g.create_time, g.key))),
                          scopes=tuple(s.key for ss in by_platform.values() for s in ss))

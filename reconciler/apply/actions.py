@@ -72,7 +72,8 @@ def remove(ctx: Context, change: Change) -> str:
         ctx.record_gone(change.name, key)
         return f"{key} was already gone"
     ctx.removed.add(key)  # before the calls: once sent, this run must never adopt it back from a listing
-    ctx.platform(generation.platform).remove(ctx.client(generation.platform), generation, ctx.steps(change.name))
+    ctx.platform(generation.platform).remove(ctx.client(generation.platform), generation, ctx.steps(change.name),
+                                             ctx.identity)
     ctx.record_gone(change.name, key)
     return f"deleted {generation.model or key}"
 

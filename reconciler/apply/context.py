@@ -37,6 +37,7 @@ class Context:
     observed_at: float = 0.0  # clock() when `observed` was listed
     removed: set[str] = field(default_factory=set)  # what this run deleted or stopped: never "found" again
     platforms: Mapping[str, Platform] = field(default_factory=lambda: platforms.PLATFORMS)
+    identity: str | None = None  # the stack (and workspace): what a resource must not contradict to be deleted
 
     def platform(self, name: str) -> Platform:
         return self.platforms[name]

@@ -38,7 +38,7 @@ def train(ctx: Context, change: Change) -> str:
     entry = ctx.journal.entry(change.name)
     earlier = entry.pending if entry and entry.pending and entry.pending.digest == desired.digest else None
     intent = earlier or Intent.new("train", desired.digest)
-    ctx.journal.update(change.name, lambda e: _with_pending(e, desired, intent))
+    ctx.journal.update(change.name, lambda e: _with_pending(e, desired, intent), durable=True)
     _clear_occupant(ctx, change, desired)
     fresh = earlier is None and ctx.clock() - ctx.observed_at < FRESH_LISTING_SECONDS
     found = _find_created(ctx, desired, intent, listed=ctx.observed.of(desired.name) if fresh else None)
@@ -115,7 +115,7 @@ def _clear_occupant(ctx: Context, change: Change, desired: DesiredResource) -> N
     ctx.removed.add(key)  # before the call: once sent, this run must never adopt it back from a listing
     occupant = ctx.observed.find(key) or Generation(platform=platform.name, owner=desired.name, digest="",
                                                     phase="succeeded", model=key)
-    platform.remove(ctx.client(desired.platform), occupant, ctx.steps(desired.name))
+    platform.remove(ctx.client(desired.platform), occupant, ctx.steps(desired.name), ctx.identity)
     ctx.journal.update(desired.name, lambda e: e.without_generation(key, keep_entry=True) if e else None)
 
 

@@ -9,6 +9,7 @@ import signal
 import stat
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 from reconciler.errors import UserError
 
 EXIT_INTERRUPTED = 130
+LOCK_NOTICE_EVERY = 10.0  # seconds between "waiting for the state lock" lines
 
 
 WORKSPACE_VARIABLE = "RECONCILER_WORKSPACE"
@@ -45,7 +47,7 @@ def api_flags() -> argparse.ArgumentParser:
 
 
 @contextmanager
-def _api_endpoint(args: argparse.Namespace) -> Iterator[tuple[str | None, bool]]:
+def api_endpoint(args: argparse.Namespace) -> Iterator[tuple[str | None, bool]]:
     """`--emulator` serves the embedded emulator for the length of the command, its state under .reconciler/."""
     if not args.emulator:
         yield args.api_endpoint, False
@@ -98,7 +100,7 @@ def workspace(args: argparse.Namespace, path: str, **kwargs) -> Iterator:
     from reconciler.operations import open_workspace
 
     select_workspace(args)
-    with _api_endpoint(args) as (endpoint, emulator):
+    with api_endpoint(args) as (endpoint, emulator):
         with open_workspace(path, api_endpoint=endpoint, emulator=emulator, **kwargs) as opened:
             yield opened
 
@@ -156,6 +158,7 @@ class Terminal:
     def __init__(self, out, *, confirm: bool = True):
         self.out = out
         self.ask = confirm
+        self._lock_notice = -LOCK_NOTICE_EVERY
 
     def warn(self, message: str) -> None:
         print(message, file=sys.stderr)
@@ -192,3 +195,13 @@ class Terminal:
 
     def say(self, message: str) -> None:
         self.out.print(message)
+
+    def lock_busy(self, holder, seconds_left: float) -> None:
+        """At most one line per LOCK_NOTICE_EVERY seconds while waiting for another run's state lock."""
+        now = time.monotonic()
+        if now - self._lock_notice < LOCK_NOTICE_EVERY:
+            return
+        self._lock_notice = now
+        who = holder.describe() if holder else "another run"
+        print(f"waiting for the state lock held by {who}; giving up in {seconds_left:.0f}s", file=sys.stderr,
+              flush=True)

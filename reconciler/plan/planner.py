@@ -321,10 +321,11 @@ def _train(s: Situation, action: str, why: str, replacing: Generation | None = N
 
 
 def _id_occupant(s: Situation) -> Generation | None:
-    """On the Gemini API a spec has exactly one possible id: a live model already holding it blocks a create."""
-    if not platforms.get(s.desired.platform).one_id_per_spec:
-        return None
-    return next((g for g in s.live if digest_matches(s.desired.digest, g.digest)), None)
+    """On the Gemini API a spec has exactly one possible id: a live model already holding it blocks a create.
+    (A model of the same spec made under another identity, or before the stack was set, holds another id.)"""
+    platform = platforms.get(s.desired.platform)
+    key = platform.occupant(s.desired) if platform.one_id_per_spec else None
+    return s.live_of(key) if key else None
 
 
 def _noop(s: Situation, reason: str, diffs: tuple[FieldDiff, ...] = (), attention: str = "") -> Change:

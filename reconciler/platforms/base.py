@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from reconciler.desired import DesiredResource
@@ -27,6 +28,44 @@ class Steps(Protocol):
 
     def learned(self, generation: Generation) -> None:
         """Persist what the last request changed (an endpoint undeployed) before the next one."""
+
+
+@dataclass(frozen=True)
+class LiveSpec:
+    """A live resource read for `reconciler import`, spelled like a manifest's canonical spec so that the two
+    compare field by field (`reconciler.imports.compare`)."""
+
+    key: str  # the generation key to record (a tuning job, or a tuned model)
+    generation: Generation  # as read; its owner and digest are the ones its marks say, if any
+    project: str | None  # where it lives, as the resource name spells it (None: an unscoped platform)
+    location: str | None
+    immutable: dict  # the immutable fields the API returns, in the manifest's names and types
+    mutable: dict  # the mutable fields, as the planner sees them live
+    not_comparable: Mapping[str, str] = field(default_factory=dict)  # field path -> why the API cannot tell
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # documented defaults: absent means this value
+    server_filled: tuple[str, ...] = ()  # fields the service fills in when unset: compared only when written
+    upstream: tuple[str, str] | None = None  # (field, model key) naming the tuned model this one continues
+    owner: str = ""  # the manifest its ownership marks (labels, id) name, if any
+    stack: str | None = None  # the stack its labels name, if any
+    labels_on_claim: bool = False  # claiming it writes ownership labels (else the lock is the only record)
+
+
+class Importer(Protocol):
+    """`reconciler import` on one platform: recognize a resource name, read it, and claim it."""
+
+    forms: tuple[str, ...]  # the resource names it imports, for messages: `tunedModels/ID`
+
+    def recognizes(self, resource: str) -> bool:
+        """Whether `resource` names a resource of this platform that can be imported (no I/O)."""
+
+    def scope(self, resource: str) -> tuple[str | None, str | None]:
+        """(project, location) as the name spells them; (None, None) on an unscoped platform (no I/O)."""
+
+    def read(self, client: Any, resource: str) -> LiveSpec:
+        """Read the resource (UserError when it does not exist or cannot be tuned from)."""
+
+    def claim(self, client: Any, live: LiveSpec, labels: Mapping[str, str]) -> Generation:
+        """Add the ownership `labels` where the API allows it; the generation as it now is."""
 
 
 class Platform(Protocol):
@@ -70,12 +109,17 @@ class Platform(Protocol):
     def cancel(self, client: Any, key: str) -> Generation | None:
         """Stop the training run `key`; the generation as it is now, or None when stopping it deleted it."""
 
-    def remove(self, client: Any, generation: Generation, steps: Steps, identity: str | None) -> None:
+    def remove(self, client: Any, generation: Generation, steps: Steps,
+               identity: str | None = None) -> None:
         """Undeploy and delete what the generation created, only what it created and never what carries
         another `identity` than ours; gone already is fine."""
 
     def patch(self, client: Any, desired: DesiredResource, generation: Generation, fields: Collection[str]) -> list[str]:
         """Patch the mutable `fields` of the generation's model; returns the update mask sent."""
+
+    # --- importing ----------------------------------------------------------------------------------
+    def importer(self) -> Importer:
+        """How `reconciler import` reads and claims a resource of this platform made without this tool."""
 
 
 def get_or_none(get: Callable[[str], dict], name: str) -> dict | None:

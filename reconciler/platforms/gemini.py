@@ -1,9 +1,11 @@
 """The Gemini API: the tune and the model are one resource, `tunedModels/{id}`, created by an operation.
 
-There are no labels: the id `{name}-{digest[:8]}` carries ownership, so a spec has exactly one possible id
-and a repeated create answers 409. There is no cancel: deleting the CREATING model stops the tune.
-Reading is one listing of all tuned models, kept when the id names a known manifest. Every tuned model and
-operation read is decoded (`tuned_model`, `create_operation`): a shape the API does not publish is a BadResponse.
+There are no labels: the id `{name}-{8 hex}` carries ownership, so a spec has exactly one possible id and a
+repeated create answers 409; with an identity (a stack) the hex mixes it in (`ownership.deterministic_id`).
+There is no cancel: deleting the CREATING model stops the tune. Reading is one listing of all tuned models,
+kept when the id is a wanted spec's deterministic id or the lock records it (`ownership.Claims.by_id`).
+Every tuned model and operation read is decoded (`tuned_model`, `create_operation`): a shape the API does
+not publish is a BadResponse.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from reconciler.desired import DesiredResource
 from reconciler.errors import NotFound, NotOwned
 from reconciler.observed import Generation, Phase
 from reconciler.platforms import bodies, decode
-from reconciler.platforms.base import Steps, Submit, get_or_none
+from reconciler.platforms.base import Importer, Steps, Submit, get_or_none
 
 if TYPE_CHECKING:
     from reconciler.clients.gemini import GeminiClient
@@ -58,23 +60,27 @@ class Gemini:
     def owns_key(self, key: str) -> bool:
         return key.startswith(PREFIX)
 
-    def read(self, client: GeminiClient, scopes: list[tuple], lock_keys: list[str], known_names: frozenset[str],
+    def read(self, client: GeminiClient, scopes: list[tuple], lock_keys: list[str], claims: ownership.Claims,
              operations: Mapping[str, str], submit: Submit) -> Callable[[], list[Generation]]:
         listing = submit(list, client.list_tuned_models()) if scopes else None
 
         def join() -> list[Generation]:
             url = client.url("tunedModels")
             listed = [decode.at("GET", url, tuned_model, m) for m in listing.result()] if listing else []
-            models = {m["name"]: m for m in listed if _owner(m["name"]) in known_names}
+            models = {m["name"]: (m, owner) for m in listed if (owner := _claim(m["name"], claims))}
             fetched = {k: submit(get_or_none, client.get_tuned_model, k) for k in lock_keys if k not in models}
             for name, future in fetched.items():
                 model = future.result()
-                if model is not None and _owner(decode.at("GET", client.url(name), tuned_model, model)["name"]):
-                    models[model["name"]] = model
+                if model is None:
+                    continue
+                model = decode.at("GET", client.url(name), tuned_model, model)
+                owner = _claim(model["name"], claims)
+                if owner is not None:
+                    models[model["name"]] = (model, owner)
             details = {name: submit(_operation, client, name, operations.get(name))
-                       for name, model in sorted(models.items()) if _state(model) in WITH_OPERATION_DETAIL}
-            return [generation(model, details[name].result() if name in details else None)
-                    for name, model in sorted(models.items())]
+                       for name, (model, _) in sorted(models.items()) if _state(model) in WITH_OPERATION_DETAIL}
+            return [generation(model, details[name].result() if name in details else None, owner=owner)
+                    for name, (model, owner) in sorted(models.items())]
         return join
 
     def poll(self, client: GeminiClient, generation_: Generation) -> Generation | None:
@@ -85,7 +91,8 @@ class Gemini:
         operation = None
         if generation_.operation and _state(model) in WITH_OPERATION_DETAIL:
             operation = get_or_none(client.get_operation, generation_.operation)
-        return replace(generation(model, operation), operation=generation_.operation)
+        owner = ownership.Recorded(generation_.owner, generation_.digest)  # an identity's id does not say them
+        return replace(generation(model, operation, owner=owner), operation=generation_.operation)
 
     # --- changing -----------------------------------------------------------------------------------
 
@@ -101,7 +108,8 @@ class Gemini:
 
     def lookup(self, client: GeminiClient, desired: DesiredResource) -> list[Generation]:
         model = get_or_none(client.get_tuned_model, self.occupant(desired))
-        return [generation(model)] if model is not None else []
+        owner = ownership.Recorded(desired.name, desired.digest[:ownership.ID_DIGEST])  # the id is this spec's
+        return [generation(model, owner=owner)] if model is not None else []
 
     def occupant(self, desired: DesiredResource) -> str | None:
         return f"{PREFIX}{desired.tuned_model_id}"
@@ -110,7 +118,10 @@ class Gemini:
         _delete(client, key)  # there is no cancel: deleting the CREATING model stops the tune
         return None
 
-    def remove(self, client: GeminiClient, generation_: Generation, steps: Steps) -> None:
+    def remove(self, client: GeminiClient, generation_: Generation, steps: Steps,
+               identity: str | None = None) -> None:
+        # `identity` cannot be checked here: an id made under one is not told apart from any other by reading it;
+        # refresh kept only the ids that are ours (a wanted spec's under our identity, or recorded in our lock)
         name = generation_.model or generation_.key
         if not generation_.owner or _owner(name) != generation_.owner:
             raise NotOwned(  # the id is the only ownership mark a tuned model has
@@ -124,13 +135,21 @@ class Gemini:
         client.patch_tuned_model(generation_.model, body, mask)
         return mask
 
+    def importer(self) -> Importer:
+        from reconciler.platforms.gemini_import import GeminiImporter
 
-def generation(model: dict, operation: dict | None = None) -> Generation:
+        return GeminiImporter(tuned_model, generation)
+
+
+def generation(model: dict, operation: dict | None = None, *, owner: ownership.Recorded | None = None) -> Generation:
     """A tuned model as a Generation; its create operation, when read, adds progress or the failure reason.
+
+    owner: whose it is and the digest of its spec, as decided by whoever read it (the id made under an
+    identity does not carry the digest); without it, what an id made without an identity says.
     Raises BadResponse when either is not the published shape."""
     model = tuned_model(model)
     operation = create_operation(operation, required=False) if operation is not None else None
-    owner, digest = _parse(model["name"]) or ("", "")
+    name, digest = owner or _parse(model["name"]) or ("", "")
     state = _state(model)
     phase = PHASES.get(state, "pending")
     progress, error = None, ""
@@ -144,7 +163,7 @@ def generation(model: dict, operation: dict | None = None) -> Generation:
     loss = snapshots[-1].get("meanLoss") if snapshots else None
     return Generation(
         platform=NAME,
-        owner=owner,
+        owner=name,
         digest=digest,
         phase=phase,
         model=model["name"],
@@ -194,6 +213,10 @@ def _snapshots(parent: dict, what: str) -> None:
 def _parse(name: str) -> tuple[str, str] | None:
     """`tunedModels/{manifest name}-{8 hex digest}` -> (name, digest); None for a model this tool did not name."""
     return ownership.parse_id(name.removeprefix(PREFIX)) if name.startswith(PREFIX) else None
+
+
+def _claim(name: str, claims: ownership.Claims) -> ownership.Recorded | None:
+    return claims.by_id(name, name.removeprefix(PREFIX)) if name.startswith(PREFIX) else None
 
 
 def _delete(client: GeminiClient, name: str) -> None:

@@ -16,8 +16,8 @@ from reconciler.desired import DesiredResource
 from reconciler.errors import FailedPrecondition, NotFound, NotOwned
 from reconciler.observed import Generation
 from reconciler.platforms import bodies, decode
-from reconciler.platforms.base import Steps, Submit
-from reconciler.platforms.vertex_read import (decode_endpoint, decode_model, deployed_version, generation,
+from reconciler.platforms.base import Importer, Steps, Submit
+from reconciler.platforms.vertex_read import (decode_endpoint, decode_job, decode_model, deployed_version, generation,
                                                model_tail, read)
 
 if TYPE_CHECKING:
@@ -61,19 +61,21 @@ class Vertex:
     def owns_key(self, key: str) -> bool:
         return "/tuningJobs/" in key
 
-    def read(self, client: VertexClient, scopes: list[tuple], lock_keys: list[str], known_names: frozenset[str],
+    def read(self, client: VertexClient, scopes: list[tuple], lock_keys: list[str], claims: ownership.Claims,
              operations: Mapping[str, str], submit: Submit) -> Callable[[], list[Generation]]:
-        return read(client, [parent(project, location) for _, project, location in scopes], lock_keys, submit)
+        return read(client, [parent(project, location) for _, project, location in scopes], lock_keys, claims,
+                    submit)
 
     def poll(self, client: VertexClient, generation_: Generation) -> Generation | None:
         try:
             job = client.get_tuning_job(generation_.job)
         except NotFound:
             return None
-        fresh = generation(job)
+        recorded = ownership.Recorded(generation_.owner, generation_.digest)  # for a job without labels
+        fresh = generation(job, recorded=recorded)
         if fresh.model and fresh.phase == "succeeded":
             try:
-                fresh = generation(job, client.get_model(fresh.model))
+                fresh = generation(job, client.get_model(fresh.model), recorded=recorded)
             except NotFound:
                 fresh = replace(fresh, model_exists=False)
         return fresh
@@ -88,8 +90,9 @@ class Vertex:
 
     def lookup(self, client: VertexClient, desired: DesiredResource) -> list[Generation]:
         found = client.list_tuning_jobs(parent(desired.project, desired.location),
-                                        filter=ownership.label_filter(desired.name, desired.digest))
-        return [generation(job) for job in found]
+                                        filter=ownership.label_filter(desired.name, desired.digest, desired.identity))
+        return [generation(job) for job in found
+                if ownership.owns(decode_job(job).get("labels"), desired.identity)]
 
     def occupant(self, desired: DesiredResource) -> str | None:
         return None
@@ -101,7 +104,8 @@ class Vertex:
             pass  # already terminal: reported as whatever it ended as
         return generation(client.get_tuning_job(key))
 
-    def remove(self, client: VertexClient, generation_: Generation, steps: Steps) -> None:
+    def remove(self, client: VertexClient, generation_: Generation, steps: Steps,
+               identity: str | None = None) -> None:
         """Undeploy from every endpoint, delete the endpoints the job created, then the model version."""
         if not generation_.model:
             return
@@ -110,18 +114,18 @@ class Vertex:
             model = decode.at("GET", client.url(generation_.model), decode_model, client.get_model(generation_.model))
         except NotFound:
             return
-        labels = model.get("labels") or {}
-        if labels.get(ownership.MANAGED_BY) != ownership.MANAGER or not generation_.owner \
-                or labels.get(ownership.NAME_LABEL) != generation_.owner:
+        if not ownership.may_delete(model.get("labels"), generation_.owner, identity):
+            stack = (f", {ownership.STACK_LABEL}={identity} or none" if identity
+                     else f", no {ownership.STACK_LABEL}")
             raise NotOwned(  # the executor reports it as this change's failure; nothing is deleted
                 f"refusing to delete {generation_.model}: it does not carry this tool's ownership labels for "
                 f"'{generation_.owner}' ({ownership.MANAGED_BY}={ownership.MANAGER}, "
-                f"{ownership.NAME_LABEL}={generation_.owner}); nothing was deleted")
+                f"{ownership.NAME_LABEL}={generation_.owner}{stack}); nothing was deleted")
         version = generation_.model.partition("@")[2] or str(model.get("versionId") or "")
         endpoints = set(generation_.endpoints) | {d.get("endpoint") for d in model.get("deployedModels") or ()}
         for endpoint in sorted(e for e in endpoints if e):
             steps.before_request()
-            _undeploy(client, endpoint, base, version, generation_.owner, steps)
+            _undeploy(client, endpoint, base, version, generation_.owner, identity, steps)
             generation_ = replace(generation_, endpoints=tuple(e for e in generation_.endpoints if e != endpoint))
             steps.learned(generation_)
         steps.before_request()
@@ -142,9 +146,14 @@ class Vertex:
         client.patch_model(base, body, mask)
         return mask
 
+    def importer(self) -> Importer:
+        from reconciler.platforms.vertex_import import IMPORTER
+
+        return IMPORTER
+
 
 def _undeploy(client: VertexClient, endpoint: str, model_base_: str, version: str, owner: str,
-              steps: Steps) -> None:
+              identity: str | None, steps: Steps) -> None:
     """Undeploy this model version (never another version of the same model: a continuous-tuning job may
     have added its version to its upstream's model) and delete the endpoint if it was this job's own."""
     try:
@@ -161,8 +170,7 @@ def _undeploy(client: VertexClient, endpoint: str, model_base_: str, version: st
         except NotFound:
             pass
     labels = live.get("labels") or {}
-    if len(ours) == len(deployed) and labels.get(ownership.MANAGED_BY) == ownership.MANAGER \
-            and labels.get(ownership.NAME_LABEL, owner) == owner:
+    if len(ours) == len(deployed) and ownership.may_delete({ownership.NAME_LABEL: owner, **labels}, owner, identity):
         try:  # an endpoint the tuning job created for this model; one serving anything else is left alone
             client.wait_operation(client.delete_endpoint(endpoint))
         except NotFound:

@@ -1,7 +1,8 @@
 """Reading Vertex AI: per (project, location) three label-filtered listings (tuning jobs, models, endpoints),
 joined job -> model -> endpoints. GETs only where a listing cannot answer: lock entries the listings did not
-return, and a succeeded job whose model is missing from the model listing (deleted out of band, or its
-labels edited away).
+return (among them what was created before the stack was set: it carries no stack label, so an identity's
+listing leaves it out), and a succeeded job whose model is missing from the model listing (deleted out of
+band, its labels edited away, or made before the stack was set).
 
 Every job, model and endpoint read (listed, fetched, or a create's answer) goes through its decoder
 (`decode_job`, `decode_model`, `decode_endpoint`): a shape the API does not publish is a BadResponse naming the
@@ -43,44 +44,45 @@ class _Listing:
     endpoints: list[dict] = field(default_factory=list)
 
 
-def read(client: VertexClient, parents: list[str], lock_keys: list[str],
+def read(client: VertexClient, parents: list[str], lock_keys: list[str], claims: ownership.Claims,
          submit: Submit) -> Callable[[], list[Generation]]:
     """Start every scope's three listings now; the returned function joins them into generations."""
     started = []
+    listing_filter = ownership.listing_filter(claims.identity)  # ours, and of our identity when we have one
     for parent in parents:
-        jobs = submit(_each, decode_job, client.list_tuning_jobs(parent, ownership.MANAGED_FILTER),
+        jobs = submit(_each, decode_job, client.list_tuning_jobs(parent, listing_filter),
                       client.url(f"{parent}/tuningJobs"))
-        models = submit(_each, decode_model, client.list_models(parent, ownership.MANAGED_FILTER),
+        models = submit(_each, decode_model, client.list_models(parent, listing_filter),
                         client.url(f"{parent}/models"))
-        endpoints = submit(_each, decode_endpoint, client.list_endpoints(parent, ownership.MANAGED_FILTER),
+        endpoints = submit(_each, decode_endpoint, client.list_endpoints(parent, listing_filter),
                            client.url(f"{parent}/endpoints"))
         started.append((jobs, models, endpoints))
 
     def join() -> list[Generation]:
-        listings = [_Listing(jobs=[j for j in jobs.result() if _managed(j)],
-                             models={model_tail(m["name"]): m for m in models.result()},
+        listings = [_Listing(jobs=jobs.result(), models={model_tail(m["name"]): m for m in models.result()},
                              endpoints=endpoints.result())
                     for jobs, models, endpoints in started]
-        return _generations(client, listings, lock_keys, submit)
+        return _generations(client, listings, lock_keys, claims, submit)
     return join
 
 
-def _generations(client: VertexClient, listings: list[_Listing], lock_keys: list[str],
+def _generations(client: VertexClient, listings: list[_Listing], lock_keys: list[str], claims: ownership.Claims,
                  submit: Submit) -> list[Generation]:
+    records = {name_tail(k): record for k, record in claims.recorded.items()}
     models: dict[str, dict] = {}
     endpoints: list[dict] = []
     jobs: dict[str, dict] = {}
     for listing in listings:
         models.update(listing.models)
         endpoints += listing.endpoints
-        jobs.update({name_tail(j["name"]): j for j in listing.jobs})
+        jobs.update({name_tail(j["name"]): j for j in listing.jobs if _ours(j, claims.identity, records)})
     spelling = {name_tail(k): k for k in lock_keys}  # the lock's spelling of a name wins (project id vs number)
 
     unlisted = [k for k in lock_keys if name_tail(k) not in jobs]
     fetched = {name_tail(k): submit(_get, decode_job, client.get_tuning_job, k, client.url(k)) for k in unlisted}
     for tail, future in fetched.items():
         job = future.result()
-        if job is not None and _managed(job):
+        if job is not None and _ours(job, claims.identity, records):
             jobs[tail] = job
 
     made = {model_tail(m): m for m in (_job_model(j) for j in jobs.values()) if m}
@@ -97,17 +99,20 @@ def _generations(client: VertexClient, listings: list[_Listing], lock_keys: list
         made_tail = model_tail(_job_model(job) or "")
         generations.append(generation(job, models.get(made_tail), model_exists=made_tail in models,
                                       serving=_serving_version(serving, _job_model(job) or ""),
-                                      job_name=spelling.get(tail)))
+                                      job_name=spelling.get(tail), recorded=records.get(tail)))
     return generations
 
 
 def generation(job: dict, model: dict | None = None, *, model_exists: bool = True,
-               serving: Collection[str] = (), job_name: str | None = None) -> Generation:
+               serving: Collection[str] = (), job_name: str | None = None,
+               recorded: ownership.Recorded | None = None) -> Generation:
     """A tuning job as a Generation, joined with its Model when that was read.
 
     model_exists: False when the job names a model that a read showed to be gone; a job read on its own
     (a create answer, a GET) says nothing about that, so the model is taken to exist.
     serving: endpoints found elsewhere (an endpoint listing) that have the model deployed.
+    recorded: what the lock records for the job: its owner and digest where the job has no labels saying them
+    (one made by hand and recorded by import).
     Raises BadResponse when the job (or model) is not the published shape.
     """
     job = decode_job(job)
@@ -116,8 +121,8 @@ def generation(job: dict, model: dict | None = None, *, model_exists: bool = Tru
     state = str(job.get("state") or "JOB_STATE_UNSPECIFIED")
     return Generation(
         platform="vertex",
-        owner=labels.get(ownership.NAME_LABEL, ""),
-        digest=labels.get(ownership.DIGEST_LABEL, ""),
+        owner=labels.get(ownership.NAME_LABEL) or (recorded.name if recorded else ""),
+        digest=labels.get(ownership.DIGEST_LABEL) or (recorded.digest if recorded else ""),
         phase=PHASES.get(state, "pending"),
         job=job_name or job["name"],
         model=_job_model(job),
@@ -218,9 +223,11 @@ def _endpoints(job: dict, model: dict | None, listed: set[str]) -> tuple[str, ..
     return tuple(sorted(e for e in found if e))
 
 
-def _managed(resource: dict) -> bool:
-    """The server-side label filter is not documented as reliable for tuningJobs: check it here too."""
-    return ownership.is_managed(resource.get("labels")) and bool(resource.get("name"))
+def _ours(job: dict, identity: str | None, records: dict[str, ownership.Recorded]) -> bool:
+    """The server-side label filter is not documented as reliable for tuningJobs (and cannot say "no stack
+    label"): ownership is decided here, with what the lock records for the job."""
+    record = records.get(name_tail(job["name"]))
+    return ownership.owns(job.get("labels"), identity, record.name if record else None)
 
 
 def _job_model(job: dict) -> str | None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from reconciler.observed import ACTIVE_PHASES, GENERATION_KEYS, TERMINAL_PHASES, Generation
 from reconciler.platforms import PLATFORMS
-from reconciler.state.model import FORMAT_VERSION, AppliedSpec, Intent, Lock, LockEntry
+from reconciler.state.model import FORMAT_VERSION, AppliedSpec, Imported, Intent, Lock, LockEntry
 
 
 class InvalidLock(ValueError):
@@ -59,7 +59,8 @@ class Encoder:
 
 def _head(lock: Lock) -> dict:
     return {"version": lock.version, "lineage": lock.lineage, "serial": lock.serial,
-            "digestAlgorithm": lock.digest_algorithm, "entries": {}}
+            "digestAlgorithm": lock.digest_algorithm, "entries": {},
+            **({"released": dict(lock.released)} if lock.released else {})}  # optional: absent when empty
 
 
 def _text(value: Any) -> str:
@@ -79,7 +80,12 @@ def _entry_to_json(entry: LockEntry) -> dict:
         "protect": entry.protect,
         **({"movedFrom": [{"project": p, "location": loc} for p, loc in entry.moved_from]} if entry.moved_from
            else {}),
+        **({"imported": _imported_to_json(entry.imported)} if entry.imported else {}),
     }
+
+
+def _imported_to_json(imported: Imported) -> dict:
+    return {"key": imported.key, "at": imported.at, "accepted": list(imported.accepted)}
 
 
 def _spec_to_json(spec: AppliedSpec) -> dict:
@@ -113,8 +119,18 @@ def from_json(data: Any) -> Lock:
     if "" in entries.keys():
         raise InvalidLock("entries", "an entry has an empty name")
     decoded = {name: _entry_from_json(name, entries.take(name, dict), f"entries.{name}") for name in entries.keys()}
+    released = _released_from_json(top.optional("released", dict, default={}), top.at("released"))
     top.finish()
-    return Lock(version=version, lineage=lineage, serial=serial, digest_algorithm=digest_algorithm, entries=decoded)
+    return Lock(version=version, lineage=lineage, serial=serial, digest_algorithm=digest_algorithm, entries=decoded,
+                released=released)
+
+
+def _released_from_json(data: dict, where: str) -> dict[str, str]:
+    for key, name in data.items():
+        if not key or not isinstance(name, str) or not name:
+            raise InvalidLock(f"{where}.{key}", f"expected the name of the entry it was released from, got "
+                                                f"{_kind(name) if not isinstance(name, str) else 'an empty string'}")
+    return dict(data)
 
 
 _KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
@@ -242,9 +258,19 @@ def _entry_from_json(name: str, data: Any, where: str) -> LockEntry:
         protect=fields.optional("protect", bool, default=False),
         moved_from=tuple(_scope_from_json(s, f"{fields.at('movedFrom')}[{i}]")
                          for i, s in enumerate(fields.optional("movedFrom", list, default=[]))),
+        imported=_imported_from_json(fields.optional("imported", dict, None), fields.at("imported")),
     )
     fields.finish()
     return entry
+
+
+def _imported_from_json(data: Any, where: str) -> Imported | None:
+    if data is None:
+        return None
+    fields = _Fields(data, where)
+    imported = Imported(key=fields.take("key", str), at=fields.take("at", str), accepted=fields.strings("accepted"))
+    fields.finish()
+    return imported
 
 
 def _scope_from_json(data: Any, where: str) -> tuple[str | None, str | None]:

@@ -1,13 +1,20 @@
-"""The journal: the only writer of the lock during a run. It applies a pure update to an entry and
-persists it at once, so a crash loses at most the answer to one request.
+"""The journal: the only writer of the lock during a run. It applies a pure update to an entry and persists it.
 
-Writes are group-committed: `update` returns only once a write that includes its change is stored, but one
-write carries every change the workers made meanwhile, so eight workers do not queue for eight writes.
+Two kinds of update. A *durable* one (an intent before a paid create) returns only once a write that includes it
+is stored. A *prompt* one (what a side effect did) is stored by the next write, which happens at once unless the
+backend asks for writes to be spaced (Cloud Storage allows about one write per second to an object): then within
+that interval, or with the next durable update, or at `flush()` when the run ends, whichever comes first. A crash
+loses at most the prompt records of the last interval, and each of those follows a durable intent that makes the
+next run look the resource up and adopt it.
+
+Writes are group-committed: one write carries every change the workers made meanwhile, so eight workers do not
+queue for eight writes.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
@@ -20,24 +27,52 @@ LEARNED = ("phase", "model", "model_exists", "endpoints", "error", "live")
 
 
 class Journal:
-    def __init__(self, backend: StateBackend, lock: Lock):
+    def __init__(self, backend: StateBackend, lock: Lock, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
         self.backend = backend
         self.lock = lock  # every update applied, stored or about to be
+        self.spacing = float(getattr(backend, "write_spacing", 0.0))  # seconds between two writes, at least
+        self._clock, self._sleep = clock, sleep
         self._state = threading.Lock()  # guards `lock` and the counters
         self._disk = threading.Lock()  # one write at a time
         self._applied = self._written = 0
+        self._last_write = -float("inf")
+        self.writes = 0
 
     def entry(self, name: str) -> LockEntry | None:
         return self.lock.entries.get(name)
 
-    def update(self, name: str, change: Callable[[LockEntry | None], LockEntry | None]) -> None:
+    def update(self, name: str, change: Callable[[LockEntry | None], LockEntry | None], *,
+               durable: bool = False) -> None:
+        """Apply `change` to entry `name`; `durable`: return only once it is stored."""
+        self.update_many({name: change}, durable=durable)
+
+    def update_many(self, changes: dict[str, Callable[[LockEntry | None], LockEntry | None]], *,
+                    durable: bool = False) -> None:
         with self._state:
-            before = self.lock.entries.get(name)
-            after = change(before)
-            if after == before:
+            lock = self.lock
+            for name, change in changes.items():
+                before = lock.entries.get(name)
+                after = change(before)
+                if after != before:
+                    lock = lock.with_entry(after) if after is not None else lock.without(name)
+            if lock is self.lock:
                 return
-            self.lock = self.lock.with_entry(after) if after is not None else self.lock.without(name)
+            self.lock = lock
             self._applied += 1
+            mine = self._applied
+        if durable or self._clock() - self._last_write >= self.spacing:
+            self._persist(mine)
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.flush()  # a run that ends, however it ends, leaves everything it learned stored
+
+    def flush(self) -> None:
+        """Store every update applied so far (the end of a run)."""
+        with self._state:
             mine = self._applied
         self._persist(mine)
 
@@ -57,15 +92,21 @@ class Journal:
             self.lock = replace(self.lock, entries=entries)
             self._applied += 1
             mine = self._applied
-        self._persist(mine)
+        if self._clock() - self._last_write >= self.spacing:
+            self._persist(mine)
 
     def _persist(self, mine: int) -> None:
         with self._disk:
             if self._written >= mine:
                 return  # a write that started after this change was applied already carried it
+            wait = self._last_write + self.spacing - self._clock()
+            if wait > 0:
+                self._sleep(wait)  # changes keep arriving meanwhile: this write carries them too
             with self._state:
                 snapshot, upto = self.lock, self._applied
             written = self.backend.write(snapshot)
+            self._last_write = self._clock()
+            self.writes += 1
             with self._state:
                 self.lock = replace(self.lock, serial=written.serial)
                 self._written = upto

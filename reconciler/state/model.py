@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.desired import DesiredResource
-from reconciler.observed import Generation
+from reconciler.observed import Generation, name_tail
 
 FORMAT_VERSION = 1
 
@@ -35,6 +35,20 @@ class Intent:
     @classmethod
     def new(cls, action: str, digest: str) -> Intent:
         return cls(id=uuid.uuid4().hex, action=action, digest=digest, created_at=utc_now())
+
+
+@dataclass(frozen=True)
+class Imported:
+    """How an entry's generation came under management without this tool creating it: `reconciler import`.
+
+    `accepted` names the fields that differed from the manifest and were accepted (`--accept-diff`); the next
+    plan updates or retrains them. A resource recorded this way may carry no ownership mark at all (a Vertex
+    tuning job cannot be labelled after its create, a Gemini API tuned model has no labels): the lock is the
+    record."""
+
+    key: str  # the generation key imported (a tuning job, or a tuned model)
+    at: str  # when, in the lock's timestamp format
+    accepted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,7 @@ class LockEntry:
     # scopes (project, location) this entry lived in before its manifest moved: its superseded generations may
     # still be there, awaiting retirement (state.scope accepts them there and nowhere else)
     moved_from: tuple[tuple[str | None, str | None], ...] = ()
+    imported: Imported | None = None  # set by `reconciler import`
 
     @classmethod
     def new(cls, desired: DesiredResource) -> LockEntry:
@@ -123,12 +138,16 @@ class Lock:
     serial: int
     digest_algorithm: str
     entries: Mapping[str, LockEntry] = field(default_factory=dict)
+    # generation keys released by `reconciler state rm` -> the entry they were released from: foreign from then
+    # on (never adopted by their labels, never deleted), until `reconciler import` takes one back
+    released: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, entry in self.entries.items():
             if name != entry.name:
                 raise ValueError(f"lock entry {entry.name!r} filed under {name!r}")
         object.__setattr__(self, "entries", dict(sorted(self.entries.items())))
+        object.__setattr__(self, "released", dict(sorted(self.released.items())))
 
     @classmethod
     def empty(cls, digest_algorithm: str) -> Lock:
@@ -140,6 +159,17 @@ class Lock:
 
     def without(self, name: str) -> Lock:
         return dataclasses.replace(self, entries={k: v for k, v in self.entries.items() if k != name})
+
+    def releasing(self, name: str) -> Lock:
+        """Without the entry `name`, its generation keys released: the live resources become foreign."""
+        entry = self.entries[name]
+        released = {**self.released, **{g.key: name for g in entry.generations if g.key}}
+        return dataclasses.replace(self.without(name), released=released)
+
+    def reclaiming(self, key: str) -> Lock:
+        """`key` (however its project is spelled) no longer released: it is being imported again."""
+        return dataclasses.replace(self, released={k: v for k, v in self.released.items()
+                                                   if name_tail(k) != name_tail(key)})
 
     def generations(self) -> list[Generation]:
         return [g for entry in self.entries.values() for g in entry.generations]

@@ -39,6 +39,7 @@ def check(lock: Lock) -> None:
             scopes = [(entry.project, entry.location)] + (list(entry.moved_from) if place != "current" else [])
             for resource in _names(generation):
                 problem = (_outside_scopes(resource, scopes) if platform.scoped
+                           else "" if entry.imported and generation.key == entry.imported.key  # any id: imported
                            else _outside_identity(resource, name))
                 if problem:
                     raise OutOfScope(where, problem)

@@ -16,6 +16,7 @@ import httpx
 from reconciler.apply.executor import Executor
 from reconciler.desired import Config, DesiredState
 from reconciler.emulator import Emulator
+from reconciler.ownership import Claims
 from reconciler.plan.model import Change, Plan
 from reconciler.platforms.connect import connect
 from reconciler.refresh import refresh
@@ -44,7 +45,7 @@ def test_deleting_a_continuation_version_leaves_the_upstream_version_and_its_end
         v2 = clients["vertex"].get_tuning_job(second["name"])["tunedModel"]
         assert v1["model"].split("@")[0] == v2["model"].split("@")[0] and v2["model"].endswith("@2")
 
-        observed = refresh([("vertex", "acme", "us-central1")], {"base", "child"}, set(), clients)
+        observed = refresh([("vertex", "acme", "us-central1")], Claims(), clients)
         journal = Journal(LocalBackend(tmp_path / "reconciler.lock"), Lock.empty("sha256/v1"))
         desired = DesiredState(resources={}, config=Config.default(tmp_path))
         plan = Plan(changes=(Change("child", "delete", "manifest removed", "vertex", targets=(second["name"],)),))

@@ -9,9 +9,11 @@ import pytest
 from reconciler.errors import ApiError, BadResponse, PermissionDenied
 from reconciler.refresh import refresh
 from tests.refresh.test_refresh_tables import P, VERTEX, FakeApis, job, tuned
+from tests.testing.claims import claims
 
 GEMINI = [("gemini-api", None, None)]
 LOCK_JOB = f"{P}/tuningJobs/9"
+CLAIMS = claims("math-bot-0123abcd", recorded={LOCK_JOB: "support-bot"})
 
 
 def world() -> FakeApis:
@@ -61,7 +63,7 @@ class Broken(FakeApis):
 
 def test_the_healthy_world_reads_every_path():
     apis = world()
-    state = refresh(VERTEX + GEMINI, ["math-bot"], [LOCK_JOB], apis.clients())
+    state = refresh(VERTEX + GEMINI, CLAIMS, apis.clients())
     assert len(state.generations) == 3
     assert set(PATHS.values()) <= set(apis.paths())
 
@@ -72,7 +74,7 @@ def test_any_read_error_aborts_the_refresh(path, brokenness):
     answer, error = BREAKS[brokenness]
     apis = Broken(PATHS[path], answer)
     with pytest.raises(error):
-        refresh(VERTEX + GEMINI, ["math-bot"], [LOCK_JOB], apis.clients())
+        refresh(VERTEX + GEMINI, CLAIMS, apis.clients())
 
 
 @pytest.mark.parametrize(("collection", "item"), [
@@ -84,7 +86,7 @@ def test_a_listing_item_of_the_wrong_shape_aborts_the_refresh(collection, item):
     apis = world()
     apis.lists[(P, collection)] = [*apis.lists.get((P, collection), []), item]
     with pytest.raises(BadResponse) as caught:
-        refresh(VERTEX, [], [], apis.clients())
+        refresh(VERTEX, claims(), apis.clients())
     assert caught.value.method == "GET" and caught.value.url == f"http://fake/v1/{P}/{collection}"
 
 
@@ -92,4 +94,4 @@ def test_a_gemini_listing_item_without_a_name_aborts_the_refresh():
     apis = world()
     apis.lists[("", "tunedModels")].append({"state": "ACTIVE"})
     with pytest.raises(ApiError, match="a tuned model whose `name` is missing"):
-        refresh(GEMINI, ["math-bot"], [], apis.clients())
+        refresh(GEMINI, claims("math-bot-0123abcd"), apis.clients())

@@ -9,6 +9,7 @@ from reconciler.clients.http import RetryPolicy
 from reconciler.emulator import Emulator
 from reconciler.platforms.connect import connect
 from reconciler.refresh import refresh
+from tests.testing.claims import claims
 
 PROJECT, LOCATION = "acme", "us-central1"
 PARENT = f"projects/{PROJECT}/locations/{LOCATION}"
@@ -46,8 +47,10 @@ def api_requests(emulator: Emulator) -> list[dict]:
     return emulator.requests()
 
 
-def read(clients, names=(), lock_keys=(), scopes=(VERTEX_SCOPE, GEMINI_SCOPE)):
-    return refresh(scopes, names, lock_keys, clients)
+def read(clients, model_ids=(), lock_keys=(), scopes=(VERTEX_SCOPE, GEMINI_SCOPE)):
+    """lock_keys: tuning jobs of `bot`, or -> their manifest names."""
+    recorded = lock_keys if isinstance(lock_keys, dict) else {key: "bot" for key in lock_keys}
+    return refresh(scopes, claims(*model_ids, recorded=recorded), clients)
 
 
 @pytest.mark.parametrize("n", [3, 30])
@@ -57,9 +60,9 @@ def test_request_count_does_not_grow_with_resources(emulator, clients, n):
         clients["gemini-api"].create_tuned_model(tuned_body(f"gem-{i}"), f"gem-{i}-0123abcd")
     emulator.advance(61)
     emulator.clear_requests()
-    names = [f"bot-{i}" for i in range(n)] + [f"gem-{i}" for i in range(n)]
-    lock_keys = [j["name"] for j in jobs] + [f"tunedModels/gem-{i}-0123abcd" for i in range(n)]
-    state = read(clients, names, lock_keys)
+    lock_keys = {**{j["name"]: f"bot-{i}" for i, j in enumerate(jobs)},
+                 **{f"tunedModels/gem-{i}-0123abcd": f"gem-{i}" for i in range(n)}}
+    state = read(clients, lock_keys=lock_keys)
     assert len(state.generations) == 2 * n
     assert all(g.phase == "succeeded" and g.model_exists for g in state.generations)
     # tuningJobs, models, endpoints (one page each) and tunedModels (one page): 4 requests for any n.
@@ -147,7 +150,7 @@ def test_gemini_models_with_progress_and_failure(emulator, clients):
     clients["gemini-api"].create_tuned_model(tuned_body("d"), "math-bot-extra")
     admin(emulator, "resources:fail", {"name": "tunedModels/broken-bot-89abcdef", "message": "examples rejected"})
     emulator.advance(30)
-    state = read(clients, names=["math-bot", "broken-bot"], scopes=[GEMINI_SCOPE])
+    state = read(clients, ["math-bot-0123abcd", "broken-bot-89abcdef"], scopes=[GEMINI_SCOPE])
     assert sorted(g.model for g in state.generations) == ["tunedModels/broken-bot-89abcdef",
                                                           "tunedModels/math-bot-0123abcd"]
     creating = state.of("math-bot")[0]
@@ -164,7 +167,7 @@ def test_refresh_survives_throttling_and_outages(emulator, clients):
     emulator.add_faults([{"method": "GET", "path": "*/models", "status": 429, "retryAfterSeconds": 0.001, "times": 2},
                     {"method": "GET", "path": "*/endpoints", "status": 503, "times": 1},
                     {"method": "GET", "path": "/v1beta/tunedModels", "status": 500, "times": 1}])
-    state = read(clients, [f"bot-{i}" for i in range(3)])
+    state = read(clients)
     assert len(state.generations) == 3 and all(g.model_exists and g.endpoints for g in state.generations)
     assert sorted(r["status"] for r in api_requests(emulator) if r["status"] != 200) == [429, 429, 500, 503]
 
@@ -178,7 +181,7 @@ def test_a_continuation_version_does_not_claim_the_endpoints_of_the_version_it_c
     body["tunedModelDisplayName"] = "base"  # same display name: a new version of the same model
     clients["vertex"].create_tuning_job(PARENT, {**body, "preTunedModel": {"tunedModelName": model_v1}})
     emulator.advance(3600)
-    observed = read(clients, names=("base", "child"), scopes=(VERTEX_SCOPE,))
+    observed = read(clients, scopes=(VERTEX_SCOPE,))
     base, child = observed.of("base")[0], observed.of("child")[0]
     assert base.model.endswith("@1") and child.model.endswith("@2")
     assert base.model.split("@")[0] == child.model.split("@")[0]

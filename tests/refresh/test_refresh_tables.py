@@ -11,6 +11,7 @@ from reconciler.clients.gemini import GeminiClient
 from reconciler.clients.vertex import VertexClient
 from reconciler.observed import Generation
 from reconciler.refresh import Scope, refresh
+from tests.testing.claims import claims
 
 P = "projects/acme/locations/us-central1"
 OWN = {"managed-by": "reconciler", "reconciler-name": "support-bot", "reconciler-digest": "0123456789ab",
@@ -93,7 +94,7 @@ def test_a_succeeded_job_is_joined_to_its_model_and_every_endpoint():
     apis.add(P, "endpoints", {"name": f"{P}/endpoints/e4", "labels": OWN,
                               "deployedModels": [{"id": "5", "model": f"{P}/models/7@1"}]},
              {"name": f"{P}/endpoints/other", "labels": OWN, "deployedModels": [{"id": "6", "model": f"{P}/models/8"}]})
-    state = refresh(VERTEX, [], [], apis.clients())
+    state = refresh(VERTEX, claims(), apis.clients())
     assert only(state) == Generation(
         platform="vertex", owner="support-bot", digest="0123456789ab", phase="succeeded",
         job=f"{P}/tuningJobs/1", model=f"{P}/models/7@1", model_exists=True,
@@ -113,7 +114,7 @@ def test_a_succeeded_job_is_joined_to_its_model_and_every_endpoint():
 def test_a_job_before_success_reports_its_phase_error_and_live_fields_from_the_job(state, phase, error):
     apis = FakeApis()
     apis.add(P, "tuningJobs", job("1", state, error=error, description="from the job", labels={"team": "t"}))
-    generation = only(refresh(VERTEX, [], [], apis.clients()))
+    generation = only(refresh(VERTEX, claims(), apis.clients()))
     assert (generation.phase, generation.error, generation.state, generation.model) == (phase, error, state, None)
     assert generation.live == {"displayName": "Support bot (job)", "description": "from the job",
                                "labels": {"team": "t"}}
@@ -127,14 +128,14 @@ def test_resources_without_ownership_labels_are_ignored_even_if_the_server_filte
     half = job("3")
     half["labels"] = {"managed-by": "reconciler"}  # no name: not ours to reason about
     apis.add(P, "tuningJobs", job("1", "JOB_STATE_RUNNING"), stranger, half)
-    state = refresh(VERTEX, [], [], apis.clients())
+    state = refresh(VERTEX, claims(), apis.clients())
     assert [g.job for g in state.generations] == [f"{P}/tuningJobs/1"]
 
 
 def test_a_model_deleted_out_of_band_is_reported_missing():
     apis = FakeApis()
     apis.add(P, "tuningJobs", job("1", model=f"{P}/models/7@1", endpoint=f"{P}/endpoints/e1"))
-    generation = only(refresh(VERTEX, [], [], apis.clients()))
+    generation = only(refresh(VERTEX, claims(), apis.clients()))
     assert generation.model == f"{P}/models/7@1" and generation.model_exists is False
     assert generation.phase == "succeeded" and generation.live["displayName"] == "Support bot (job)"
     assert apis.paths()[-1] == f"/v1/{P}/models/7@1"  # one confirming GET, answered 404
@@ -144,7 +145,7 @@ def test_a_model_whose_labels_were_edited_away_still_exists():
     apis = FakeApis()
     apis.add(P, "tuningJobs", job("1", model=f"{P}/models/7@1"))
     apis.resources[f"{P}/models/7"] = {"name": f"{P}/models/7", "displayName": "Renamed", "labels": {}}
-    generation = only(refresh(VERTEX, [], [], apis.clients()))
+    generation = only(refresh(VERTEX, claims(), apis.clients()))
     assert generation.model_exists and generation.live == {"displayName": "Renamed", "labels": {}}
 
 
@@ -153,7 +154,8 @@ def test_lock_entries_the_listings_did_not_return_are_read_one_by_one():
     other = "projects/acme/locations/europe-west4"
     apis.resources[f"{other}/tuningJobs/5"] = job("5", "JOB_STATE_RUNNING", parent=other)
     gone = f"{other}/tuningJobs/6"
-    state = refresh(VERTEX, [], [f"{other}/tuningJobs/5", gone], apis.clients())
+    recorded = {f"{other}/tuningJobs/5": "support-bot", gone: "support-bot"}
+    state = refresh(VERTEX, claims(recorded=recorded), apis.clients())
     assert [g.job for g in state.generations] == [f"{other}/tuningJobs/5"]
     assert state.find(gone) is None
     assert sorted(apis.paths()[3:]) == sorted([f"/v1/{other}/tuningJobs/5", f"/v1/{gone}"])
@@ -163,7 +165,7 @@ def test_a_lock_key_spelled_with_the_project_id_matches_a_job_listed_with_the_pr
     apis = FakeApis()
     numbered = "projects/123456/locations/us-central1"
     apis.add(P, "tuningJobs", job("1", "JOB_STATE_RUNNING", parent=numbered))
-    state = refresh(VERTEX, [], [f"{P}/tuningJobs/1"], apis.clients())
+    state = refresh(VERTEX, claims(recorded={f"{P}/tuningJobs/1": "support-bot"}), apis.clients())
     assert state.find(f"{P}/tuningJobs/1") is not None
     assert len(apis.requests) == 3
 
@@ -182,7 +184,7 @@ def test_gemini_models_are_owned_by_id_for_known_names_only():
     apis.add("tunedModels/old-bot-89abcdef", "operations",
              {"name": "tunedModels/old-bot-89abcdef/operations/o", "done": True,
               "error": {"code": 3, "message": "bad examples"}})
-    state = refresh([("gemini-api", None, None)], ["math-bot", "old-bot"], [], apis.clients())
+    state = refresh([("gemini-api", None, None)], claims("math-bot-0123abcd", "old-bot-89abcdef"), apis.clients())
     assert only(state, "math-bot") == Generation(
         platform="gemini-api", owner="math-bot", digest="0123abcd", phase="succeeded",
         model="tunedModels/math-bot-0123abcd",
@@ -200,7 +202,7 @@ def test_a_creating_gemini_model_reads_progress_from_its_operation():
         "name": "tunedModels/a-bot-0123abcd/operations/recorded", "metadata": {"completedPercent": 40.0}}
     apis.add("tunedModels/b-bot-0123abcd", "operations",
              {"name": "tunedModels/b-bot-0123abcd/operations/x", "metadata": {"completedPercent": 75}})
-    state = refresh([("gemini-api", None, None)], ["a-bot", "b-bot"], [], apis.clients(),
+    state = refresh([("gemini-api", None, None)], claims("a-bot-0123abcd", "b-bot-0123abcd"), apis.clients(),
                     operations={"tunedModels/a-bot-0123abcd": "tunedModels/a-bot-0123abcd/operations/recorded"})
     assert (only(state, "a-bot").phase, only(state, "a-bot").progress) == ("running", 40.0)
     assert only(state, "b-bot").progress == 75.0
@@ -211,8 +213,9 @@ def test_a_creating_gemini_model_reads_progress_from_its_operation():
 def test_gemini_lock_entries_missing_from_the_listing_are_read():
     apis = FakeApis()
     apis.resources["tunedModels/shared-bot-0123abcd"] = tuned("shared-bot-0123abcd")
-    state = refresh([("gemini-api", None, None)], ["shared-bot"],
-                    ["tunedModels/shared-bot-0123abcd", "tunedModels/gone-bot-0123abcd"], apis.clients())
+    state = refresh([("gemini-api", None, None)],
+                    claims(recorded=["tunedModels/shared-bot-0123abcd", "tunedModels/gone-bot-0123abcd"]),
+                    apis.clients())
     assert [g.model for g in state.generations] == ["tunedModels/shared-bot-0123abcd"]
     assert len(apis.requests) == 3
 
@@ -220,7 +223,8 @@ def test_gemini_lock_entries_missing_from_the_listing_are_read():
 def test_enum_numbers_are_understood():
     apis = FakeApis()
     apis.add("", "tunedModels", tuned("a-bot-0123abcd", 2))
-    assert only(refresh([("gemini-api", None, None)], ["a-bot"], [], apis.clients()), "a-bot").phase == "succeeded"
+    state = refresh([("gemini-api", None, None)], claims("a-bot-0123abcd"), apis.clients())
+    assert only(state, "a-bot").phase == "succeeded"
 
 
 @pytest.mark.parametrize("n", [1, 10, 95])
@@ -234,9 +238,9 @@ def test_requests_grow_with_pages_not_resources(n):
         apis.add(P, "endpoints", {"name": f"{P}/endpoints/{i}", "labels": OWN,
                                   "deployedModels": [{"id": "1", "model": f"{model}@1"}]})
         apis.add("", "tunedModels", tuned(f"gem-{i}-0123abcd"))
-    names = [f"bot-{i}" for i in range(n)] + [f"gem-{i}" for i in range(n)]
-    lock_keys = [f"{P}/tuningJobs/{i}1" for i in range(n)] + [f"tunedModels/gem-{i}-0123abcd" for i in range(n)]
-    state = refresh(VERTEX + [("gemini-api", None, None)], names, lock_keys, apis.clients())
+    lock_keys = {**{f"{P}/tuningJobs/{i}1": f"bot-{i}" for i in range(n)},
+                 **{f"tunedModels/gem-{i}-0123abcd": f"gem-{i}" for i in range(n)}}
+    state = refresh(VERTEX + [("gemini-api", None, None)], claims(recorded=lock_keys), apis.clients())
     assert len(state.generations) == 2 * n and all(g.model_exists for g in state.generations)
     pages = -(-n // 20)
     assert len(apis.requests) == 4 * pages  # jobs, models, endpoints, tunedModels: pages only, no GETs
@@ -245,20 +249,20 @@ def test_requests_grow_with_pages_not_resources(n):
 def test_scopes_are_listed_concurrently():
     scopes = [("vertex", "acme", loc) for loc in ("us-central1", "europe-west4", "asia-east1")]
     apis = FakeApis(barrier=threading.Barrier(3 * 3 + 1, timeout=10))  # would time out if listed one by one
-    state = refresh(scopes + [("gemini-api", None, None)], [], [], apis.clients(), max_workers=10)
+    state = refresh(scopes + [("gemini-api", None, None)], claims(), apis.clients(), max_workers=10)
     assert state.scopes == ("gemini-api", *sorted(f"vertex:acme:{loc}" for _, _, loc in scopes))
 
 
 def test_a_missing_client_is_a_wiring_error():
     with pytest.raises(ValueError, match="needs a client for vertex"):
-        refresh(VERTEX, [], [], {})
+        refresh(VERTEX, claims(), {})
     assert Scope("vertex", "p", "l").key == "vertex:p:l"
 
 
 def test_scopes_are_read_once_each():
     apis = FakeApis()
     state = refresh([("gemini-api", None, None), ("gemini-api", "p", None), ("vertex", "acme", "us-central1"),
-                     Scope("vertex", "acme", "us-central1")], [], [], apis.clients())
+                     Scope("vertex", "acme", "us-central1")], claims(), apis.clients())
     assert state.scopes == ("gemini-api", "vertex:acme:us-central1") and len(apis.requests) == 4
 
 
@@ -294,3 +298,20 @@ def test_gemini_progress_and_latest_loss_come_from_the_create_operation():
     generation = gemini_generation(model, operation)
     assert (generation.owner, generation.phase, generation.progress, generation.loss) == ("bot", "running", 40.0, 0.42)
     assert gemini_generation(model).loss == 1.5  # without the operation, the model's own snapshots
+
+
+@pytest.mark.parametrize(("identity", "owned"), [
+    (None, ["1", "4"]),       # what carries no stack label; the lock's job 1 among them
+    ("a", ["1", "2"]),        # what carries stack a, and job 1: recorded in the lock before the stack was set
+    ("b", ["1", "3"]),
+    ("a_staging", ["1"]),     # a workspace owns only its own
+])
+def test_a_stack_reads_its_own_jobs_and_what_its_lock_records(identity, owned):
+    apis = FakeApis()  # it ignores the listing filter, as a careless server would: ownership is decided here
+    apis.add(P, "tuningJobs", job("1"), job("2", labels={"reconciler-stack": "a"}),
+             job("3", labels={"reconciler-stack": "b"}), job("4"))
+    recorded = {f"{P}/tuningJobs/1": "support-bot"}
+    state = refresh(VERTEX, claims(recorded=recorded, identity=identity), apis.clients())
+    assert [g.job.rsplit("/", 1)[1] for g in state.generations] == owned
+    listing = apis.requests[0].url.params["filter"]
+    assert listing.endswith(f'labels.reconciler-stack="{identity}"') if identity else "stack" not in listing

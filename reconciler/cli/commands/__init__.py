@@ -8,9 +8,10 @@ Result = Literal["ok", "changes", "failed", "interrupted"]
 
 
 def _all() -> list:
-    from reconciler.cli.commands import apply, emulator, plan, schema, status, validate, wait
+    from reconciler.cli.commands import apply, emulator, force_unlock, plan, schema, status, validate, wait
+    from reconciler.cli.commands import import_, state
 
-    return [emulator, validate, schema, plan, apply, status, wait]
+    return [emulator, validate, schema, plan, apply, status, wait, force_unlock, import_, state]
 
 
 ALL = _all()

@@ -19,6 +19,8 @@ def add_parser(subparsers) -> None:
                         help="concurrent manifests (8)")
     parser.add_argument("--rate-limit", type=session.positive(float), default=50.0, metavar="RPS",
                         help="client-side requests per second shared by all workers (50)")
+    parser.add_argument("--lock-timeout", type=session.duration, default=0.0, metavar="D",
+                        help="wait up to D (e.g. 5m) for another run's state lock (default: fail at once, exit 4)")
     parser.add_argument("--target", action="append", default=[], metavar="NAME", help="apply only this manifest")
     parser.add_argument("--replace", action="append", default=[], metavar="NAME",
                         help="retrain this manifest even though nothing changed")
@@ -36,7 +38,8 @@ def run(args: argparse.Namespace) -> Result:
     limiter = RateLimiter(rate=args.rate_limit, burst=max(1, int(args.rate_limit)))
     options = operations.ApplyOptions(targets=frozenset(args.target), replace=frozenset(args.replace),
                                       wait=args.wait, timeout=args.timeout, parallelism=args.parallelism,
-                                      poll_interval=session.poll_interval() if args.wait else 5.0)
+                                      poll_interval=session.poll_interval() if args.wait else 5.0,
+                                      lock_timeout=args.lock_timeout)
     with session.workspace(args, saved.root if saved else args.path, limiter=limiter) as workspace:
         session.print_warnings(workspace.desired.warnings)
         result = operations.apply(workspace, saved, options, session.Terminal(out, confirm=not args.yes), stop)
