@@ -116,11 +116,11 @@ def open_backend(config: Config, *, api_endpoint: str | None = None, emulator: b
     from reconciler.platforms.connect import connect_storage
     from reconciler.state.gcs import GcsBackend
 
-    settings = config.state
+    settings, lease = config.state, _lease()
     with connect_storage(api_endpoint=api_endpoint, emulator=emulator) as storage:
         if emulator:
             _ensure_bucket(storage.client, config.defaults.project or "emulator-project", settings.bucket)
-        yield GcsBackend(storage.client, settings.bucket, settings.prefix, config.workspace, lease=_lease())
+        yield GcsBackend(storage.client, settings.bucket, settings.prefix, config.workspace, lease=lease)
 
 
 def _ensure_bucket(client: Any, project: str, bucket: str) -> None:
@@ -142,8 +142,8 @@ def _lease() -> float:
         seconds = float(text)
     except ValueError:
         seconds = math.nan
-    if not 1 <= seconds <= 3600:
-        raise UserError(f"{LEASE_VARIABLE}: not a number of seconds between 1 and 3600: {text!r}")
+    if not 3 <= seconds <= 3600:  # lease.MIN_LEASE: shorter ones cannot be renewed in time
+        raise UserError(f"{LEASE_VARIABLE}: not a number of seconds between 3 and 3600: {text!r}")
     return seconds
 
 

@@ -38,6 +38,8 @@ class Context:
     removed: set[str] = field(default_factory=set)  # what this run deleted or stopped: never "found" again
     platforms: Mapping[str, Platform] = field(default_factory=lambda: platforms.PLATFORMS)
     identity: str | None = None  # the stack (and workspace): what a resource must not contradict to be deleted
+    declared: dict[str, str] = field(default_factory=dict)  # manifest -> id of the intent this run stored for it
+    attempted: set[str] = field(default_factory=set)  # manifests whose create this run went on to attempt
 
     def platform(self, name: str) -> Platform:
         return self.platforms[name]

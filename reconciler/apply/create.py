@@ -32,15 +32,53 @@ FRESH_LISTING_SECONDS = 30.0  # how long this run's own refresh stands in for th
 THROTTLED_ATTEMPTS = 30  # a 429 on a create is a definite "not done": waiting and resending is always safe
 
 
+def declare(ctx: Context, changes: Iterable[Change]) -> None:
+    """Store the intent of every create the plan will attempt, in one durable write, before the first create.
+
+    One write instead of one per create: a remote state backend allows about one write a second, and a create
+    must never be sent before its intent is stored. An intent left by an earlier run is kept (what it may have
+    created is looked up before any create); the ones this run declares are known to have created nothing yet."""
+    updates = {}
+    for change in changes:
+        desired = ctx.desired.get(change.name)
+        if change.action not in ("train", "retrain") or desired is None:
+            continue
+        entry = ctx.journal.entry(change.name)
+        if entry and entry.pending and entry.pending.digest == desired.digest:
+            continue
+        intent = Intent.new("train", desired.digest)
+        ctx.declared[change.name] = intent.id
+        updates[change.name] = lambda e, d=desired, i=intent: _with_pending(e, d, i)
+    if updates:
+        ctx.journal.update_many(updates, durable=True)
+
+
+def withdraw_unattempted(ctx: Context) -> None:
+    """Take back the intents this run declared and never acted on (deferred, failed before, interrupted)."""
+    def withdrawn(intent_id: str):
+        def change(entry: LockEntry | None) -> LockEntry | None:
+            if entry is None or entry.pending is None or entry.pending.id != intent_id:
+                return entry
+            if entry.current is None and not entry.superseded and not entry.digest:
+                return None  # the entry existed only for this intent
+            return replace(entry, pending=None)
+        return change
+    updates = {name: withdrawn(i) for name, i in ctx.declared.items() if name not in ctx.attempted}
+    if updates:
+        ctx.journal.update_many(updates)
+
+
 def train(ctx: Context, change: Change) -> str:
     desired = ctx.desired[change.name]
     upstream_model = _upstream_model(ctx, desired) if desired.depends_on else None
     entry = ctx.journal.entry(change.name)
     earlier = entry.pending if entry and entry.pending and entry.pending.digest == desired.digest else None
     intent = earlier or Intent.new("train", desired.digest)
+    ours = earlier is None or ctx.declared.get(change.name) == earlier.id  # nothing can have used it yet
+    ctx.attempted.add(change.name)
     ctx.journal.update(change.name, lambda e: _with_pending(e, desired, intent), durable=True)
     _clear_occupant(ctx, change, desired)
-    fresh = earlier is None and ctx.clock() - ctx.observed_at < FRESH_LISTING_SECONDS
+    fresh = ours and ctx.clock() - ctx.observed_at < FRESH_LISTING_SECONDS
     found = _find_created(ctx, desired, intent, listed=ctx.observed.of(desired.name) if fresh else None)
     if found is not None:
         _record_trained(ctx, desired, found)
@@ -90,7 +128,8 @@ def _find_created(ctx: Context, desired: DesiredResource, intent: Intent,
     `listed`: generations this run already read for the name; None asks the API.
     """
     entry = ctx.journal.entry(desired.name)
-    skip = (entry.recorded_keys if entry else frozenset()) | ctx.removed
+    # recorded already, deleted by this run, or released by `state rm` (foreign: never adopted back)
+    skip = (entry.recorded_keys if entry else frozenset()) | ctx.removed | set(ctx.journal.lock.released)
     if listed is None:
         listed = tuple(ctx.platform(desired.platform).lookup(ctx.client(desired.platform), desired))
     return _created_among(listed, desired, intent, skip)

@@ -53,7 +53,17 @@ class Executor:
 
     def run(self, plan: Plan) -> list[Outcome]:
         ctx = self.context
-        ctx.journal.observe(ctx.observed.generations)  # the last observed state, before changing anything
+        # the last observed state, stored before changing anything: with the intents, or on its own
+        ctx.journal.observe(ctx.observed.generations, store=False)
+        create.declare(ctx, plan.changes)
+        ctx.journal.flush()
+        try:
+            return self._run(plan)
+        finally:
+            create.withdraw_unattempted(ctx)
+
+    def _run(self, plan: Plan) -> list[Outcome]:
+        ctx = self.context
         groups: dict[str, list[Change]] = {}
         for change in plan.changes:
             if change.is_change:

@@ -76,9 +76,10 @@ class Journal:
             mine = self._applied
         self._persist(mine)
 
-    def observe(self, generations: Iterable[Generation | None]) -> None:
+    def observe(self, generations: Iterable[Generation | None], *, store: bool = True) -> None:
         """Record what was learned about recorded generations (a job ended, its model and endpoints appeared):
-        one write, and only when something a reader of the lock cares about changed."""
+        one write, and only when something a reader of the lock cares about changed. `store=False`: let the next
+        write carry it (the intents a run declares next)."""
         fresh = {name_tail(g.key): g for g in generations if g is not None and g.key}
         with self._state:
             entries = dict(self.lock.entries)
@@ -92,7 +93,7 @@ class Journal:
             self.lock = replace(self.lock, entries=entries)
             self._applied += 1
             mine = self._applied
-        if self._clock() - self._last_write >= self.spacing:
+        if store and self._clock() - self._last_write >= self.spacing:
             self._persist(mine)
 
     def _persist(self, mine: int) -> None:

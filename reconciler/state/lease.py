@@ -8,6 +8,7 @@ reported, as the local backend does for a dead pid. Two runners racing for it: e
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +24,8 @@ from reconciler.state.run_lock import Waiting
 log = logging.getLogger("reconciler.state")
 AMBIGUOUS = (TransportError, Unavailable, Internal, DeadlineExceeded, BadResponse)  # may have been stored
 DEFAULT_LEASE = 60.0
+MIN_LEASE = 3.0  # a renewal may wait a second for the bucket (one write a second to an object) and retry once
+RENEW_EVERY_AT_LEAST = 1.5  # seconds between renewals, whatever the lease: the bucket's per-object write rate
 POLL_EVERY = 2.0
 
 
@@ -121,7 +124,7 @@ class Lease:
 
     # ------------------------------------------------------------------ leases
     def _expiry(self) -> str:
-        return _iso(self.clock() + self.lease)
+        return _iso(math.ceil(self.clock() + self.lease))  # rounded up: never shorter than the lease
 
     def _stale(self, holder: Holder) -> bool:
         """Expired for at least another whole lease: its holder stopped renewing long ago (clocks may differ)."""
@@ -164,7 +167,7 @@ class _Renewer(threading.Thread):
         self._lock = threading.Lock()
 
     def run(self) -> None:
-        while not self._stop.wait(self.owner.lease / 3):
+        while not self._stop.wait(max(self.owner.lease / 3, RENEW_EVERY_AT_LEAST)):
             renewed = self.holder.with_lease(self.owner._expiry())
             with self._lock:
                 if self._stop.is_set():

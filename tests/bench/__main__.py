@@ -1,11 +1,11 @@
 """Run every benchmark and print one figures table: `python -m tests.bench` (what `make bench` runs).
 
-    .venv/bin/python -m tests.bench [--only plan,apply,emulator] [--json-out FILE] [--strict]
-                                    [--plan-manifests 1000] [--apply-manifests 200]
+    .venv/bin/python -m tests.bench [--only plan,apply,emulator,gcs] [--json-out FILE] [--strict]
+                                    [--plan-manifests 1000] [--apply-manifests 200] [--gcs-manifests 200]
 
-Each benchmark runs as its own subprocess (bench_emulator.py, bench_plan.py, bench_apply.py, in that order)
-and prints its own table as it finishes; the combined table comes last. Exit 0 unless a benchmark could not
-run, or --strict and a target was missed.
+Each benchmark runs as its own subprocess (bench_emulator.py, bench_plan.py, bench_apply.py, bench_gcs.py, in
+that order) and prints its own table as it finishes; the combined table comes last. Exit 0 unless a benchmark
+could not run, or --strict and a target was missed.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 EMULATOR_LINE = re.compile(r"emulator: (\d+) get/list requests from (\d+) threads in ([\d.]+)s = (\d+) requests/s"
                            r".*floor (\d+)/s")
-BENCHMARKS = ("emulator", "plan", "apply")
+BENCHMARKS = ("emulator", "plan", "apply", "gcs")
 
 
 def run_script(name: str, args: list[str], timeout: float) -> tuple[int, str, float]:
@@ -78,6 +78,15 @@ def combined_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, st
                 target(name, figures, f"{key}: wall/optimum", f"  {key}: wall / optimum", ".2f")
                 target(name, figures, f"{key}: failures", f"  {key}: failures", "d")
                 target(name, figures, f"{key}: duplicates", f"  {key}: duplicates", "d")
+        elif name == "gcs":
+            local, gcs = figures["summary"]["local"], figures["summary"]["gcs"]
+            rows.append((f"{name} {figures['manifests']}: wall local | gcs, median (s)",
+                         f"{local['wall_s']:.2f} | {gcs['wall_s']:.2f}", "", ""))
+            rows.append((f"{name} {figures['manifests']}: requests local | gcs (state reads/writes, lock)",
+                         f"{local['requests_total']:g} | {gcs['requests_total']:g} ({gcs['state_reads']:g}/"
+                         f"{gcs['state_writes']:g}, {gcs['lock_requests']:g})", "", ""))
+            target(name, figures, "overhead", "  gcs overhead, wall time (%)", "+.1f")
+            target(name, figures, "correctness", "  failures + duplicates", "d")
     return rows
 
 
@@ -87,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated subset of: " + ", ".join(BENCHMARKS))
     parser.add_argument("--plan-manifests", type=int, default=1000)
     parser.add_argument("--apply-manifests", type=int, default=200)
+    parser.add_argument("--gcs-manifests", type=int, default=200)
     parser.add_argument("--timeout", type=float, default=1800.0, help="bound on each benchmark (s)")
     parser.add_argument("--json-out", metavar="FILE")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
@@ -108,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
                 results[name] = emulator_figures(code, stdout)
                 broken |= "error" in results[name]
                 continue
-            size = options.plan_manifests if name == "plan" else options.apply_manifests
+            size = {"plan": options.plan_manifests, "apply": options.apply_manifests,
+                    "gcs": options.gcs_manifests}[name]
             args = ["--manifests", str(size), "--json-out", str(out)]
             code, _, _ = run_script(name, args, options.timeout)
             if code == 2 or not out.exists():

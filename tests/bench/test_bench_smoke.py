@@ -53,6 +53,27 @@ def test_bench_apply_runs_at_a_tiny_size(tmp_path: Path) -> None:
     assert "apply benchmark" in done.stdout and "wall / optimum" in done.stdout
 
 
+def test_bench_gcs_runs_at_a_tiny_size(tmp_path: Path) -> None:
+    out = tmp_path / "gcs.json"
+    done = _run("bench_gcs.py", "--manifests", "4", "--gemini", "1", "--repeats", "1", "--latency-ms", "1",
+                "--workdir", str(tmp_path / "work"), "--json-out", str(out))
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(out.read_text())
+    local, gcs = (next(r for r in figures["runs"] if r["backend"] == b) for b in ("local", "gcs"))
+    for run in (local, gcs):
+        assert run["exit_code"] == 0 and run["duplicates"] == 0 and run["missing"] == []
+        assert run["requests_api"] == 8          # 4 listings (3 Vertex, 1 Gemini API) + 4 creates, either backend
+    # local state: no Cloud Storage at all; gcs: one lock create and release, the state read before and under
+    # the lock (absent: 404), and at least one write (intents, then every create recorded)
+    assert local["requests_total"] == 8 and local["state_reads"] == local["state_writes"] == 0
+    assert gcs["lock_by_kind"] == {"lock-create": 1, "lock-release": 1}
+    assert gcs["state_reads"] == 2 and gcs["state_writes"] >= 2 and gcs["storage_other"] == 0
+    assert gcs["requests_total"] == 8 + 2 + 2 + gcs["state_writes"]
+    assert gcs["state_write_ms"] > 0
+    assert set(figures["targets"]) == {"overhead", "correctness"} and figures["targets"]["correctness"]["met"]
+    assert "gcs backend overhead" in done.stdout and "state object reads / writes" in done.stdout
+
+
 def test_bench_emulator_runs_at_a_tiny_size() -> None:
     done = _run("bench_emulator.py", "--requests", "200", "--threads", "2", "--jobs", "4")
     assert "requests failed" not in done.stderr, done.stderr
@@ -72,3 +93,10 @@ def test_the_runner_parses_emulator_figures() -> None:
     line = "emulator: 6000 get/list requests from 4 threads in 3.00s = 2000 requests/s (50 jobs seeded; floor 500/s)"
     figures = runner.emulator_figures(0, line + "\n")
     assert figures["requests_per_s"] == 2000.0 and figures["targets"]["requests/s"]["met"]
+    gcs = {"manifests": 4, "summary": {"local": {"wall_s": 1.0, "requests_total": 8},
+                                       "gcs": {"wall_s": 1.05, "requests_total": 17, "state_reads": 2,
+                                               "state_writes": 5, "lock_requests": 2}},
+           "targets": {"overhead": {"value": 5.0, "target": "<= 10 %", "met": True},
+                       "correctness": {"value": 0, "target": "0", "met": True}}}
+    rows = runner.combined_rows({"gcs": gcs})
+    assert rows[1][1] == "8 | 17 (2/5, 2)" and rows[2][1:] == ("+5.0", "<= 10 %", "yes")
