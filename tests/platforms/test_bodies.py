@@ -42,7 +42,8 @@ def test_vertex_tuning_job_bodies_are_accepted_and_read_back(apis, name):
                                        bodies.tuning_job(resource, "intent-1", upstream))
     job = vertex.get_tuning_job(created["name"])
     assert job["labels"] == {**resource.mutable["labels"], "managed-by": "reconciler", "reconciler-name": name,
-                             "reconciler-digest": resource.short_digest, "reconciler-intent": "intent-1"}
+                             "reconciler-digest": resource.short_digest, "reconciler-intent": "intent-1",
+                             "reconciler-stack": DESIRED.config.identity}  # the examples' stack
     assert job["tunedModelDisplayName"] == resource.mutable["displayName"]
     spec = job["supervisedTuningSpec"]
     assert spec["trainingDatasetUri"] == resource.immutable["training"]["dataset"]
