@@ -79,10 +79,10 @@ class FakePlatform:
 
 
 def run(answers: list, *, listed: list[Generation] = (), existing: list[Generation] = (),
-        pending: Intent | None = None, listing_age: float = 0.0):
+        pending: Intent | None = None, listing_age: float = 0.0, released: tuple[str, ...] = ()):
     platform = FakePlatform(answers, existing=list(existing))
     backend = MemoryBackend()
-    lock = Lock.empty("sha256/v1")
+    lock = dataclasses.replace(Lock.empty("sha256/v1"), released={key: "bot" for key in released})
     if pending is not None:
         lock = lock.with_entry(dataclasses.replace(LockEntry.new(BOT), pending=pending))
     ctx = Context(desired={"bot": BOT}, observed=ObservedState(generations=tuple(listed)),
@@ -117,6 +117,9 @@ def run(answers: list, *, listed: list[Generation] = (), existing: list[Generati
      [], {"existing": [live("job-0", intent="i-earlier", phase="failed")],
           "pending": Intent(id="i-earlier", action="train", digest=DIGEST, created_at="")},
      0, "job-0", "adopted job-0"),
+    ("a resource released by `state rm` is foreign: never adopted back, even by a lookup",
+     ["ok"], {"existing": [live("job-0")], "listing_age": 60.0, "released": ("job-0",)}, 1, "job-1",
+     "started job-1"),
 ])
 def test_the_exactly_once_create(case, answers, options, creates, current, detail):
     said, sent, entry = run(answers, **options)
@@ -150,3 +153,24 @@ def test_an_intent_is_recorded_before_the_create_is_sent():
 def test_gives_up_after_repeated_ambiguous_answers_without_a_trace():
     with pytest.raises(Unavailable):
         run(["503"] * create.CREATE_ATTEMPTS)
+
+
+def test_a_run_declares_every_intent_in_one_durable_write_and_withdraws_those_it_never_acted_on():
+    """A paced backend (a bucket: about a write a second) must not cost a paced write per create: every intent
+    is stored at once before the first create, and the creates then wait for no write at all."""
+    other = dataclasses.replace(BOT, name="other")
+    backend, slept = MemoryBackend(), []
+    backend.write_spacing = 1.0
+    platform = FakePlatform(["ok"], [])
+    ctx = Context(desired={"bot": BOT, "other": other}, observed=ObservedState(),
+                  journal=Journal(backend, Lock.empty("v"), sleep=slept.append, clock=lambda: 0.0),
+                  clients={"fake": None}, platforms={"fake": platform}, clock=lambda: 0.0)
+    changes = [Change(name=n, action="train", reason="new", platform="fake") for n in ("bot", "other")]
+    create.declare(ctx, changes)
+    declared = {name: entry.pending.id for name, entry in backend.stored.entries.items()}
+    assert set(declared) == {"bot", "other"} and backend.stored.serial == 1
+    create.train(ctx, changes[0])
+    assert platform.sent == [declared["bot"]] and slept == []  # the stored intent was used: no write awaited
+    create.withdraw_unattempted(ctx)
+    ctx.journal.flush()
+    assert set(backend.stored.entries) == {"bot"} and backend.stored.entries["bot"].pending is None
