@@ -139,7 +139,7 @@ def test_two_concurrent_applies_one_proceeds_the_other_exits_4_naming_the_holder
     emu = start_emulator()
     repo = Repo(tmp_path, emu)
     expected = two_of_each(repo)
-    emu.faults([{"method": "POST", "path": "*/tuningJobs", "latencyMs": 1500}])  # the first run holds the lock
+    emu.faults([{"method": "POST", "path": "*/tuningJobs", "latencyMs": 5000}])  # the first run holds the lock
     first = repo.start("apply", "m", "--yes")
     run_lock = repo.manifests / "reconciler.lock.lock"
     deadline = time.monotonic() + 20
