@@ -10,6 +10,7 @@ import json
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -225,47 +226,46 @@ class Emulator:
     def serve_api(self, method: str, path: str, pairs: list[tuple[str, str]], headers: dict[str, str],
                   raw_body: bytes) -> tuple[Reply, str]:
         """One tuning API call -> (reply, the faults applied to it, comma-separated)."""
-        notes: list[str] = []
-        drop = False
-        try:
-            effects = before_call(self.quota, self.service.faults, method, path, notes)
-            drop = effects.drop
-            if effects.error is not None:
-                raise effects.error
+        def serve() -> Reply:
             request, api = route(self.apis, method, path, pairs, headers, raw_body)
             with self.service.transaction() as now:
-                body = api.dispatch(request, now)
-            reply = Reply(200, body)
-        except RpcError as err:
-            reply = err.reply()
-        except Exception as err:  # noqa: BLE001 - a bug must still answer in the google.rpc envelope
-            traceback.print_exc(file=sys.stderr)
-            reply = RpcError("INTERNAL", f"Internal error in the emulator: {err!r}").reply()
-        reply.drop = drop
-        return reply, ",".join(notes)
+                return Reply(200, api.dispatch(request, now))
+
+        return guarded(self.quota, self.service.faults, method, path, serve, lambda err: err.reply(),
+                       lambda err: RpcError("INTERNAL", f"Internal error in the emulator: {err!r}").reply())
 
     def serve_storage(self, method: str, raw_path: str, path: str, pairs: list[tuple[str, str]],
                       headers: dict[str, str], raw_body: bytes) -> tuple[Reply, str]:
         """One Cloud Storage call (routed on the raw path: an object name is one %2F-encoded segment; faults
         match the decoded `path`, as for the tuning APIs) -> (reply in the JSON API v1 envelope, faults)."""
-        notes: list[str] = []
-        drop = False
-        try:
-            effects = before_call(self.quota, self.service.faults, method, path, notes)
-            drop = effects.drop
-            if effects.error is not None:
-                raise effects.error
-            reply = self.service.storage.serve(method, raw_path, pairs, headers, raw_body, self.service.transaction)
-        except RpcError as err:
-            reply = from_rpc(err).reply()
-        except Exception as err:  # noqa: BLE001 - a bug must still answer, in the Cloud Storage envelope
-            traceback.print_exc(file=sys.stderr)
-            reply = storage_internal(err).reply()
-        reply.drop = drop
-        return reply, ",".join(notes)
+        return guarded(self.quota, self.service.faults, method, path,
+                       lambda: self.service.storage.serve(method, raw_path, pairs, headers, raw_body,
+                                                          self.service.transaction),
+                       lambda err: from_rpc(err).reply(), lambda err: storage_internal(err).reply())
 
 
 # ---------------------------------------------------------------------------------------------- one call
+def guarded(quota: Quota | None, faults: Faults, method: str, path: str, serve: Callable[[], Reply],
+            refused: Callable[[RpcError], Reply], bug: Callable[[Exception], Reply]) -> tuple[Reply, str]:
+    """Quota and faults, then `serve`; an API error answered by `refused` and a bug by `bug`, each in its API's
+    envelope (a bug is printed to stderr too) -> (reply, the faults applied, comma-separated)."""
+    notes: list[str] = []
+    drop = False
+    try:
+        effects = before_call(quota, faults, method, path, notes)
+        drop = effects.drop
+        if effects.error is not None:
+            raise effects.error
+        reply = serve()
+    except RpcError as err:
+        reply = refused(err)
+    except Exception as err:  # noqa: BLE001 - a bug must still answer, in its API's envelope
+        traceback.print_exc(file=sys.stderr)
+        reply = bug(err)
+    reply.drop = drop
+    return reply, ",".join(notes)
+
+
 def before_call(quota: Quota | None, faults: Faults, method: str, path: str, notes: list[str]) -> Effects:
     """Quota (raises its refusal), then the fault rules (their latency slept here): the effects left to the
     caller (an injected error, "commit then drop"). What was applied is appended to `notes`."""

@@ -135,3 +135,21 @@ def finish(name: str, options: Any, run: Any, report: Any) -> int:
     write_json(options.json_out, figures)
     missed = [k for k, t in figures["targets"].items() if not t["met"]]
     return 1 if options.strict and missed else 0
+
+
+def apply_arguments(parser: Any) -> None:
+    """The options every apply benchmark takes (after its own)."""
+    parser.add_argument("--parallelism", type=int, help="apply --parallelism (default: the CLI's)")
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--timeout", type=float, default=600.0, help="bound on every subprocess and loop (s)")
+    parser.add_argument("--workdir", help="keep manifests and locks here (default: a temp dir)")
+    parser.add_argument("--json-out", metavar="FILE")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+
+
+def gemini_share(parser: Any, options: Any) -> None:
+    """`--gemini` defaults to one manifest in 20, and must lie within `--manifests`."""
+    if options.gemini is None:
+        options.gemini = options.manifests // 20
+    if not 0 <= options.gemini <= options.manifests:
+        parser.error("--gemini must be between 0 and --manifests")

@@ -165,18 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate-limits", default="50,100",
                         type=lambda s: [float(x) for x in s.split(",") if x.strip()],
                         help="client --rate-limit values to try, comma-separated")
-    parser.add_argument("--parallelism", type=int, help="apply --parallelism (default: the CLI's)")
-    parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--quota-rps", type=float, default=50.0)
-    parser.add_argument("--timeout", type=float, default=600.0, help="bound on every subprocess and loop (s)")
-    parser.add_argument("--workdir", help="keep manifests and locks here (default: a temp dir)")
-    parser.add_argument("--json-out", metavar="FILE")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    h.apply_arguments(parser)
     options = parser.parse_args(argv)
-    if options.gemini is None:
-        options.gemini = options.manifests // 20
-    if not 0 <= options.gemini <= options.manifests:
-        parser.error("--gemini must be between 0 and --manifests")
+    h.gemini_share(parser, options)
     return h.finish("bench_apply", options, run, report)
 
 

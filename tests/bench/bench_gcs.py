@@ -227,17 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--manifests", type=int, default=200)
     parser.add_argument("--gemini", type=int, help="how many of the manifests are Gemini API ones (default: 1 in 20)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per backend (median)")
-    parser.add_argument("--latency-ms", type=float, default=20.0)
-    parser.add_argument("--parallelism", type=int, help="apply --parallelism (default: the CLI's)")
-    parser.add_argument("--timeout", type=float, default=600.0, help="bound on every subprocess (s)")
-    parser.add_argument("--workdir", help="keep manifests and locks here (default: a temp dir)")
-    parser.add_argument("--json-out", metavar="FILE")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    h.apply_arguments(parser)
     options = parser.parse_args(argv)
-    if options.gemini is None:
-        options.gemini = options.manifests // 20
-    if not 0 <= options.gemini <= options.manifests or options.repeats < 1:
-        parser.error("--gemini must be between 0 and --manifests, --repeats at least 1")
+    h.gemini_share(parser, options)
+    if options.repeats < 1:
+        parser.error("--repeats must be at least 1")
     return h.finish("bench_gcs", options, run, report)
 
 
