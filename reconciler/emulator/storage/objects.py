@@ -17,8 +17,10 @@ from .checksums import crc32c_b64, md5_b64
 from .errors import StorageError, invalid, not_found, required
 
 MIB = 1024 * 1024
-MAX_OBJECT_BYTES = 8 * MIB        # one object (the Python client switches to resumable uploads above 8 MiB)
-MAX_STORED_BYTES = 64 * MIB       # all objects together: the state file is rewritten after every mutation
+# one object: Cloud Storage takes up to 5 TiB in one media upload; the emulator holds what fits in one request
+# body (the state of 10,000 manifests is about 15 MiB), and refuses more plainly rather than pretend
+MAX_OBJECT_BYTES = 30 * MIB
+MAX_STORED_BYTES = 128 * MIB      # all objects together: the state file is rewritten after every mutation
 NO_BUCKET = "The specified bucket does not exist."
 
 
