@@ -33,6 +33,7 @@ def object_names(prefix: str, workspace: str) -> tuple[str, str]:
 
 class GcsBackend:
     write_spacing = 1.0  # Cloud Storage: about one write per second to one object name; the journal paces to it
+    prompt_within = 5.0  # what a side effect did is stored within 5 s (its intent was stored before it)
 
     def __init__(self, client: StorageClient, bucket: str, prefix: str, workspace: str, *,
                  lease: float = DEFAULT_LEASE):

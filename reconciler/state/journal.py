@@ -2,9 +2,10 @@
 
 Two kinds of update. A *durable* one (an intent before a paid create) returns only once a write that includes it
 is stored. A *prompt* one (what a side effect did) is stored by the next write, which happens at once unless the
-backend asks for writes to be spaced (Cloud Storage allows about one write per second to an object): then within
-that interval, or with the next durable update, or at `flush()` when the run ends, whichever comes first. A crash
-loses at most the prompt records of the last interval, and each of those follows a durable intent that makes the
+backend asks for fewer writes (Cloud Storage allows about one write per second to an object, and each write is the
+whole state): then within `prompt_within` seconds, or with the next durable update, or at `flush()` when the run
+ends, whichever comes first. Any two writes are at least `write_spacing` apart. A crash
+loses at most the prompt records of that interval, and each of those follows a durable intent that makes the
 next run look the resource up and adopt it.
 
 Writes are group-committed: one write carries every change the workers made meanwhile, so eight workers do not
@@ -32,6 +33,8 @@ class Journal:
         self.backend = backend
         self.lock = lock  # every update applied, stored or about to be
         self.spacing = float(getattr(backend, "write_spacing", 0.0))  # seconds between two writes, at least
+        # seconds a prompt update may wait for the next write (a remote backend: fewer, larger writes)
+        self.prompt_within = max(self.spacing, float(getattr(backend, "prompt_within", 0.0)))
         self._clock, self._sleep = clock, sleep
         self._state = threading.Lock()  # guards `lock` and the counters
         self._disk = threading.Lock()  # one write at a time
@@ -61,7 +64,7 @@ class Journal:
             self.lock = lock
             self._applied += 1
             mine = self._applied
-        if durable or self._clock() - self._last_write >= self.spacing:
+        if durable or self._clock() - self._last_write >= self.prompt_within:
             self._persist(mine)
 
     def __enter__(self) -> Journal:
@@ -93,7 +96,7 @@ class Journal:
             self.lock = replace(self.lock, entries=entries)
             self._applied += 1
             mine = self._applied
-        if store and self._clock() - self._last_write >= self.spacing:
+        if store and self._clock() - self._last_write >= self.prompt_within:
             self._persist(mine)
 
     def _persist(self, mine: int) -> None:
