@@ -107,20 +107,20 @@ def open_workspace(path: str, *, api_endpoint: str | None = None, emulator: bool
 
 
 @contextmanager
-def open_backend(config: Config, *, api_endpoint: str | None = None, emulator: bool = False,
-                 backend: str | None = None) -> Iterator[StateBackend]:
-    """The state backend reconciler.yaml chooses (or `backend`, to move state between the two)."""
-    if (backend or config.state.backend) == "local":
+def open_backend(config: Config, *, api_endpoint: str | None = None,
+                 emulator: bool = False) -> Iterator[StateBackend]:
+    """The state backend reconciler.yaml chooses."""
+    if config.state.backend == "local":
         yield LocalBackend(config.lock_path)
         return
     from reconciler.platforms.connect import connect_storage
     from reconciler.state.gcs import GcsBackend
 
     settings, lease = config.state, _lease()
-    with connect_storage(api_endpoint=api_endpoint, emulator=emulator) as storage:
+    with connect_storage(api_endpoint=api_endpoint, emulator=emulator) as client:
         if emulator:
-            _ensure_bucket(storage.client, config.defaults.project or "emulator-project", settings.bucket)
-        yield GcsBackend(storage.client, settings.bucket, settings.prefix, config.workspace, lease=lease)
+            _ensure_bucket(client, config.defaults.project or "emulator-project", settings.bucket)
+        yield GcsBackend(client, settings.bucket, settings.prefix, config.workspace, lease=lease)
 
 
 def _ensure_bucket(client: Any, project: str, bucket: str) -> None:
@@ -137,13 +137,16 @@ LEASE_VARIABLE = "RECONCILER_STATE_LEASE"  # seconds a remote run lock lives unl
 
 
 def _lease() -> float:
-    text = os.environ.get(LEASE_VARIABLE, "60")
+    from reconciler.state.lease import DEFAULT_LEASE, MAX_LEASE, MIN_LEASE  # shorter: not renewed in time
+
+    text = os.environ.get(LEASE_VARIABLE, f"{DEFAULT_LEASE:g}")
     try:
         seconds = float(text)
     except ValueError:
         seconds = math.nan
-    if not 3 <= seconds <= 3600:  # lease.MIN_LEASE: shorter ones cannot be renewed in time
-        raise UserError(f"{LEASE_VARIABLE}: not a number of seconds between 3 and 3600: {text!r}")
+    if not MIN_LEASE <= seconds <= MAX_LEASE:
+        raise UserError(f"{LEASE_VARIABLE}: not a number of seconds between {MIN_LEASE:g} and {MAX_LEASE:g}: "
+                        f"{text!r}")
     return seconds
 
 

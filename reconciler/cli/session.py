@@ -47,7 +47,7 @@ def api_flags() -> argparse.ArgumentParser:
 
 
 @contextmanager
-def api_endpoint(args: argparse.Namespace) -> Iterator[tuple[str | None, bool]]:
+def _api_endpoint(args: argparse.Namespace) -> Iterator[tuple[str | None, bool]]:
     """`--emulator` serves the embedded emulator for the length of the command, its state under .reconciler/."""
     if not args.emulator:
         yield args.api_endpoint, False
@@ -100,7 +100,7 @@ def workspace(args: argparse.Namespace, path: str, **kwargs) -> Iterator:
     from reconciler.operations import open_workspace
 
     select_workspace(args)
-    with api_endpoint(args) as (endpoint, emulator):
+    with _api_endpoint(args) as (endpoint, emulator):
         with open_workspace(path, api_endpoint=endpoint, emulator=emulator, **kwargs) as opened:
             yield opened
 

@@ -50,9 +50,6 @@ class StorageClient:
         return self.session.call("POST", f"{self.base}/storage/v1/b", params={"project": project},
                                  body={"name": name}, idempotent=False)
 
-    def get_bucket(self, name: str) -> dict:
-        return self.session.call("GET", f"{self.base}/storage/v1/b/{quote(name, safe='')}", idempotent=True)
-
     # objects
     def metadata(self, bucket: str, name: str) -> dict:
         return self.session.call("GET", self._object(bucket, name), idempotent=True)

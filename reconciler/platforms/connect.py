@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,30 +106,13 @@ STORAGE_NO_CREDENTIALS = ("no Google credentials for the Cloud Storage state bac
                           "GOOGLE_OAUTH_ACCESS_TOKEN")
 
 
-@dataclass
-class Storage:
-    """A Cloud Storage client for the state backend and the HTTP client it owns; close it, or use it as a context."""
-
-    client: Any
-    _owned: list[httpx.Client] = field(default_factory=list, repr=False)
-
-    def close(self) -> None:
-        for owned in self._owned:
-            owned.close()
-
-    def __enter__(self) -> Storage:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
+@contextmanager
 def connect_storage(*, api_endpoint: str | None = None, emulator: bool = False,
                     env: Mapping[str, str] | None = None, policy: RetryPolicy | None = None,
                     transport: httpx.BaseTransport | None = None,
-                    adc: Callable = google.auth.default) -> Storage:
-    """A Cloud Storage client (its own limiter: the state object is not the tuning APIs' quota), sent to
-    `--api-endpoint` / RECONCILER_API_ENDPOINT when set, with the emulator's fake token in emulator mode."""
+                    adc: Callable = google.auth.default) -> Iterator[Any]:
+    """A Cloud Storage client for the block (its own limiter: the state object is not the tuning APIs' quota),
+    sent to `--api-endpoint` / RECONCILER_API_ENDPOINT when set, with the emulator's fake token in emulator mode."""
     from reconciler.clients import auth
     from reconciler.clients.storage import SCOPES, StorageClient
 
@@ -136,16 +120,9 @@ def connect_storage(*, api_endpoint: str | None = None, emulator: bool = False,
     endpoint = resolve_endpoint(api_endpoint, env)
     if emulator and endpoint is None:
         raise ValueError("emulator mode needs the emulator's URL as api_endpoint")
-    token_client = httpx.Client(transport=transport, headers={"user-agent": USER_AGENT})
-    storage = Storage(client=None, _owned=[token_client])
-    try:
+    with httpx.Client(transport=transport, headers={"user-agent": USER_AGENT}) as token_client:
         credentials = auth.BearerToken(auth.EMULATOR_TOKEN) if emulator else auth.oauth(
             env, SCOPES, token_client=token_client, no_credentials=STORAGE_NO_CREDENTIALS, adc=adc)
-        http = httpx.Client(auth=credentials, transport=transport, headers={"user-agent": USER_AGENT})
-        storage._owned.append(http)
-        storage.client = StorageClient(http, endpoint=endpoint, policy=policy or request_policy(env),
-                                       limiter=RateLimiter(rate=100, burst=100))
-    except BaseException:
-        storage.close()
-        raise
-    return storage
+        with httpx.Client(auth=credentials, transport=transport, headers={"user-agent": USER_AGENT}) as http:
+            yield StorageClient(http, endpoint=endpoint, policy=policy or request_policy(env),
+                                limiter=RateLimiter(rate=100, burst=100))

@@ -16,6 +16,9 @@ from reconciler.state.run_lock import Waiting
 
 
 class StateBackend(Protocol):
+    write_spacing: float  # seconds between two writes, at least (a bucket takes about one a second per object)
+    prompt_within: float  # seconds what a side effect did may wait for the next write (intents never wait)
+
     @property
     def location(self) -> str:
         """Where the state is, for messages: a path or a URL."""

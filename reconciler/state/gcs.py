@@ -96,7 +96,7 @@ class GcsBackend:
                 return blob.generation
             if again and (blob.generation if blob else 0) == expected:
                 return self._upload(text, expected, lock, again=False)
-            return self._raise_changed(lock)
+            raise self._changed(lock, blob) from None
 
     def _download(self) -> Blob | None:
         try:
@@ -107,39 +107,32 @@ class GcsBackend:
             raise LockfileError(f"cannot read {self.location}: {err}") from None
 
     def _expected_generation(self, lock: Lock) -> int:
-        """The generation `lock` was derived from: the one last read or written when it is that lock, else
-        whatever is stored now, provided it is that lineage and serial."""
+        """The generation `lock` was derived from: the one last read or written when it is that lock (a write
+        with no read before it reads first); another lineage or serial is refused."""
         if self._known is None:
-            self.read_raw()
+            blob = self._download()
+            self._known = (blob.data, blob.generation) if blob else (b"", 0)
         data, generation = self._known
-        stored = document.identity(data) if data else (None, None, None)
-        if not data or stored[1:] == (lock.lineage, lock.serial):
+        if not data or document.identity(data)[1:] == (lock.lineage, lock.serial):
             return generation
-        self._raise_changed(lock, stored)
-        raise AssertionError("unreachable")
-
-    def read_raw(self) -> None:
-        blob = self._download()
-        self._known = (blob.data, blob.generation) if blob else (b"", 0)
+        raise self._changed(lock, Blob(data, generation))
 
     def _landed(self, text: bytes) -> int:
         """The generation holding exactly `text` now (our write landed), else 0."""
         blob = self._download()
         return blob.generation if blob is not None and blob.data == text else 0
 
-    def _raise_changed(self, lock: Lock, stored: tuple | None = None) -> int:
-        if stored is None:
-            blob = self._download()
-            stored = document.identity(blob.data) if blob else (None, None, None)
-        version, lineage, serial = stored
+    def _changed(self, lock: Lock, stored: Blob | None) -> LockfileError:
+        """Why `lock` cannot be written over `stored` (the object as last seen; None: gone)."""
+        version, lineage, serial = document.identity(stored.data) if stored else (None, None, None)
         if isinstance(version, int) and version > FORMAT_VERSION:
-            raise document.newer(self.location, version)
+            return document.newer(self.location, version)
         if (lineage, serial) == (lock.lineage, lock.serial):
-            raise LockfileError(f"Cloud Storage refused to write {self.location} twice with 412 (precondition failed) "
-                                f"although it still holds serial {serial}; nothing was overwritten: run the command "
-                                "again")
+            return LockfileError(f"Cloud Storage refused to write {self.location} twice with 412 (precondition "
+                                 f"failed) although it still holds serial {serial}; nothing was overwritten: run "
+                                 "the command again")
         now = f"serial {serial} of lineage {lineage}" if lineage else "gone or unreadable"
-        raise LockfileError(
+        return LockfileError(
             f"{self.location} changed since it was read (it is now {now}; this run read serial {lock.serial} of "
             f"lineage {lock.lineage}); another run wrote it, and nothing was overwritten: run the command again")
 

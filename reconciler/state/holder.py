@@ -8,13 +8,10 @@ import json
 import os
 import secrets
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 from reconciler.state.model import utc_now
-
-# CI systems that say where a run can be seen, in the order tried: (variables joined into a link)
-CI_LINKS = (("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"), ("CI_JOB_URL",), ("BUILD_URL",))
-
 
 @dataclass(frozen=True)
 class Holder:
@@ -67,16 +64,13 @@ class Holder:
         what += ")"
         return f"{what}, lock ID {self.lock_id}" if self.lock_id else what
 
-    def with_lease(self, lease_expires: str) -> Holder:
-        return Holder(**{**{f.name: getattr(self, f.name) for f in fields(self)}, "lease_expires": lease_expires})
 
-
-def ci_link(env) -> str:
-    for names in CI_LINKS:
-        if all(env.get(n) for n in names):
-            return env[names[0]] if len(names) == 1 else \
-                f"{env[names[0]].rstrip('/')}/{env[names[1]]}/actions/runs/{env[names[2]]}"
-    return ""
+def ci_link(env: Mapping[str, str]) -> str:
+    """Where the CI run holding the lock can be seen: GitHub Actions, GitLab CI or Jenkins; "" elsewhere."""
+    github = [env.get(n) for n in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")]
+    if all(github):
+        return f"{github[0].rstrip('/')}/{github[1]}/actions/runs/{github[2]}"
+    return env.get("CI_JOB_URL") or env.get("BUILD_URL") or ""
 
 
 def _user() -> str:

@@ -32,15 +32,13 @@ class Journal:
                  sleep: Callable[[float], None] = time.sleep):
         self.backend = backend
         self.lock = lock  # every update applied, stored or about to be
-        self.spacing = float(getattr(backend, "write_spacing", 0.0))  # seconds between two writes, at least
-        # seconds a prompt update may wait for the next write (a remote backend: fewer, larger writes)
-        self.prompt_within = max(self.spacing, float(getattr(backend, "prompt_within", 0.0)))
+        self.spacing = backend.write_spacing
+        self.prompt_within = max(self.spacing, backend.prompt_within)
         self._clock, self._sleep = clock, sleep
         self._state = threading.Lock()  # guards `lock` and the counters
         self._disk = threading.Lock()  # one write at a time
         self._applied = self._written = 0
         self._last_write = -float("inf")
-        self.writes = 0
 
     def entry(self, name: str) -> LockEntry | None:
         return self.lock.entries.get(name)
@@ -110,7 +108,6 @@ class Journal:
                 snapshot, upto = self.lock, self._applied
             written = self.backend.write(snapshot)
             self._last_write = self._clock()
-            self.writes += 1
             with self._state:
                 self.lock = replace(self.lock, serial=written.serial)
                 self._written = upto

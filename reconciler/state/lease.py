@@ -7,6 +7,7 @@ reported, as the local backend does for a dead pid. Two runners racing for it: e
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
@@ -24,6 +25,7 @@ from reconciler.state.run_lock import Waiting
 log = logging.getLogger("reconciler.state")
 AMBIGUOUS = (TransportError, Unavailable, Internal, DeadlineExceeded, BadResponse)  # may have been stored
 DEFAULT_LEASE = 60.0
+MAX_LEASE = 3600.0
 MIN_LEASE = 3.0  # a renewal may wait a second for the bucket (one write a second to an object) and retry once
 RENEW_EVERY_AT_LEAST = 1.5  # seconds between renewals, whatever the lease: the bucket's per-object write rate
 POLL_EVERY = 2.0
@@ -61,10 +63,9 @@ class Lease:
         previous: Holder | None = None
         while True:
             me = Holder.me(command, previous=previous, lease_expires=self._expiry())
-            generation = self._create(me)
+            generation, found = self._create(me)
             if generation:
                 return me, generation
-            found = self._read()
             if found is None:
                 continue  # released between our create and our read: try again at once
             holder, blob = found
@@ -79,19 +80,20 @@ class Lease:
                 waiting(holder, left)
             self.sleep(min(POLL_EVERY, left))
 
-    def _create(self, me: Holder) -> int:
-        """The new lock object's generation, or 0 when another holder has it."""
+    def _create(self, me: Holder) -> tuple[int, tuple[Holder | None, Blob] | None]:
+        """(the new lock object's generation, None) when this run has it; else (0, the lock as read now: None
+        when it was released meanwhile)."""
         text = me.text()
         try:
-            return generation_of(self.client.upload(self.bucket, self.name, text, if_generation_match=0))
+            return generation_of(self.client.upload(self.bucket, self.name, text, if_generation_match=0)), None
         except FailedPrecondition:
             pass
         except AMBIGUOUS as err:  # our create may have landed: the lock ID in it says whose it is
             log.info("creating %s: %s; reading it back", self.url, err)
         found = self._read()
         if found is not None and found[1].data == text:
-            return found[1].generation
-        return 0
+            return found[1].generation, None
+        return 0, found
 
     def _read(self) -> tuple[Holder | None, Blob] | None:
         try:
@@ -168,7 +170,7 @@ class _Renewer(threading.Thread):
 
     def run(self) -> None:
         while not self._stop.wait(max(self.owner.lease / 3, RENEW_EVERY_AT_LEAST)):
-            renewed = self.holder.with_lease(self.owner._expiry())
+            renewed = dataclasses.replace(self.holder, lease_expires=self.owner._expiry())
             with self._lock:
                 if self._stop.is_set():
                     return

@@ -17,6 +17,8 @@ from reconciler.state.run_lock import Waiting
 
 
 class LocalBackend:
+    write_spacing = prompt_within = 0.0  # a local file: every update is written at once
+
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
         self.backup = sidecars.backup_of(self.path)

@@ -29,6 +29,7 @@ class MemoryBackend:
     """A StateBackend that keeps the lock in memory and counts writes."""
 
     location = "memory"
+    write_spacing = prompt_within = 0.0
 
     def __init__(self) -> None:
         self.stored: Lock | None = None

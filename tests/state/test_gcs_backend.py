@@ -14,7 +14,7 @@ import pytest
 
 from reconciler.clients.auth import BearerToken
 from reconciler.clients.http import RetryPolicy
-from reconciler.clients.storage import StorageClient
+from reconciler.clients.storage import StorageClient, generation_of
 from reconciler.errors import LockfileError, StateLockedError
 from reconciler.state.gcs import GcsBackend, object_names
 from reconciler.state.holder import Holder
@@ -228,3 +228,27 @@ def test_a_412_that_was_not_one_is_tried_once_more_and_a_real_one_never_overwrit
         with pytest.raises(LockfileError, match="refused to write .* twice with 412 .* still holds serial 2"):
             state.write(state.read())
         assert stored(client)["serial"] == 2
+
+
+def test_the_client_reads_object_metadata_and_lists_under_a_prefix():
+    with storage() as (emu, client):
+        for name in ("tuning/prod/default/reconciler.lock", "tuning/prod/staging/reconciler.lock", "other/x"):
+            client.upload(BUCKET, name, b"{}", if_generation_match=0)
+        listed = [o["name"] for o in client.list(BUCKET, "tuning/prod/")]
+        assert listed == ["tuning/prod/default/reconciler.lock", "tuning/prod/staging/reconciler.lock"]
+        metadata = client.metadata(BUCKET, "other/x")
+        assert metadata["size"] == "2" and generation_of(metadata) == client.download(BUCKET, "other/x").generation
+
+
+def test_the_storage_connection_needs_credentials_and_says_where_to_get_them():
+    from google.auth.exceptions import DefaultCredentialsError
+
+    from reconciler.errors import UserError
+    from reconciler.platforms.connect import connect_storage
+
+    def no_adc(**kwargs):
+        raise DefaultCredentialsError("no ADC here")
+
+    with pytest.raises(UserError, match="no Google credentials for the Cloud Storage state backend"):
+        with connect_storage(env={}, adc=no_adc):
+            pass

@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -73,11 +74,11 @@ def test_a_run_lock_held_by_another_process_is_refused_naming_it(tmp_path, other
 def test_a_waiter_gets_the_lock_once_the_holder_releases_it(tmp_path, other_process):
     process, record = other_process
     told = []
-    process.stdin.close()  # releases while we wait
+    threading.Timer(0.6, process.stdin.close).start()  # the holder releases while we wait
     with LocalBackend(tmp_path / "reconciler.lock").lock("reconciler apply", timeout=30,
                                                           waiting=lambda h, left: told.append(h)) as holder:
         assert holder.pid == os.getpid()
-    assert all(h is None or h.lock_id == record["lock_id"] for h in told)
+    assert told and all(h is not None and h.lock_id == record["lock_id"] for h in told)
 
 
 def test_a_waiter_gives_up_after_its_timeout_naming_the_holder(tmp_path, other_process):

@@ -33,10 +33,10 @@ def add_parser(subparsers) -> None:
     remove.set_defaults(run=run_rm)
     push = commands.add_parser("push", parents=[flags],
                                help="copy the local lock file into the gcs backend reconciler.yaml configures")
-    push.set_defaults(run=run_push, direction=("local", "gcs"))
+    push.set_defaults(run=run_move)
     pull = commands.add_parser("pull", parents=[flags],
                                help="copy the state from the gcs backend into the local lock file")
-    pull.set_defaults(run=run_push, direction=("gcs", "local"))
+    pull.set_defaults(run=run_move)
 
 
 def run_list(args: argparse.Namespace) -> Result:
@@ -126,24 +126,22 @@ def _clean(text: str) -> str:
     return Diagnostic.escaped(str(text))
 
 
-def run_push(args: argparse.Namespace) -> Result:
+def run_move(args: argparse.Namespace) -> Result:
     """`state push` / `state pull`: the same lineage and entries, moved under both run locks into an empty target."""
-    from reconciler import operations
     from reconciler.errors import UserError
     from reconciler.state import migrate
+    from reconciler.state.local import LocalBackend
 
-    session.select_workspace(args)
-    source, target = args.direction
-    with session.api_endpoint(args) as (endpoint, emulator):
-        config = operations.validate(args.path).config
+    with session.workspace(args, args.path, connect_apis=False) as workspace:
+        config = workspace.desired.config
         if config.state.backend != "gcs":
             raise UserError(f"state {args.state_command}: reconciler.yaml's state.backend is local; set "
                             "`state: {backend: gcs, bucket: NAME, prefix: PATH}` first")
-        with operations.open_backend(config, api_endpoint=endpoint, emulator=emulator, backend=source) as origin, \
-                operations.open_backend(config, api_endpoint=endpoint, emulator=emulator, backend=target) as to:
-            moved = migrate.move(origin, to, f"reconciler state {args.state_command}")
-            where = (origin.location, to.location)
-    print(f"Copied the state (lineage {moved.lineage}, {len(moved.entries)} entries) from {where[0]} to {where[1]}.")
-    if source == "local":
-        print(f"The state now lives in {where[1]}: `git rm {where[0]}` and stop committing it.")
+        local = LocalBackend(config.lock_path)
+        origin, to = (local, workspace.backend) if args.state_command == "push" else (workspace.backend, local)
+        moved = migrate.move(origin, to, f"reconciler state {args.state_command}")
+    print(f"Copied the state (lineage {moved.lineage}, {len(moved.entries)} entries) from {origin.location} to "
+          f"{to.location}.")
+    if origin is local:
+        print(f"The state now lives in {to.location}: `git rm {origin.location}` and stop committing it.")
     return "ok"
