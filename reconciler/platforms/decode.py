@@ -9,6 +9,7 @@ read as None / {} / [].
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
@@ -58,6 +59,25 @@ def number(data: dict, key: str, what: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         _wrong(what, key, value, "a finite number")
+    return value
+
+
+def int64(data: dict, key: str, what: str) -> int | None:
+    """A JSON int64: proto3 JSON sends it as a decimal string, some servers as a number (never a boolean)."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value):
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    _wrong(what, key, value, "an int64")
+
+
+def boolean(data: dict, key: str, what: str) -> bool | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, bool):
+        _wrong(what, key, value, "true or false")
     return value
 
 

@@ -95,7 +95,7 @@ def spec_of(job: object) -> dict:
     if hyper:
         spec["hyperParameters"] = hyper
     if tuning.get("exportLastCheckpointOnly") is not None:
-        spec["exportLastCheckpointOnly"] = _boolean(tuning, "exportLastCheckpointOnly", what)
+        spec["exportLastCheckpointOnly"] = decode.boolean(tuning, "exportLastCheckpointOnly", what)
     if decode.obj(tuning, "evaluationConfig", what):
         spec["evaluationConfig"] = tuning["evaluationConfig"]
     if decode.string(job, "serviceAccount", what):
@@ -113,7 +113,7 @@ def _hyper_parameters(hyper: dict, what: str) -> dict:
         if value is None:
             continue
         if key in ("epochCount", "batchSize"):
-            out[key] = _integer(value, key, what)
+            out[key] = decode.int64(hyper, key, what)
         elif key == "adapterSize":
             size = ADAPTER_SIZES.get(value, value) if isinstance(value, int) else value
             if size in (None, "ADAPTER_SIZE_UNSPECIFIED"):
@@ -125,20 +125,6 @@ def _hyper_parameters(hyper: dict, what: str) -> dict:
         else:
             out[key] = decode.number(hyper, key, what)
     return out
-
-
-def _integer(value: Any, key: str, what: str) -> int:
-    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value):
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise BadResponse(f"the server answered {what} whose `{key}` is {value!r}; expected an int64")
-
-
-def _boolean(data: dict, key: str, what: str) -> bool:
-    if not isinstance(data.get(key), bool):
-        raise BadResponse(f"the server answered {what} whose `{key}` is {data.get(key)!r}; expected true or false")
-    return data[key]
 
 
 def _get(client: VertexClient, name: str, kind: str) -> dict:

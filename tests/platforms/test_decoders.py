@@ -146,3 +146,23 @@ def test_removal_reads_through_the_decoders_and_deletes_nothing_from_a_broken_an
     with pytest.raises(BadResponse, match=message) as caught:
         VERTEX.remove(client, generation, _Steps())
     assert caught.value.method == "GET" and client.deleted == []
+
+
+REFUSED = "refused, expecting "
+
+
+@pytest.mark.parametrize(("reader", "value", "read"), [
+    ("int64", "12", 12), ("int64", 12, 12), ("int64", "-3", -3), ("int64", None, None),
+    ("int64", "1.5", REFUSED + "an int64"), ("int64", True, REFUSED + "an int64"), ("int64", 1.5, REFUSED + "an int64"),
+    ("boolean", True, True), ("boolean", False, False), ("boolean", None, None),
+    ("boolean", "true", REFUSED + "true or false"), ("boolean", 1, REFUSED + "true or false"),
+])
+def test_the_typed_readers_of_json_scalars(reader, value, read):
+    from reconciler.platforms import decode
+
+    read_it = getattr(decode, reader)
+    if isinstance(read, str) and read.startswith(REFUSED):
+        with pytest.raises(BadResponse, match=f"`k` is .*; expected {read.removeprefix(REFUSED)}"):
+            read_it({"k": value}, "k", "a job")
+    else:
+        assert read_it({"k": value}, "k", "a job") == read
