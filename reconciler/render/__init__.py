@@ -1,0 +1,14 @@
+"""Everything a person reads: validate results, plans (text via rich, JSON, and Markdown for PR comments),
+apply outcomes and waiting progress.
+
+The only package that imports rich. One module per kind of output; this file names what the CLI uses.
+"""
+
+from reconciler.render.console import console
+from reconciler.render.markdown import MARKDOWN_LIMIT, markdown
+from reconciler.render.plan_text import as_json, summary, text
+from reconciler.render.progress import live_progress, outcomes, progress
+from reconciler.render.validation import invalid, valid
+
+__all__ = ["MARKDOWN_LIMIT", "as_json", "console", "invalid", "live_progress", "markdown", "outcomes", "progress",
+           "summary", "text", "valid"]
