@@ -26,12 +26,22 @@ def build_parser() -> argparse.ArgumentParser:
                         help="load state from FILE on start and save it after every mutation (atomically)")
     parser.add_argument("--quota-rps", type=float, metavar="N",
                         help="answer 429 RESOURCE_EXHAUSTED + Retry-After above N API requests per second")
+    parser.add_argument("--reject-job-label-filter", action="store_true",
+                        help="tuningJobs.list answers 400 INVALID_ARGUMENT to a labels.* filter (as the service may)")
     parser.add_argument("--fault-seed", type=int, default=0, metavar="N",
                         help="seed of the RNG behind probabilistic fault rules (default 0)")
     parser.add_argument("--record-bodies", action="store_true",
                         help="keep every response body in the request log (for test suites)")
     parser.add_argument("--owner-email", default="owner@example.com",
                         help="the OWNER permission given to every new Gemini tuned model")
+    parser.add_argument("--token-lifetime", type=float, metavar="SECONDS",
+                        help="bearer tokens expire this many virtual seconds after their first use (issued ones: "
+                             "after issue), answering 401; default: static tokens never expire")
+    parser.add_argument("--operation-duration", type=float, default=3.0, metavar="SECONDS",
+                        help="virtual seconds a Vertex delete or undeploy operation takes (default 3)")
+    parser.add_argument("--gemini-tunable", default="seeds", metavar="seeds|none|MODEL,...",
+                        help="which Gemini API base models support createTunedModel: the seed documents' "
+                             "(default), none (as Google today), or the models listed")
     return parser
 
 
@@ -44,7 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         emulator = Emulator(host=args.host, port=args.port, job_duration=args.job_duration,
                             latency_ms=args.latency_ms, state_file=args.state_file, quota_rps=args.quota_rps,
                             fault_seed=args.fault_seed, owner_email=args.owner_email,
-                            record_bodies=args.record_bodies)
+                            record_bodies=args.record_bodies, token_lifetime=args.token_lifetime,
+                            operation_duration=args.operation_duration, gemini_tunable=args.gemini_tunable,
+                            reject_job_label_filter=args.reject_job_label_filter)
         base_url = emulator.start()
     except (OSError, ValueError) as err:
         print(f"error: cannot start the emulator: {err}", file=sys.stderr)

@@ -10,6 +10,7 @@
     POST   /__emulator__/faults                      [rule, ...] or {"faults": [rule, ...], "seed": N}
                                                      -> {"faults": [added rules with their ids]}
     DELETE /__emulator__/faults                      -> {}
+    GET    /__emulator__/tokens                      -> {"grants": N}  access tokens POST /token issued
 Out-of-band mutations (drift), each with {"name": full resource name (project id or number), ...}:
     POST   /__emulator__/resources:fail              {"name", "message"?, "code"? (name or number)}
            a non-terminal Vertex tuning job -> JOB_STATE_FAILED; a CREATING Gemini tuned model -> FAILED
@@ -58,6 +59,7 @@ class Admin:
         self.service = service
         self.routes: dict[tuple[str, str], Callable[[Any], Any]] = {
             ("GET", "health"): lambda body: {"status": "ok"},
+            ("GET", "tokens"): lambda body: {"grants": service.auth.grants},
             ("GET", "clock"): lambda body: self.clock(),
             ("POST", "clock:advance"): self.advance,
             ("GET", "requests"): lambda body: {"requests": service.requests()},

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from .admin import Admin
+from .auth import Auth
 from .clock import rfc3339
 from .faults import Effects, Faults, Quota
 from .gemini import Gemini
@@ -31,6 +32,7 @@ from .storage.errors import internal as storage_internal
 from .vertex import Vertex
 
 ADMIN_PREFIX = "/__emulator__/"
+TOKEN_PATH = "/token"     # the OAuth 2 token endpoint a service-account key file's token_uri may name
 
 # ---------------------------------------------------------------------------------------------- the route table
 LOCATION = "projects/{project}/locations/{location}"
@@ -61,7 +63,7 @@ def api_table(vertex: Vertex, gemini: Gemini) -> tuple[Api, ...]:
     tuned_operations, permissions = gemini.operations, gemini.permissions
     at = LOCATION + "/"
     vertex_api = Api(
-        "Vertex AI", frozenset({"v1", "v1beta1"}), "projects", _vertex_credentials,
+        "aiplatform.googleapis.com", frozenset({"v1", "v1beta1"}), "projects", _vertex_credentials,
         "Request is missing required authentication credential. Expected OAuth 2 access token (Authorization: "
         "Bearer ...).", (
             Route("GET", at + "tuningJobs", jobs.list),
@@ -82,6 +84,7 @@ def api_table(vertex: Vertex, gemini: Gemini) -> tuple[Api, ...]:
             Route("DELETE", at + "endpoints/{endpoint}", endpoints.delete),
             Route("POST", at + "endpoints/{endpoint}:undeployModel", endpoints.undeploy),
             Route("*", at + "endpoints/{endpoint}:*", endpoints.unmatched),
+            Route("GET", at + "metadataStores/{store}/contexts/{context}", jobs.experiment),
             Route("GET", at + "operations", operations.list),
             Route("GET", at + "operations/{operation}", operations.get),
             Route("POST", at + "operations/{operation}:wait", operations.wait),
@@ -94,7 +97,7 @@ def api_table(vertex: Vertex, gemini: Gemini) -> tuple[Api, ...]:
             Route("DELETE", NESTED + "/operations/{operation}", operations.delete),
         ))
     gemini_api = Api(
-        "Gemini API", frozenset({"v1beta", "v1"}), "tunedModels", _gemini_credentials,
+        "generativelanguage.googleapis.com", frozenset({"v1beta", "v1"}), "tunedModels", _gemini_credentials,
         "Request is missing required authentication credential: send an API key (x-goog-api-key header or "
         "?key=) or an OAuth 2 bearer token.", (
             Route("GET", "tunedModels", tuned.list, V1BETA),
@@ -118,7 +121,14 @@ def api_table(vertex: Vertex, gemini: Gemini) -> tuple[Api, ...]:
             Route("*", "tunedModels/{model}/permissions/{permission}", permissions.unmatched, V1BETA),
             Route("*", "tunedModels/{model}/permissions/**", permissions.unmatched, V1BETA),
         ))
-    return vertex_api, gemini_api
+    catalogue = gemini.catalogue
+    base_models = Api(   # models.get / models.list: the base models and the methods each supports (catalogue.py)
+        "generativelanguage.googleapis.com", frozenset({"v1beta", "v1"}), "models", _gemini_credentials,
+        gemini_api.unauthenticated, (
+            Route("GET", "models", catalogue.list),
+            Route("GET", "models/{model}", catalogue.get),
+        ))
+    return vertex_api, gemini_api, base_models
 
 
 # ---------------------------------------------------------------------------------------------- the application
@@ -133,7 +143,8 @@ class Emulator:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, job_duration: float = 60.0,
                  latency_ms: float = 0.0, state_file: str | None = None, quota_rps: float | None = None,
                  fault_seed: int = 0, record_bodies: bool = False, owner_email: str = "owner@example.com",
-                 log_limit: int = 100_000) -> None:
+                 log_limit: int = 100_000, token_lifetime: float | None = None, operation_duration: float = 0.0,
+                 gemini_tunable: str = "seeds", reject_job_label_filter: bool = False) -> None:
         self.host, self.port = host, bounded("port", port, 0, 65535, integer=True)
         self.loopback = is_loopback(host)          # refined to the bound address by start()
         # ValueError for a value that is not finite or out of bounds (NaN latency broke every call)
@@ -141,10 +152,16 @@ class Emulator:
         job_duration = bounded("job_duration", job_duration, 0, MAX_JOB_DURATION)
         if quota_rps is not None and not bounded("quota_rps", quota_rps, 0, MAX_QUOTA_RPS) > 0:
             raise ValueError(f"quota_rps must be a finite number above 0, not {quota_rps!r}")
+        if token_lifetime is not None:
+            token_lifetime = bounded("token_lifetime", token_lifetime, 1, MAX_JOB_DURATION)
+        operation_duration = bounded("operation_duration", operation_duration, 0, MAX_JOB_DURATION)
         self.record_bodies = record_bodies
         self.service = Service(state_file=state_file, job_duration=job_duration, owner_email=owner_email,
-                               fault_seed=fault_seed, log_limit=log_limit)
+                               fault_seed=fault_seed, log_limit=log_limit, operation_duration=operation_duration,
+                               gemini_tunable=gemini_tunable, token_lifetime=token_lifetime)
+        self.auth = self.service.auth
         self.quota = Quota(quota_rps) if quota_rps else None
+        self.service.vertex.jobs.reject_label_filter = reject_job_label_filter
         self.apis = api_table(self.service.vertex, self.service.gemini)
         self.admin = Admin(self.service)
         self._http: HttpServer | None = None
@@ -196,6 +213,10 @@ class Emulator:
     def reset(self) -> None:
         self.service.reset()
 
+    def token_grants(self) -> int:
+        """How many access tokens `POST /token` has issued."""
+        return self.auth.grants
+
     # ------------------------------------------------------------------ one request
     def serve(self, method: str, raw_path: str, raw_query: str, headers: dict[str, str], raw_body: bytes) -> Reply:
         path = unquote(raw_path)
@@ -206,6 +227,8 @@ class Emulator:
                 return refusal.reply()
             return self.admin.serve(method, path[len(ADMIN_PREFIX):], raw_body)
         wall = time.time()
+        if path == TOKEN_PATH:      # not an API call: counted (GET /__emulator__/tokens), never logged
+            return self.serve_token(method, raw_body, wall)
         if is_storage_path(raw_path):
             reply, note = self.serve_storage(method, raw_path, path, pairs, headers, raw_body)
         else:
@@ -227,12 +250,19 @@ class Emulator:
                   raw_body: bytes) -> tuple[Reply, str]:
         """One tuning API call -> (reply, the faults applied to it, comma-separated)."""
         def serve() -> Reply:
-            request, api = route(self.apis, method, path, pairs, headers, raw_body)
+            request, api = route(self.apis, method, path, pairs, headers, raw_body, self.auth,
+                                 self.service.clock.now())
             with self.service.transaction() as now:
                 return Reply(200, api.dispatch(request, now))
 
         return guarded(self.quota, self.service.faults, method, path, serve, lambda err: err.reply(),
                        lambda err: RpcError("INTERNAL", f"Internal error in the emulator: {err!r}").reply())
+
+    def serve_token(self, method: str, raw_body: bytes, wall: float) -> Reply:
+        """The OAuth 2 token endpoint (`auth.py`): never faulted, throttled or logged (its grants are counted)."""
+        if method != "POST":
+            return Reply(405, {"error": "invalid_request", "error_description": "Use POST."})
+        return self.auth.grant(raw_body, self.service.clock.now(), wall)
 
     def serve_storage(self, method: str, raw_path: str, path: str, pairs: list[tuple[str, str]],
                       headers: dict[str, str], raw_body: bytes) -> tuple[Reply, str]:
@@ -270,7 +300,7 @@ def before_call(quota: Quota | None, faults: Faults, method: str, path: str, not
     """Quota (raises its refusal), then the fault rules (their latency slept here): the effects left to the
     caller (an injected error, "commit then drop"). What was applied is appended to `notes`."""
     if quota is not None:
-        refusal = quota.take()
+        refusal = quota.take(path)
         if refusal is not None:
             notes.append("quota")
             raise refusal
@@ -282,7 +312,7 @@ def before_call(quota: Quota | None, faults: Faults, method: str, path: str, not
 
 
 def route(apis: tuple[Api, ...], method: str, path: str, pairs: list[tuple[str, str]], headers: dict[str, str],
-          raw_body: bytes) -> tuple[ApiRequest, Api]:
+          raw_body: bytes, auth: Auth | None = None, now: float = 0.0) -> tuple[ApiRequest, Api]:
     """The API a call is for (checking its credentials) and the call itself, its JSON body parsed."""
     segments = [s for s in path.split("/") if s]
     if not segments:
@@ -295,6 +325,8 @@ def route(apis: tuple[Api, ...], method: str, path: str, pairs: list[tuple[str, 
                                     "the Gemini API under /v1beta/tunedModels.")
     if not api.credentials(headers, pairs):
         raise unauthenticated(api.unauthenticated)
+    if auth is not None:
+        auth.check(f"{method} /{version}/{'/'.join(rest)}", headers, api.name, now)
     body = None
     if raw_body.strip():
         try:

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .names import project_number
 from .limits import MAX_COUNT, MAX_LATENCY_MS, MAX_RETRY_AFTER, bounded
 from .rpc import CODES, HTTP_DEFAULT_CODE, RpcError, invalid, retry_info
 from .schema import camel
@@ -177,24 +178,45 @@ class Faults:
 
 
 class Quota:
-    """A token bucket of `rps` requests per second (burst = rps); empty -> 429 RESOURCE_EXHAUSTED."""
+    """A token bucket of `rps` requests per second (burst = rps) per quota bucket; empty -> 429 RESOURCE_EXHAUSTED.
+
+    As Google counts them: Vertex AI per project and region (`projects/NUMBER/locations/L`, the project spelled
+    either way), the Gemini API as one bucket, Cloud Storage as another; so one region's traffic never uses up
+    another's quota."""
 
     def __init__(self, rps: float) -> None:
         self.rate = float(rps)
         self.capacity = max(1.0, float(rps))
-        self.tokens = self.capacity
-        self.stamp = time.monotonic()
+        self.buckets: dict[str, list[float]] = {}    # key -> [tokens, stamp]
         self.lock = threading.Lock()
 
-    def take(self) -> RpcError | None:
+    def take(self, path: str = "") -> RpcError | None:
+        key = quota_bucket(path)
         with self.lock:
             now = time.monotonic()
-            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-            self.stamp = now
-            if self.tokens >= 1.0:
-                self.tokens -= 1.0
+            bucket = self.buckets.setdefault(key, [self.capacity, now])
+            bucket[0] = min(self.capacity, bucket[0] + (now - bucket[1]) * self.rate)
+            bucket[1] = now
+            if bucket[0] >= 1.0:
+                bucket[0] -= 1.0
                 return None
-            wait = (1.0 - self.tokens) / self.rate
+            wait = (1.0 - bucket[0]) / self.rate
+        where = f" in {key}" if key.startswith("projects/") else ""
         return RpcError("RESOURCE_EXHAUSTED",
-                        f"Quota exceeded: at most {self.rate:g} requests per second (emulator --quota-rps).",
+                        f"Quota exceeded{where}: at most {self.rate:g} requests per second per project and region "
+                        "(emulator --quota-rps).",
                         [retry_info(wait)], {"Retry-After": str(max(1, math.ceil(wait)))})
+
+
+_REGION = re.compile(r"^/v1(?:beta1)?/projects/([^/]+)/locations/([^/]+)")
+
+
+def quota_bucket(path: str) -> str:
+    """The quota bucket of an API path: `projects/NUMBER/locations/L` (Vertex AI), `generativelanguage` (the
+    Gemini API), `storage` (Cloud Storage), "" for anything else."""
+    match = _REGION.match(path)
+    if match:
+        return f"projects/{project_number(match.group(1))}/locations/{match.group(2)}"
+    if path.startswith(("/storage/", "/upload/", "/download/")):
+        return "storage"
+    return "generativelanguage" if "/tunedModels" in path or path.startswith(("/v1beta/", "/v1/")) else ""

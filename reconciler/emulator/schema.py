@@ -3,8 +3,9 @@ int64 as strings or numbers. Unknown fields are rejected the way Google's JSON p
 ("Invalid JSON payload received. Unknown name ..."), output-only fields are silently dropped.
 
 A spec is one of: a scalar kind name ("string", "bool", "int32", "int64", "double"), an `Enum`,
-`LIST(spec)`, `MAP` (map<string,string>, keys untouched), `OUT` (output only: dropped), `ANY`
-(opaque nested object, keys camelCased), or a `dict` of camelCase field name -> spec (a message).
+`LIST(spec)`, `MAP` (map<string,string>, keys untouched), `MAPOF(spec)` (map<string, spec>), `OUT` (output
+only: dropped), `ANY` (opaque nested object, keys camelCased), `VALUE` (any JSON value, e.g. a
+google.protobuf.Value, kept as sent), or a `dict` of camelCase field name -> spec (a message).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 OUT = "out"
 ANY = "any"
 MAP = "map"
+VALUE = "value"
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,11 @@ class Enum:
 @dataclass(frozen=True)
 class LIST:
     item: Any
+
+
+@dataclass(frozen=True)
+class MAPOF:
+    value: Any
 
 
 @lru_cache(maxsize=4096)
@@ -94,6 +101,13 @@ def coerce(spec: Any, value: Any, path: str, errors: Violations) -> Any:
         if name is None:
             errors.add(path, f"Invalid value at '{path}' ({spec.type_name}), {value!r}")
         return name
+    if isinstance(spec, MAPOF):
+        if not isinstance(value, dict):
+            errors.add(path, f"Invalid value at '{path}': expected an object.")
+            return None
+        return {str(k): coerce(spec.value, v, f"{path}[{k!r}]", errors) for k, v in value.items()}
+    if spec == VALUE:
+        return value
     if spec == MAP:
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             errors.add(path, f"Invalid value at '{path}': expected a map of strings.")

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from .auth import Auth
+from .catalogue import Catalogue
 from .clock import Clock
 from .faults import Faults
 from .gemini import Gemini
@@ -20,13 +22,16 @@ from .vertex import Vertex
 
 class Service:
     def __init__(self, *, state_file: str | None, job_duration: float, owner_email: str, fault_seed: int,
-                 log_limit: int) -> None:
+                 log_limit: int, operation_duration: float = 0.0, gemini_tunable: str = "seeds",
+                 token_lifetime: float | None = None) -> None:
         self.clock = Clock()
         self.store = Store(state_file)
         if self.store.load():
             self.clock.reset(self.store.state.get("clockOffset", 0.0))
-        self.vertex = Vertex(self.store, job_duration)
-        self.gemini = Gemini(self.store, job_duration, owner_email)
+        self.auth = Auth(token_lifetime)           # bearer tokens, their lifetime, the token endpoint
+        self.catalogue = Catalogue(gemini_tunable)
+        self.vertex = Vertex(self.store, job_duration, operation_duration)
+        self.gemini = Gemini(self.store, job_duration, owner_email, self.catalogue)
         self.storage = Storage(self.store)
         self.faults = Faults(fault_seed)
         self._log: deque[dict[str, Any]] = deque(maxlen=log_limit)
@@ -66,6 +71,7 @@ class Service:
             self.recompute_due()
             self.store.save(self.clock.offset)
         self.clear_requests()
+        self.auth.reset()
         self.faults.clear()
         self.faults.reseed(self.faults.seed)
 

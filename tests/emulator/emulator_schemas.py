@@ -16,6 +16,7 @@ import jsonschema
 REFERENCE = Path(__file__).resolve().parent / "schemas"
 VERTEX_FILE = REFERENCE / "aiplatform.v1.tuning-subset.json"
 GEMINI_FILE = REFERENCE / "generativelanguage.v1beta.tuning-schemas.json"
+VENDORED = Path(__file__).resolve().parents[2] / "reconciler" / "emulator" / "vertex"
 V = "GoogleCloudAiplatformV1"
 INT64 = {"type": "string", "pattern": r"^-?\d+$"}
 TIMESTAMP = {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$"}
@@ -57,11 +58,10 @@ def vertex_defs(version: str) -> dict[str, Any]:
     schemas = json.loads(VERTEX_FILE.read_text())["schemas"]
     defs = {name: _convert(node) for name, node in schemas.items()}
     if version == "v1beta1":
-        # v1beta1-only fields named by the reference (hyperParameters.batchSize/learningRate, tuningMode).
-        defs[f"{V}SupervisedHyperParameters"]["properties"].update(batchSize=dict(INT64),
-                                                                     learningRate={"type": "number"})
-        defs[f"{V}SupervisedTuningSpec"]["properties"]["tuningMode"] = {
-            "enum": ["TUNING_MODE_UNSPECIFIED", "TUNING_MODE_FULL", "TUNING_MODE_PEFT_ADAPTER"]}
+        # The TuningJob of the v1beta1 discovery document (the subset the emulator vendors), under v1 names.
+        beta = json.loads((VENDORED / "aiplatform.v1beta1.tuning-job.json").read_text())["schemas"]
+        renamed = json.loads(json.dumps(beta).replace("GoogleCloudAiplatformV1beta1", V))
+        defs.update({name: _convert(node) for name, node in renamed.items() if name.startswith(V)})
     return defs
 
 
@@ -105,6 +105,8 @@ def schema_name(method: str, path: str, status: int) -> tuple[str, str] | None:
         rest = rest[:-1] + [rest[-1].partition(":")[0]]
     if rest[:1] == ["tunedModels"]:
         return _gemini_schema(method, rest, verb)
+    if rest[:1] == ["models"]:
+        return None                      # base models (models.get / list): not in the reference's schemas
     family = "vertex-v1beta1" if version == "v1beta1" else "vertex"
     tail = rest[4:]
     if "operations" in tail:
@@ -115,6 +117,8 @@ def schema_name(method: str, path: str, status: int) -> tuple[str, str] | None:
             return family, "GoogleProtobufEmpty"
         return family, "GoogleLongrunningOperation"
     collection = tail[0]
+    if collection == "metadataStores":
+        return None                          # a job's experiment (an ML Metadata Context): not in the reference
     single = {"tuningJobs": f"{V}TuningJob", "models": f"{V}Model", "endpoints": f"{V}Endpoint"}[collection]
     many = {"tuningJobs": f"{V}ListTuningJobsResponse", "models": f"{V}ListModelsResponse",
             "endpoints": f"{V}ListEndpointsResponse"}[collection]

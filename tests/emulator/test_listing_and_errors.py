@@ -130,7 +130,8 @@ def test_error_envelopes(api, emulator):
     ("gemini", {}, {}, 401),
     ("gemini", {"x-goog-api-key": "k"}, {}, 200),
     ("gemini", {}, {"key": "k"}, 200),
-    ("gemini", {"Authorization": "Bearer t"}, {}, 200),
+    ("gemini", {"Authorization": "Bearer t"}, {}, 403),          # a user's token needs a quota project
+    ("gemini", {"Authorization": "Bearer t", "x-goog-user-project": "p"}, {}, 200),
 ])
 def test_auth(api, surface, headers, params, status):
     path = f"/v1/{PARENT}/tuningJobs" if surface == "vertex" else "/v1beta/tunedModels"
@@ -138,6 +139,9 @@ def test_auth(api, surface, headers, params, status):
     assert response.status_code == status
     if status == 401:
         assert response.json()["error"]["status"] == "UNAUTHENTICATED"
+    if status == 403:
+        error = response.json()["error"]
+        assert error["status"] == "PERMISSION_DENIED" and "requires a quota project" in error["message"]
 
 
 def test_percent_encoded_paths_and_system_parameters_are_accepted(api):
@@ -152,6 +156,6 @@ def test_percent_encoded_paths_and_system_parameters_are_accepted(api):
 
 
 def test_unknown_routes_are_404_in_the_envelope(api):
-    for path in ("/v2/whatever", "/v1beta/models", "/", "/v1/projects/p"):
+    for path in ("/v2/whatever", "/v1beta/corpora", "/", "/v1/projects/p"):
         response = api.http.get(path, headers={"Authorization": "Bearer t", "x-goog-api-key": "k"})
         assert_error(response, 404, "NOT_FOUND")

@@ -42,9 +42,9 @@ def test_state_file_survives_a_restart_including_the_virtual_clock(spawn_emulato
     first = spawn_emulator("--state-file", str(state))
     with httpx.Client(base_url=first.base_url, headers=VERTEX) as http:
         job = http.post(f"/v1/{PARENT}/tuningJobs", json=JOB).json()
-        tuned = http.post("/v1beta/tunedModels", params={"tunedModelId": "kept", "key": "k"}, json={
-            "baseModel": "models/b", "tuningTask": {"trainingData": {"examples": {"examples": [
-                {"textInput": "a", "output": "b"}]}}}}).json()
+        tuned = http.post("/v1beta/tunedModels", params={"tunedModelId": "kept"}, headers={"x-goog-user-project": "p"},
+                          json={"baseModel": "models/gemini-1.5-flash-001-tuning", "tuningTask": {"trainingData": {
+                              "examples": {"examples": [{"textInput": "a", "output": "b"}]}}}}).json()
         http.post("/__emulator__/clock:advance", json={"seconds": 61})
         done = http.get(f"/v1/{job['name']}").json()
     assert first.stop() == 0
@@ -56,9 +56,10 @@ def test_state_file_survives_a_restart_including_the_virtual_clock(spawn_emulato
     with httpx.Client(base_url=second.base_url, headers=VERTEX) as http:
         assert http.get(f"/v1/{job['name']}").json() == done
         model = http.get(f"/v1/{done['tunedModel']['model']}").json()
-        assert model["displayName"] == "persisted" and model["labels"] == {"team": "a"}
+        labels = model["labels"]
+        assert model["displayName"] == "persisted" and labels["team"] == "a" and labels["tune-type"] == "sft"
         assert http.get("/__emulator__/clock").json()["offsetSeconds"] == 61
-        operation = http.get(f"/v1beta/{tuned['name']}", params={"key": "k"}).json()
+        operation = http.get(f"/v1beta/{tuned['name']}", headers={"x-goog-user-project": "p"}).json()
         assert operation["done"] is True                                # the tune finished in restored time
     assert second.stop() == 0
 

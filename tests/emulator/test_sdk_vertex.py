@@ -47,6 +47,9 @@ def test_tune_with_labels_and_hyperparameters_then_get_until_success(client, emu
     assert done.tuned_model.endpoint.startswith(f"projects/{NUMBER}/locations/{LOCATION}/endpoints/")
     assert [c.checkpoint_id for c in done.tuned_model.checkpoints] == ["1", "2", "3"]
     assert done.tuning_data_stats.supervised_tuning_data_stats.tuning_step_count > 0
+    # the SDK reads the tuned model's base model from the system label the service adds
+    model = client.models.get(model=done.tuned_model.model)
+    assert model.tuned_model_info.base_model == "gemini-2_5-flash"
 
 
 def test_list_across_several_pages(client, emulator):

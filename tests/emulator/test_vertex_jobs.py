@@ -39,10 +39,13 @@ def test_success_materialises_model_endpoints_and_checkpoints(api):
 
     model = api.vertex("GET", tuned["model"]).json()
     assert model["displayName"] == "support-bot" and model["versionId"] == "1"
-    assert model["labels"] == {"team": "support", "managed-by": "reconciler"}
+    # the job's labels, and the system labels the service adds (the SDKs read them; see versions.py)
+    system = {"google-vertex-llm-tuning-base-model-id": "gemini-2_5-flash",
+              "google-vertex-llm-tuning-job-id": job["name"].rsplit("/", 1)[1]}
+    assert model["labels"] == {"team": "support", "managed-by": "reconciler", **system, "tune-type": "sft"}
     assert {ref["endpoint"] for ref in model["deployedModels"]} == {c["endpoint"] for c in checkpoints}
     endpoint = api.vertex("GET", tuned["endpoint"]).json()
-    assert endpoint["labels"] == model["labels"]
+    assert endpoint["labels"] == {"team": "support", "managed-by": "reconciler", **system}
     deployed = endpoint["deployedModels"][0]
     assert deployed["id"].isdigit() and deployed["model"] == tuned["model"]
     assert endpoint["trafficSplit"] == {deployed["id"]: 100}

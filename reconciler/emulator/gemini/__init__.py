@@ -20,11 +20,12 @@ from .permissions import Permissions
 
 
 class Gemini:
-    def __init__(self, store: Store, job_duration: float, owner_email: str) -> None:
+    def __init__(self, store: Store, job_duration: float, owner_email: str, catalogue: Any = None) -> None:
         self.store = store
+        self.catalogue = catalogue
         self.operations = Operations(store)
         self.permissions = Permissions(store, owner_email)
-        self.models = TunedModels(store, job_duration, self.operations, self.permissions)
+        self.models = TunedModels(store, job_duration, self.operations, self.permissions, catalogue)
         self.generation = Generation(store)
 
     # ------------------------------------------------------------------ virtual time (callers hold store.lock)

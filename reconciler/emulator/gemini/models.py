@@ -36,11 +36,13 @@ _ID_RE = re.compile(r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")
 
 
 class TunedModels:
-    def __init__(self, store: Store, job_duration: float, operations: Operations, permissions: Permissions) -> None:
+    def __init__(self, store: Store, job_duration: float, operations: Operations, permissions: Permissions,
+                 catalogue: Any = None) -> None:
         self.store = store
         self.job_duration = float(job_duration)
         self.operations = operations
         self.permissions = permissions
+        self.catalogue = catalogue        # the base models (`catalogue.py`); None: any models/... is tunable
 
     # ------------------------------------------------------------------ routes
     def create(self, request: ApiRequest, now: float) -> dict[str, Any]:
@@ -53,6 +55,8 @@ class TunedModels:
         examples = _validate(body)
         if wanted and f"tunedModels/{wanted}" in self.store["tunedModels"]:
             raise RpcError("ALREADY_EXISTS", f"Tuned model tunedModels/{wanted} already exists.")
+        if "baseModel" in body and self.catalogue is not None:   # after the id: a repeated create is a 409
+            self.catalogue.require_tunable(body["baseModel"], request.version)
         name = f"tunedModels/{wanted or _generated_id(body.get('displayName', ''), self.store['tunedModels'])}"
         if "tunedModelSource" in body:
             source = find(self.store, body["tunedModelSource"]["tunedModel"])["model"]

@@ -20,9 +20,9 @@ from .versions import ModelVersions
 
 
 class Vertex:
-    def __init__(self, store: Store, job_duration: float) -> None:
+    def __init__(self, store: Store, job_duration: float, operation_duration: float = 0.0) -> None:
         self.store = store
-        self.operations = Operations(store)
+        self.operations = Operations(store, operation_duration)
         self.endpoints = Endpoints(store, self.operations)
         self.models = Models(store, self.operations, self.endpoints)
         self.versions = ModelVersions(store, self.operations, self.endpoints, self.models)
@@ -31,9 +31,10 @@ class Vertex:
     # ------------------------------------------------------------------ virtual time (callers hold store.lock)
     def settle(self, now: float) -> None:
         self.jobs.settle(now)
+        self.operations.settle(now)
 
     def due_times(self) -> list[float]:
-        return self.jobs.due_times()
+        return self.jobs.due_times() + self.operations.due_times()
 
     # ------------------------------------------------------------------ out-of-band (admin) mutations
     def admin_fail(self, name: str, error: dict[str, Any], now: float) -> None:

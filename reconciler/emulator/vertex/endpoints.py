@@ -103,6 +103,11 @@ class Endpoints:
             # Not specified by the reference: remaining deployed models keep their share, and when the
             # undeployed model carried traffic the first remaining one takes all of it.
             record["trafficSplit"] = ({remaining[0]["id"]: 100} if remaining else {})
+        for gone in record["deployedModels"]:
+            if gone["id"] == body["deployedModelId"]:   # its model stays undeletable for a while (operations.py)
+                model = self.store["models"].get(gone["model"].split("@")[0])
+                if model is not None and self.operations.duration > 0:
+                    model["releasedAt"] = max(model.get("releasedAt", 0.0), self.operations.release_at(now))
         record["deployedModels"] = remaining
         record["updateTime"], record["etagSeq"] = rfc3339(now), record["etagSeq"] + 1
         self.store.changed()

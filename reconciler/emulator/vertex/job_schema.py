@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..schema import ANY, MAP, OUT, Enum, label_problems, snake
+from ..schema import LIST, OUT, Enum, label_problems, snake
+from .discovery import message_spec, vendored
 
 # ------------------------------------------------------------------ request schemas (reference: TuningJob)
 ADAPTER_SIZE = Enum("google.cloud.aiplatform.v1.SupervisedHyperParameters.AdapterSize", {
@@ -14,50 +15,43 @@ ADAPTER_SIZE = Enum("google.cloud.aiplatform.v1.SupervisedHyperParameters.Adapte
 TUNING_MODE = Enum("google.cloud.aiplatform.v1beta1.SupervisedTuningSpec.TuningMode", {
     "TUNING_MODE_UNSPECIFIED": 0, "TUNING_MODE_FULL": 1, "TUNING_MODE_PEFT_ADAPTER": 2})
 
-_HYPER_V1 = {"epochCount": "int64", "learningRateMultiplier": "double", "adapterSize": ADAPTER_SIZE}
-_HYPER_V1BETA1 = {**_HYPER_V1, "batchSize": "int64", "learningRate": "double"}
-_ENCRYPTION = {"kmsKeyName": "string"}
-_PRE_TUNED = {"tunedModelName": "string", "checkpointId": "string", "baseModel": OUT}
-_OUTPUT_ONLY_JOB = ("name", "state", "createTime", "startTime", "endTime", "updateTime", "error", "tunedModel",
-                    "tuningDataStats", "experiment", "evaluateDatasetRuns", "gcsMetricsUri")
-
-
 def _job_spec(version: str) -> dict[str, Any]:
-    hyper = _HYPER_V1BETA1 if version == "v1beta1" else _HYPER_V1
-    supervised = {"trainingDatasetUri": "string", "validationDatasetUri": "string", "hyperParameters": hyper,
-                  "exportLastCheckpointOnly": "bool", "evaluationConfig": ANY}
-    if version == "v1beta1":
-        supervised["tuningMode"] = TUNING_MODE
-    preference = {"trainingDatasetUri": "string", "validationDatasetUri": "string",
-                  "exportLastCheckpointOnly": "bool",
-                  "hyperParameters": {"epochCount": "int64", "learningRateMultiplier": "double",
-                                      "adapterSize": ADAPTER_SIZE, "beta": "double"}}
-    spec: dict[str, Any] = {"baseModel": "string", "preTunedModel": _PRE_TUNED, "supervisedTuningSpec": supervised,
-                            "preferenceOptimizationSpec": preference, "tunedModelDisplayName": "string",
-                            "description": "string", "labels": MAP, "encryptionSpec": _ENCRYPTION,
-                            "serviceAccount": "string"}
-    spec.update({name: OUT for name in _OUTPUT_ONLY_JOB})
-    return spec
+    """Every TuningJob field of the published discovery document of `version` (vendored beside this file)."""
+    subset = vendored(version)
+    enums = {tuple(e.numbers): e for e in (ADAPTER_SIZE, TUNING_MODE)}
+    return message_spec(subset["schemas"], subset["root"], enums)
 
 
-JOB_SPECS = {"v1": _job_spec("v1"), "v1beta1": _job_spec("v1beta1")}
+JOB_SPECS = {version: _job_spec(version) for version in ("v1", "v1beta1")}
+# The oneof tuning_spec of each version: every `...Spec` message of the TuningJob but encryptionSpec.
+TUNING_SPECS = {version: tuple(sorted(k for k, v in spec.items()
+                                      if k.endswith("Spec") and k != "encryptionSpec" and v != OUT))
+                for version, spec in JOB_SPECS.items()}
 
 _KMS_RE = re.compile(r"^projects/[^/]+/locations/([^/]+)/keyRings/[^/]+/cryptoKeys/[^/]+$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def job_problems(job: dict[str, Any], parent: str) -> list[tuple[str, str]]:
+def tuning_spec(job: dict[str, Any]) -> dict[str, Any]:
+    """The job's tuning spec, whichever of the oneof it is ({} for none)."""
+    return next((job[key] for key in TUNING_SPECS["v1beta1"] if isinstance(job.get(key), dict)), {})
+
+
+def job_problems(job: dict[str, Any], parent: str, version: str = "v1") -> list[tuple[str, str]]:
     """The field violations of a coerced TuningJob created under `parent` (empty when it is valid)."""
     problems: list[tuple[str, str]] = []
     location = parent.split("/")[3]
     if bool(job.get("baseModel")) == ("preTunedModel" in job):
         problems.append(("tuning_job.base_model", "Exactly one of base_model or pre_tuned_model must be set."))
-    specs = [key for key in ("supervisedTuningSpec", "preferenceOptimizationSpec") if key in job]
+    if job.get("customBaseModel") and not job.get("baseModel"):
+        problems.append(("tuning_job.base_model", "base_model must be set with custom_base_model."))
+    specs = [key for key in TUNING_SPECS[version] if key in job]
     if len(specs) != 1:
         problems.append(("tuning_job.supervised_tuning_spec",
-                         "Exactly one of supervised_tuning_spec or preference_optimization_spec must be set."))
+                         f"Exactly one of {', '.join(snake(k) for k in TUNING_SPECS[version])} must be set."))
     for key in specs:
-        problems += _dataset_problems(job[key], f"tuning_job.{snake(key)}")
+        problems += _dataset_problems(job[key], f"tuning_job.{snake(key)}",
+                                      required=key in TUNING_SPECS["v1"])
     hyper = job.get(specs[0], {}).get("hyperParameters", {}) if specs else {}
     if "epochCount" in hyper and int(hyper["epochCount"]) <= 0:
         problems.append((f"tuning_job.{snake(specs[0])}.hyper_parameters.epoch_count",
@@ -90,9 +84,11 @@ def job_problems(job: dict[str, Any], parent: str) -> list[tuple[str, str]]:
     return problems
 
 
-def _dataset_problems(spec: dict[str, Any], path: str) -> list[tuple[str, str]]:
+def _dataset_problems(spec: dict[str, Any], path: str, required: bool = True) -> list[tuple[str, str]]:
+    """A required training dataset (Gemini supervised and preference tuning; the other v1beta1 specs document
+    other inputs, e.g. promptDatasetUri) and the form of the dataset URIs given."""
     problems = []
-    for key, required in (("trainingDatasetUri", True), ("validationDatasetUri", False)):
+    for key, required in (("trainingDatasetUri", required), ("validationDatasetUri", False)):
         uri = spec.get(key)
         field = f"{path}.{snake(key)}"
         if not uri:
@@ -103,7 +99,7 @@ def _dataset_problems(spec: dict[str, Any], path: str) -> list[tuple[str, str]]:
             problems.append((field, f"{snake(key)} must be a Cloud Storage URI (gs://...) or a Vertex AI "
                                     "dataset resource name."))
     evaluation = spec.get("evaluationConfig")
-    if evaluation is not None:
+    if isinstance(evaluation, dict):
         if not evaluation.get("metrics"):
             problems.append((f"{path}.evaluation_config.metrics", "metrics is required."))
         if not evaluation.get("outputConfig", {}).get("gcsDestination", {}).get("outputUriPrefix"):
@@ -113,12 +109,14 @@ def _dataset_problems(spec: dict[str, Any], path: str) -> list[tuple[str, str]]:
 
 
 def without_beta_fields(job: dict[str, Any]) -> dict[str, Any]:
-    """A job created through v1beta1 read through v1: v1 has no batchSize, learningRate or tuningMode."""
-    spec = job.get("supervisedTuningSpec")
-    if not spec:
-        return job
-    trimmed = {k: v for k, v in spec.items() if k != "tuningMode"}
-    if "hyperParameters" in spec:
-        trimmed["hyperParameters"] = {k: v for k, v in spec["hyperParameters"].items()
-                                      if k not in ("batchSize", "learningRate")}
-    return {**job, "supervisedTuningSpec": trimmed}
+    """A job created through v1beta1 read through v1: only the fields v1 has (no batchSize, learningRate,
+    tuningMode, distillationSpec, ...)."""
+    return _trim(JOB_SPECS["v1"], job)
+
+
+def _trim(spec: Any, value: Any) -> Any:
+    if isinstance(spec, dict) and isinstance(value, dict):
+        return {k: _trim(spec[k], v) for k, v in value.items() if k in spec}
+    if isinstance(spec, LIST) and isinstance(value, list):
+        return [_trim(spec.item, v) for v in value]
+    return value

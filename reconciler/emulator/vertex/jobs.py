@@ -6,16 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..catalogue import require_vertex_tunable
 from ..clock import rfc3339
 from ..listing import compile_filter, fingerprint, paginate, with_token
 from ..names import numeric_id, stable_int
 from ..routing import NO_QUERY, ApiRequest, check_query, no_route
-from ..rpc import RpcError, bad_request, precondition, status
+from ..rpc import RpcError, bad_request, invalid, not_found, precondition, status
 from ..schema import Violations, coerce
 from ..store import Store
 from .common import LIST_DEFAULT, LIST_MAX, location, resource
 from .job_lifecycle import TERMINAL, job_state, job_view, terminal_event
-from .job_schema import JOB_SPECS, job_problems, without_beta_fields
+from .job_schema import JOB_SPECS, job_problems, tuning_spec, without_beta_fields
 from .versions import ModelVersions
 
 DEFAULT_EPOCHS = 3                      # the service picks epochs from the dataset size; we pick 3
@@ -28,6 +29,8 @@ FILTER_FIELDS = {"state": "state", "display_name": "display_name", "displayName"
 
 
 class TuningJobs:
+    reject_label_filter = False  # --reject-job-label-filter (`_label_filter_refused`)
+
     def __init__(self, store: Store, job_duration: float, versions: ModelVersions) -> None:
         self.store = store
         self.job_duration = float(job_duration)
@@ -67,11 +70,12 @@ class TuningJobs:
         job = coerce(JOB_SPECS[request.version], request.object_body(), "tuning_job", errors)
         if errors:
             raise bad_request(errors)
-        job = self._validate(job, parent)
+        job = self._validate(job, parent, request.version)
+        require_vertex_tunable(job.get("baseModel"))    # a preTunedModel's base was checked when it was tuned
         job_id = numeric_id(19, {n.rsplit("/", 1)[1] for n in self.store["tuningJobs"]})
         name = f"{parent}/tuningJobs/{job_id}"
         job = {"name": name, **job, "createTime": rfc3339(now)}
-        spec = job.get("supervisedTuningSpec") or job.get("preferenceOptimizationSpec") or {}
+        spec = tuning_spec(job)
         epochs = int(spec.get("hyperParameters", {}).get("epochCount") or DEFAULT_EPOCHS)
         record = {"id": job_id, "seq": self.store.next_seq(), "job": job, "created": now,
                   "duration": self.job_duration, "cancelAt": None, "cancelIgnored": False, "failAt": None,
@@ -91,6 +95,7 @@ class TuningJobs:
         check_query(request.query, Q_LIST)
         parent = location(request)
         prefix = parent + "/tuningJobs/"
+        _label_filter_refused(self.reject_label_filter, request.query.get("filter") or "")
         predicate = compile_filter(request.query.get("filter"), FILTER_FIELDS, _fields_at(now))
         items = [r for n, r in self.store["tuningJobs"].items() if n.startswith(prefix)]
         if predicate:
@@ -118,6 +123,21 @@ class TuningJobs:
             self.store.changed()
         return {}
 
+    def experiment(self, request: ApiRequest, now: float) -> dict[str, Any]:
+        """The Vertex Experiment a succeeded job names in `experiment`: an ML Metadata Context (schema
+        `system.Experiment`), so that every reference a job returns can be fetched. Only GET is served."""
+        check_query(request.query, NO_QUERY)
+        name = (f"{location(request)}/metadataStores/{request.params['store']}/contexts/"
+                f"{request.params['context']}")
+        job_id = request.params["context"].removeprefix("tuning-experiment-")
+        record = self.store["tuningJobs"].get(f"{location(request)}/tuningJobs/{job_id}")
+        final = (record or {}).get("final") or {}
+        if final.get("experiment") != name:
+            raise not_found("Context", name)
+        stamp = rfc3339(final["end"])
+        return {"name": name, "displayName": request.params["context"], "schemaTitle": "system.Experiment",
+                "schemaVersion": "0.0.1", "createTime": stamp, "updateTime": stamp}
+
     def rebase(self, request: ApiRequest, now: float) -> Any:
         raise RpcError("UNIMPLEMENTED", "tuningJobs.rebaseTunedModel is not supported by the emulator.")
 
@@ -127,8 +147,8 @@ class TuningJobs:
         raise no_route(request)
 
     # ------------------------------------------------------------------ create
-    def _validate(self, job: dict[str, Any], parent: str) -> dict[str, Any]:
-        problems = job_problems(job, parent)
+    def _validate(self, job: dict[str, Any], parent: str, version: str) -> dict[str, Any]:
+        problems = job_problems(job, parent, version)
         if problems:
             raise bad_request(problems)
         if "preTunedModel" in job:
@@ -158,6 +178,15 @@ class TuningJobs:
         job = self.require(name)["job"]     # labels and description only; no updateTime on jobs
         for key, value in fields.items():
             job["tunedModelDisplayName" if key == "displayName" else key] = value
+
+
+def _label_filter_refused(refuse: bool, text: str) -> None:
+    """The reference documents label filters for models and endpoints, only "the standard list filter" for tuning
+    jobs: with --reject-job-label-filter, list refuses `labels.` filters as the service may (400)."""
+    if refuse and "labels" in text:
+        raise invalid("filter", f"Invalid filter expression {text!r}: labels are not a supported filter field "
+                                "for TuningJob. Supported fields: create_time, display_name, end_time, state, "
+                                "update_time.")
 
 
 def _fields_at(now: float) -> Callable[[dict[str, Any], str], Any]:

@@ -112,6 +112,7 @@ class Models:
             endpoints = sorted({endpoint for endpoint, _ in deployed})
             raise precondition(f"Model {model['name']} is deployed to endpoint(s) {', '.join(endpoints)}; "
                                "undeploy it from every endpoint before deleting it.")
+        refuse_while_releasing(model, now)
         del self.store["models"][model["name"]]
         self.store.changed()
         return self.operations.create(model["name"], "DeleteOperationMetadata", EMPTY_TYPE, now)
@@ -145,6 +146,13 @@ class Models:
         request_key = fingerprint(*key, request.query.get("filter", ""), request.query.get("orderBy", ""))
         page, token = paginate(items, request.query, default=LIST_DEFAULT, maximum=LIST_MAX, request_key=request_key)
         return with_token({"models": [self.view(m, v) for m, v in page]} if page else {}, token)
+
+
+def refuse_while_releasing(model: dict[str, Any], now: float) -> None:
+    """A model whose last undeploy finished moments ago is still held by the serving stack (operations.py)."""
+    if now < model.get("releasedAt", 0.0):
+        raise precondition(f"The model {model['name']} cannot be deleted yet: it was undeployed from an endpoint "
+                           "moments ago and its resources are still being released. Retry later.")
 
 
 def default_version(model: dict[str, Any]) -> str:

@@ -1,6 +1,10 @@
 """Vertex AI long-running operations in every nested form (`.../tuningJobs|models|endpoints/X/operations/Y`)
-and the flat `.../operations/Y` form: get, :wait, list, :cancel, delete. Emulated deletes and undeploys
-finish at once, so their operations are born done."""
+and the flat `.../operations/Y` form: get, :wait, list, :cancel, delete.
+
+Deletes and undeploys take `operation_duration` virtual seconds (`--operation-duration`; 0 when embedded, so that
+test suites stay fast): their operations are born `done: false` and are done that long after. What they do to the
+resources happens at once (a deleted model is gone from lists, an undeployed model is off the endpoint); the
+model stays undeletable until `released()` says so (see `Operations.release_at`)."""
 
 from __future__ import annotations
 
@@ -18,21 +22,45 @@ Q_LIST = frozenset({"filter", "pageSize", "pageToken", "returnPartialSuccess"})
 
 
 class Operations:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, duration: float = 0.0) -> None:
         self.store = store
+        self.duration = float(duration)
 
     def create(self, parent: str, metadata_type: str, response_type: str, now: float) -> dict[str, Any]:
-        """Deletes and undeploys complete at once in the emulator: the operation is born done."""
+        """A delete or undeploy operation, done `duration` virtual seconds from now (at once when 0)."""
         operations = self.store["operations"]
         name = f"{parent}/operations/{numeric_id(19, operations)}"
         stamp = rfc3339(now)
         operation = {"name": name,
                      "metadata": {"@type": TYPE + metadata_type,
                                   "genericMetadata": {"createTime": stamp, "updateTime": stamp}},
-                     "done": True, "response": {"@type": response_type}}
-        operations[name] = {"seq": self.store.next_seq(), "operation": operation}
+                     "done": self.duration <= 0}
+        record: dict[str, Any] = {"seq": self.store.next_seq(), "operation": operation}
+        if self.duration > 0:
+            record["doneAt"], record["response"] = now + self.duration, {"@type": response_type}
+        else:
+            operation["response"] = {"@type": response_type}
+        operations[name] = record
         self.store.changed()
         return operation
+
+    def release_at(self, now: float) -> float:
+        """Until when a model just undeployed stays undeletable: its undeploy operation's end plus three times as
+        long again (the emulator's choice; the real service refuses such a delete with FAILED_PRECONDITION for a
+        while, python-aiplatform#2807)."""
+        return now + 4 * self.duration
+
+    # ------------------------------------------------------------------ virtual time (callers hold store.lock)
+    def settle(self, now: float) -> None:
+        for record in self.store["operations"].values():
+            if "doneAt" in record and now >= record["doneAt"]:
+                operation = record["operation"]
+                operation["done"], operation["response"] = True, record.pop("response")
+                operation["metadata"]["genericMetadata"]["updateTime"] = rfc3339(record.pop("doneAt"))
+                self.store.changed()
+
+    def due_times(self) -> list[float]:
+        return [r["doneAt"] for r in self.store["operations"].values() if "doneAt" in r]
 
     def find(self, name: str) -> dict[str, Any]:
         operations = self.store["operations"]
@@ -68,7 +96,7 @@ class Operations:
     def cancel(self, request: ApiRequest, now: float) -> dict[str, Any]:
         check_query(request.query, NO_QUERY)
         self.find(_name(request))
-        return {}   # every emulator operation is already done; cancel is best effort
+        return {}   # best effort: deletes and undeploys cannot be stopped once accepted
 
     def delete(self, request: ApiRequest, now: float) -> dict[str, Any]:
         check_query(request.query, NO_QUERY)

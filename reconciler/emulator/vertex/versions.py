@@ -17,10 +17,16 @@ from ..rpc import invalid, precondition
 from ..store import Store
 from .common import EMPTY_TYPE, LIST_DEFAULT, LIST_MAX, ORDER_KEYS, Q_RESOURCE_LIST, resource
 from .endpoints import Endpoints
-from .models import Item, Models
+from .job_schema import tuning_spec
+from .models import Item, Models, refuse_while_releasing
 from .operations import Operations
 
 Q_CHECKPOINTS = frozenset({"pageSize", "pageToken"})
+# System labels the service adds to what a tuning job creates (keys seen on real tuned models and read by the
+# SDKs: google-genai's _TunedModelInfo_from_vertex reads the base-model one, python-aiplatform lists endpoints
+# by the job-id one). Values are label-safe: `gemini-2.5-flash` -> `gemini-2_5-flash`, as observed.
+BASE_MODEL_LABEL, JOB_ID_LABEL, TUNE_TYPE_LABEL = ("google-vertex-llm-tuning-base-model-id",
+                                                   "google-vertex-llm-tuning-job-id", "tune-type")
 _MODEL_REF_RE = re.compile(r"^projects/([^/]+)/locations/([^/]+)/models/([^/@]+)(?:@([^/]+))?$")
 ORDER_BY = {key: (lambda item, field=field: item[0]["versions"][item[1]][field])
             for key, field in ORDER_KEYS.items() if field != "displayName"}
@@ -63,6 +69,7 @@ class ModelVersions:
         if used:
             raise precondition(f"Version {version_id} of {model['name']} is deployed to endpoint(s) "
                                f"{', '.join(sorted(set(used)))}; undeploy it first.")
+        refuse_while_releasing(model, now)
         del model["versions"][version_id]
         model["updateTime"] = rfc3339(now)
         self.store.changed()
@@ -79,8 +86,12 @@ class ModelVersions:
         model, version = self.models.resolve(canonical(source))   # 404 NOT_FOUND when it does not exist
         checkpoint = pre.get("checkpointId")
         known = {c["checkpointId"] for c in model["versions"][version].get("checkpoints", [])}
-        if checkpoint and known and checkpoint not in known:
-            raise invalid("tuning_job.pre_tuned_model.checkpoint_id", f"Checkpoint {checkpoint!r} does not exist.")
+        if checkpoint and checkpoint not in known:
+            # Not documented: 400 INVALID_ARGUMENT, also when the version exported no checkpoints at all.
+            listed = ", ".join(sorted(known, key=lambda c: (len(c), c))) if known else "none"
+            raise invalid("tuning_job.pre_tuned_model.checkpoint_id",
+                          f"Checkpoint {checkpoint!r} does not exist in {model['name']}@{version} "
+                          f"(its checkpoints: {listed}).")
         if not job.get("tunedModelDisplayName"):
             job["tunedModelDisplayName"] = model["displayName"]   # same name -> new version of that model
         return {**pre, "baseModel": model["versions"][version]["baseModel"]}
@@ -89,9 +100,9 @@ class ModelVersions:
         """The model version and endpoints of a job that succeeded at `when`: its `tunedModel`."""
         job = record["job"]
         location_prefix = job["name"].split("/tuningJobs/")[0]
-        labels = dict(job.get("labels", {}))
+        labels = {**job.get("labels", {}), **system_labels(job)}
         display = job["tunedModelDisplayName"]
-        spec = job.get("supervisedTuningSpec") or job.get("preferenceOptimizationSpec") or {}
+        spec = tuning_spec(job)
         steps_per_epoch = max(1, math.ceil(record["examples"] / 16))
         export_all = not spec.get("exportLastCheckpointOnly", False)
         checkpoints = [{"checkpointId": str(e), "epoch": str(e), "step": str(e * steps_per_epoch)}
@@ -99,8 +110,11 @@ class ModelVersions:
         model, version_id = self._add_version(job, labels, checkpoints, when)
         versioned = f"{model['name']}@{version_id}"
 
+        endpoint_labels = {k: v for k, v in labels.items() if k != TUNE_TYPE_LABEL}
+
         def deploy(name: str, checkpoint: str | None) -> str:
-            return self.endpoints.create(location_prefix, name, labels, job, versioned, version_id, checkpoint, when)
+            return self.endpoints.create(location_prefix, name, endpoint_labels, job, versioned, version_id,
+                                         checkpoint, when)
 
         main = deploy(display, checkpoints[-1]["checkpointId"] if checkpoints else None)
         tuned: dict[str, Any] = {"model": versioned, "endpoint": main}
@@ -147,3 +161,14 @@ class ModelVersions:
         model["versions"][version_id] = version
         model["updateTime"] = stamp
         return model, version_id
+
+
+def system_labels(job: dict[str, Any]) -> dict[str, str]:
+    """The labels the service adds to the model (all three) and endpoints (base model, job id) of `job`.
+    `tune-type=sft` is only known for supervised tuning: other tuning specs get no tune-type."""
+    base = job.get("baseModel") or job.get("preTunedModel", {}).get("baseModel", "")
+    labels = {BASE_MODEL_LABEL: re.sub(r"[^a-z0-9_-]", "_", base.rsplit("/", 1)[-1].lower())[:63],
+              JOB_ID_LABEL: job["name"].rsplit("/", 1)[-1]}
+    if "supervisedTuningSpec" in job:
+        labels[TUNE_TYPE_LABEL] = "sft"
+    return labels
