@@ -62,6 +62,7 @@ class Config:
     state: StateSettings = field(default_factory=StateSettings)
     stack: str | None = None  # this repository's identity (reconciler.yaml `stack:`)
     workspace: str = DEFAULT_WORKSPACE  # --workspace / RECONCILER_WORKSPACE
+    quota_project: str | None = None  # reconciler.yaml `quotaProject`: billed for OAuth calls (x-goog-user-project)
 
     @property
     def identity(self) -> str | None:
@@ -123,6 +124,9 @@ class DesiredState:
     resources: dict[str, DesiredResource]
     config: Config
     warnings: tuple[Diagnostic, ...] = ()
+    # the manifests a command on part of the root (a sub-directory or a file of it) acts on; None: all of them.
+    # Never empty-means-all: an empty selection selects nothing
+    selected: frozenset[str] | None = None
 
     def fingerprint(self) -> str:
         """A digest of everything apply acts on (specs, mutable fields, policies): a saved plan is stale

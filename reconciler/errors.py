@@ -6,7 +6,7 @@ first sees them; `cli` maps them to exit codes in one place. Anything else that 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 
@@ -29,6 +29,10 @@ class Diagnostic:
     col: int
     message: str
     severity: Literal["error", "warning"] = "error"
+    # a diagnostic that stands for the same problem in several places (grouped, cause first): how many, and
+    # where ("path:line:col", this one first); the message says so too
+    count: int = field(default=1, compare=False)
+    locations: tuple[str, ...] = field(default=(), compare=False)
 
     def __str__(self) -> str:
         """One line for a terminal or CI log: control characters in the path or message (a file name may hold
@@ -49,15 +53,17 @@ class Diagnostic:
         return text if text.isprintable() else text.translate(cls._ESCAPES)
 
     def to_json(self) -> dict:
+        grouped = {"count": self.count, "locations": list(self.locations)} if self.count > 1 else {}
         return {"path": self.path, "line": self.line, "col": self.col,
-                "message": self.message, "severity": self.severity}
+                "message": self.message, "severity": self.severity, **grouped}
 
 
 class ManifestError(UserError):
     """One or more located problems in the manifests; all of them, not just the first."""
 
-    def __init__(self, diagnostics: list[Diagnostic]):
-        self.diagnostics = sorted(diagnostics)
+    def __init__(self, diagnostics: list[Diagnostic], *, ordered: bool = False):
+        # `ordered`: the order given is the one to show (the loader puts causes first), else by place
+        self.diagnostics = list(diagnostics) if ordered else sorted(diagnostics)
         errors = [d for d in self.diagnostics if d.severity == "error"]
         super().__init__("\n".join(str(d) for d in errors) or "invalid manifests")
 

@@ -1,11 +1,13 @@
 """Manifests: YAML files and directories -> a validated `reconciler.desired.DesiredState`.
 
-    load(path, env=None) -> DesiredState   raises reconciler.errors.ManifestError with every problem, located
+    load(path, env=None) -> DesiredState   raises reconciler.errors.ManifestError with every problem, located,
+                                           cause first; a path inside a root selects (DesiredState.selected)
     json_schema() -> dict                  the manifest JSON Schema (`reconciler schema`)
 
 Modules, lowest first: diagnostics, fields (constrained strings), schema (the pydantic models and what each
-platform declares about itself), canonical (canonical form and digest), yaml_nodes, files, explain (pydantic
-errors -> located messages), checks (across documents), examples (training rows), loader.
+platform declares about itself), canonical (canonical form and digest), yaml_nodes, files, roots (the root a
+path belongs to, and what it selects), explain (pydantic errors -> located messages), causes (diagnostics cause
+first: grouped, one per unset variable), checks (across documents), examples (training rows), loader.
 Importing this package is cheap: each function imports what it needs when first called.
 """
 

@@ -19,6 +19,18 @@ def check_all(docs: list[Document], config: Config, diagnostics: Diagnostics) ->
     check_names(docs, diagnostics)
     check_labels(docs, config, diagnostics)
     check_dependencies(docs, diagnostics)
+    check_base_models(docs, diagnostics)
+
+
+def check_base_models(docs: list[Document], diagnostics: Diagnostics) -> None:
+    """A warning (offline) for a base model the platform does not tune: the API would refuse the create."""
+    from reconciler.platforms import base_models
+
+    for doc in docs:
+        spec = doc.model.spec
+        problem = base_models.warning(spec.platform, getattr(spec, "baseModel", None))
+        if problem:
+            diagnostics.at(doc.path, locate(doc.node, ("spec", "baseModel")).node, problem, severity="warning")
 
 
 def check_names(docs: list[Document], diagnostics: Diagnostics) -> None:
@@ -51,7 +63,8 @@ def check_dependencies(docs: list[Document], diagnostics: Diagnostics) -> None:
             continue
         node = locate(doc.node, _upstream_path(doc.model)).node
         if target not in by_name:
-            close = difflib.get_close_matches(target, by_name, n=1)
+            # never the manifest that holds the reference: it cannot continue itself
+            close = difflib.get_close_matches(target, [n for n in by_name if n != doc.model.metadata.name], n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             diagnostics.at(doc.path, node, f"fromManifest {target!r} does not match any manifest{hint}")
         elif by_name[target].model.spec.platform != doc.model.spec.platform:

@@ -36,6 +36,15 @@ class Diagnostics:
     # another environment to interpolate from, of those in it)
     secrets: tuple[tuple[str, str], ...] = field(default_factory=lambda: credentials(os.environ))
 
+    # variable -> every (path, line, col) that uses it unset: one error per variable, however many uses
+    unset: dict[str, list[tuple[str, int, int]]] = field(default_factory=dict)
+
+    def unset_variable(self, name: str, path: str, node: Node) -> None:
+        place = (self._masked(path), node.start_mark.line + 1, node.start_mark.column + 1)
+        uses = self.unset.setdefault(name, [])
+        if place not in uses:
+            uses.append(place)
+
     def add(self, path: str, line: int, col: int, message: str, severity: str = "error") -> None:
         path, message = self._masked(path), self._masked(message)  # before the cut, which could leave half a one
         if len(message) > MAX_MESSAGE:  # a message quotes user input, which may be huge

@@ -23,19 +23,30 @@ _EXPECTED = {"string_type": "a string", "int_type": "an integer", "int_parsing":
 
 
 def report(diagnostics: Diagnostics, err: ValidationError, root_type: type, shown: str, node: Node,
-           flagged: frozenset[int]) -> None:
-    """Report every error of `err` (validating `root_type` from the document at `node`) once, located."""
+           flagged: frozenset[int], inherited: frozenset[str] = frozenset()) -> None:
+    """Report every error of `err` (validating `root_type` from the document at `node`) once, located.
+    `inherited`: the spec fields this document leaves to a reconciler.yaml default that is itself broken (its
+    error is reported there, once, not again as a missing field here)."""
     errors = err.errors()
     misspelt = _misspelt_fields(errors, root_type)
     for error in errors:
         if error["type"] == "missing" and error["loc"] in misspelt:
             continue  # "unknown field 'datset'; did you mean 'dataset'?" already says it
+        if inherited and error["loc"][:1] == ("spec",) and _missing(error) and _missing(error) <= inherited:
+            continue  # the broken default is the cause, reported once at reconciler.yaml
         target, message = _explain(error, root_type, node)
         if id(target) in flagged:  # e.g. an unset ${VAR} is reported once, not again as a bad value
             continue
         if any(f"<{name}>" in message for name, _ in diagnostics.secrets):
             continue  # a value about a credential, masked: the credential is reported already, and that is enough
         diagnostics.at(shown, target, message)
+
+
+def _missing(error: dict) -> frozenset[str]:
+    """The fields a pydantic error says are missing."""
+    if error["type"] == "missing":
+        return frozenset({str(error["loc"][-1])})
+    return frozenset((error.get("ctx") or {}).get("missing") or ())
 
 
 def _unwrap(tp: Any) -> Any:

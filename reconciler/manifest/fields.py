@@ -29,9 +29,10 @@ ADAPTER_SIZES = {1: "ADAPTER_SIZE_ONE", 2: "ADAPTER_SIZE_TWO", 4: "ADAPTER_SIZE_
                  8: "ADAPTER_SIZE_EIGHT", 16: "ADAPTER_SIZE_SIXTEEN", 32: "ADAPTER_SIZE_THIRTY_TWO"}
 
 
-def invalid(message: str, at: str = "") -> PydanticCustomError:
-    """A validation failure with our own message; `at` (dotted) locates it below the failing model."""
-    return PydanticCustomError("reconciler", "{message}", {"message": message, "at": at})
+def invalid(message: str, at: str = "", missing: tuple[str, ...] = ()) -> PydanticCustomError:
+    """A validation failure with our own message; `at` (dotted) locates it below the failing model; `missing`:
+    the fields it is about when they are missing (a broken reconciler.yaml default may be why)."""
+    return PydanticCustomError("reconciler", "{message}", {"message": message, "at": at, "missing": missing})
 
 
 def _check_name(value: str) -> str:

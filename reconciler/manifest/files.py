@@ -91,10 +91,10 @@ def lock_file_problem(root: Path, written: str) -> str:
 
 def inside(file: Path, root: Path) -> bool:
     """Whether `file`, symlinks resolved, is inside `root` (which catches `..` and symlink escapes)."""
-    real, top = os.path.realpath(file), _real(root)
+    real, top = os.path.realpath(file), _real(os.path.abspath(root))  # absolute: a relative one depends on the cwd
     return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
 
 
 @functools.lru_cache(maxsize=64)
-def _real(root: Path) -> str:
+def _real(root: str) -> str:
     return os.path.realpath(root)

@@ -15,10 +15,13 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from pydantic import ValidationError
+from yaml.nodes import Node
 
 from reconciler.desired import DEFAULT_WORKSPACE, Config, Defaults, DesiredResource, DesiredState, StateSettings
 from reconciler.errors import Diagnostic, ManifestError
+from reconciler.manifest import roots
 from reconciler.manifest.canonical import canonical_immutable, canonical_mutable, spec_digest
+from reconciler.manifest.causes import BrokenDefault, cause_first
 from reconciler.manifest.checks import check_all, upstream
 from reconciler.manifest.diagnostics import Diagnostics, credentials
 from reconciler.manifest.examples import read_examples
@@ -34,7 +37,8 @@ WORKSPACE_PATTERN = re.compile(r"[a-z]([a-z0-9-]{0,18}[a-z0-9])?")
 
 
 def load(path: str | os.PathLike, env: Mapping[str, str] | None = None) -> DesiredState:
-    """Load, validate and canonicalise every manifest under `path` (a file or a directory)."""
+    """Load, validate and canonicalise every manifest of the root `path` belongs to (roots.find), selecting
+    those under `path` when it is part of the root (a sub-directory or a file)."""
     return _Loader(Path(path), os.environ if env is None else env).run()
 
 
@@ -44,7 +48,6 @@ class _Loader:
         # ${RECONCILER_WORKSPACE} always interpolates: the workspace selected, or "default"
         self.workspace = env.get(WORKSPACE_VARIABLE) or DEFAULT_WORKSPACE
         self.env = ChainMap({WORKSPACE_VARIABLE: self.workspace}, env)
-        self.root = path if path.is_dir() else path.parent
         # the credentials reconciler would call the APIs with, and those of the environment manifests read
         secrets = credentials(os.environ) + tuple(p for p in credentials(env) if p not in credentials(os.environ))
         self.diagnostics = Diagnostics(secrets=secrets)
@@ -52,16 +55,55 @@ class _Loader:
     def run(self) -> DesiredState:
         if not self.path.exists():
             raise ManifestError([Diagnostic(str(self.path), 0, 0, "no such file or directory")])
-        config = read_config(self.root, self.env, self.diagnostics, self.workspace)
-        documents = [doc for file, shown in manifest_files(self.path, self.root, self.diagnostics)
-                     for doc in self._read_documents(file, shown)]
+        self.found = roots.find(self.path)
+        self.root = self.found.directory
+        config, self.broken = _read_config(self.root, self.env, self.diagnostics, self.workspace)
+        documents = [doc for file, shown in self._files() for doc in self._read_documents(file, shown)]
         valid = [doc for doc in documents if self._validate(doc, config)]
         check_all(valid, config, self.diagnostics)
         rows = {doc.model.metadata.name: read_examples(doc, self.root, self.diagnostics) for doc in valid
                 if doc.model.spec.trains_on_examples}
-        if self.diagnostics.errors:
-            raise ManifestError(self.diagnostics.items)
-        return DesiredState(_build(valid, rows, config), config, self.diagnostics.warnings)
+        selected = self._selected(documents, valid)
+        self._warn_of_strays(config)
+        if self.diagnostics.errors or self.diagnostics.unset:
+            raise ManifestError(self._cause_first(config), ordered=True)
+        return DesiredState(_build(valid, rows, config), config, self.diagnostics.warnings, selected)
+
+    def _files(self) -> Iterator[tuple[Path, str]]:
+        """Every manifest of the root (names are unique across it and `fromManifest` may point anywhere in it),
+        and the file given even if it is no *.yaml."""
+        given, walked = self.found.path, False
+        for file, shown in manifest_files(self.found.read, self.root, self.diagnostics):
+            walked = walked or (given.is_file() and os.path.samefile(file, given))
+            yield file, shown
+        if given.is_file() and not walked:
+            yield given, str(given)
+
+    def _selected(self, documents: list[Document], valid: list[Document]) -> frozenset[str] | None:
+        """The names under the path given, when it is part of the root; None: the whole root."""
+        if not self.found.partial:
+            return None
+        if not any(self.found.covers(doc.file) for doc in documents):
+            self.diagnostics.add(str(self.found.path), 0, 0, f"no manifests (*.yaml, *.yml) found under this path "
+                                 f"(its root is {self.root})", "warning")
+        return frozenset(doc.model.metadata.name for doc in valid if self.found.covers(doc.file))
+
+    def _warn_of_strays(self, config: Config) -> None:
+        """A lock below the root that is not its lock: a run on that directory as a root of its own wrote it."""
+        state = (str(config.lock_path) if config.state.backend == "local"
+                 else f"gs://{config.state.bucket}/{config.state.prefix}")
+        for stray in self.found.strays:
+            if not os.path.abspath(stray).startswith(os.path.abspath(config.lock_path)):  # nor its sidecars
+                self.diagnostics.add(str(stray), 0, 0, f"not used: this root's state is {state} "
+                                     f"({self.root / CONFIG_FILE}); this lock was written by a run that took "
+                                     f"{stray.parent} for a root of its own, and what it records may be live: "
+                                     f"compare it with `reconciler status {self.root}`, then delete it", "warning")
+
+    def _cause_first(self, config: Config) -> list[Diagnostic]:
+        config_path = str(self.root / CONFIG_FILE)
+        causes = frozenset({config_path, str(config.lock_path), WORKSPACE_VARIABLE})
+        return cause_first(self.diagnostics.items, self.diagnostics.unset, config_path, self.broken.values(),
+                           causes)
 
     def _read_documents(self, file: Path, shown: str) -> Iterator[Document]:
         text = read_text(file, shown, MAX_MANIFEST_BYTES, self.root, self.diagnostics)
@@ -78,17 +120,39 @@ class _Loader:
                                 "metadata and spec")
             return False
         data = _with_scope_defaults(doc.data, config.defaults)
+        inherited = self._inherits_broken(doc, data)
         try:
             doc.model = MANIFEST_ADAPTER.validate_python(data)
         except ValidationError as err:
-            report(self.diagnostics, err, TunedModel, doc.path, doc.node, doc.flagged)
+            report(self.diagnostics, err, TunedModel, doc.path, doc.node, doc.flagged, inherited)
             return False
         return True
+
+    def _inherits_broken(self, doc: Document, data: dict) -> frozenset[str]:
+        """The scope fields this manifest leaves to a reconciler.yaml default that is broken (recorded as its
+        heir: the error is the default's, reported once)."""
+        spec = data.get("spec")
+        spec_model = spec_type(spec.get("platform")) if isinstance(spec, dict) else None
+        if spec_model is None or not spec_model.scoped:
+            return frozenset()
+        inherited = frozenset(name for name in self.broken if name not in spec)
+        where = locate(doc.node, ("spec",))
+        mark = (where.key or where.node).start_mark
+        for name in inherited:
+            self.broken[name].heirs.append((doc.path, mark.line + 1, mark.column + 1))
+        return inherited
 
 
 def read_config(root: Path, env: Mapping[str, str], diagnostics: Diagnostics,
                 workspace: str = DEFAULT_WORKSPACE) -> Config:
     """reconciler.yaml at `root`; its problems are reported and the defaults used instead."""
+    return _read_config(root, env, diagnostics, workspace)[0]
+
+
+def _read_config(root: Path, env: Mapping[str, str], diagnostics: Diagnostics,
+                 workspace: str) -> tuple[Config, dict[str, BrokenDefault]]:
+    """reconciler.yaml, and its scope defaults that are broken (reported): the rest of the file still applies,
+    so that a bad default or an unknown field is one error, not one more in every manifest."""
     file = root / CONFIG_FILE
     if not WORKSPACE_PATTERN.fullmatch(workspace):
         diagnostics.add(WORKSPACE_VARIABLE, 0, 0, f"invalid workspace {workspace!r} (--workspace or "
@@ -102,7 +166,7 @@ def read_config(root: Path, env: Mapping[str, str], diagnostics: Diagnostics,
         problem = lock_file_problem(root, config.lock_path.name)  # the default lock and its sidecars, too
         if problem:
             diagnostics.add(str(config.lock_path), 0, 0, problem)
-        return config
+        return config, {}
     shown = str(file)
     text = read_text(file, shown, MAX_MANIFEST_BYTES, root, diagnostics)
     nodes = list(compose(text, shown, diagnostics)) if text is not None else []
@@ -112,12 +176,17 @@ def read_config(root: Path, env: Mapping[str, str], diagnostics: Diagnostics,
     if not isinstance(data, dict):
         if data is not None:
             diagnostics.at(shown, nodes[0], "reconciler.yaml must be a mapping")
-        return Config.default(root)
+        return Config.default(root), {}
+    broken: dict[str, BrokenDefault] = {}
     try:
         parsed: ConfigFile = CONFIG_ADAPTER.validate_python(data)
     except ValidationError as err:
         report(diagnostics, err, ConfigFile, shown, nodes[0], flagged)
-        return Config.default(root)
+        broken = _broken_defaults(err, nodes[0])
+        salvaged = _salvaged(data, err)
+        if salvaged is None:
+            return Config.default(root), broken
+        parsed = salvaged
     if len(parsed.defaults.labels) > MAX_LABELS:
         diagnostics.at(shown, locate(nodes[0], ("defaults", "labels")).key,
                        f"too many labels ({len(parsed.defaults.labels)}; at most {MAX_LABELS})")
@@ -127,13 +196,43 @@ def read_config(root: Path, env: Mapping[str, str], diagnostics: Diagnostics,
                        "is part of the identity resources carry, and so is the stack")
     lock_file = workspace_lock_file(parsed.lockFile, workspace)
     problem = problem or (lock_file_problem(root, lock_file) if lock_file != parsed.lockFile else "")
-    if problem:  # reported; the rest of the file still applies, so that its other problems show too
+    if problem and nodes:  # reported; the rest of the file still applies, so that its other problems show too
         diagnostics.at(shown, locate(nodes[0], ("lockFile",)).node, f"lockFile: {problem}")
+    elif problem:  # an unreadable reconciler.yaml (reported): the default lock
+        diagnostics.add(str(root / lock_file), 0, 0, problem)
     defaults = Defaults(parsed.defaults.project, parsed.defaults.location, dict(parsed.defaults.labels))
     lock_path = Config.default(root).lock_path if problem else root / lock_file
     state = StateSettings(parsed.state.backend, parsed.state.bucket, parsed.state.prefix)
     return Config(root=root, lock_path=lock_path, defaults=defaults, state=state, stack=parsed.stack,
-                  workspace=workspace)
+                  workspace=workspace, quota_project=parsed.quotaProject), broken
+
+
+SCOPE_DEFAULTS = ("project", "location")
+
+
+def _broken_defaults(err: ValidationError, node: Node) -> dict[str, BrokenDefault]:
+    """The scope defaults that failed validation, with the lines they span in reconciler.yaml."""
+    broken = {}
+    for error in err.errors():
+        loc = error["loc"]
+        if loc[:1] == ("defaults",) and len(loc) > 1 and loc[1] in SCOPE_DEFAULTS and loc[1] not in broken:
+            found = locate(node, ("defaults", loc[1]))
+            start = (found.key or found.node).start_mark.line + 1
+            broken[loc[1]] = BrokenDefault(loc[1], (start, max(start, found.node.end_mark.line + 1)))
+    return broken
+
+
+def _salvaged(data: dict, err: ValidationError) -> ConfigFile | None:
+    """reconciler.yaml without the keys in error (reported already), or None if it is still not valid."""
+    locs = [error["loc"] for error in err.errors()]
+    cleaned = {k: v for k, v in data.items() if not any(loc[:1] == (k,) and (k != "defaults" or len(loc) == 1) for loc in locs)}
+    if isinstance(cleaned.get("defaults"), dict):
+        cleaned["defaults"] = {k: v for k, v in cleaned["defaults"].items()
+                               if not any(loc[:2] == ("defaults", k) for loc in locs)}
+    try:
+        return CONFIG_ADAPTER.validate_python(cleaned)
+    except ValidationError:
+        return None
 
 
 def workspace_lock_file(lock_file: str, workspace: str) -> str:

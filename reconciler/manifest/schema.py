@@ -178,7 +178,7 @@ class VertexSpec(_Spec):
         if missing:
             fields = "field" if len(missing) == 1 else "fields"
             raise invalid(f"missing required {fields} {' and '.join(repr(m) for m in missing)}: set it in spec "
-                          "or under defaults in reconciler.yaml")
+                          "or under defaults in reconciler.yaml", missing=tuple(missing))
         if self.encryption:
             key_region = KMS_KEY_PATTERN.fullmatch(self.encryption.kmsKeyName).group(2)
             if key_region != self.location:
@@ -331,6 +331,8 @@ class ConfigFile(_Model):
     defaults: ConfigDefaults = Field(default_factory=ConfigDefaults)
     lockFile: Annotated[str, Field(min_length=1)] = "reconciler.lock"
     state: StateConfig = Field(default_factory=StateConfig)
+    quotaProject: ProjectId | None = Field(None, description="the project billed for OAuth calls (sent as "
+                                                             "x-goog-user-project); GOOGLE_CLOUD_QUOTA_PROJECT wins")
 
 
 MANIFEST_ADAPTER = TypeAdapter(TunedModel)

@@ -204,8 +204,8 @@ class _Converter:
                 return default
             if name in self.env:
                 return ""
-            self.report(node, f"environment variable {name!r} is not set; set it or write "
-                              f"${{{name}:-default}}")
+            self.flagged.add(id(node))  # reported once per variable, however many values use it (loader)
+            self.diagnostics.unset_variable(name, self.shown, node)
             return match.group(0)
 
         return _VARIABLE.sub(substitute, node.value)
