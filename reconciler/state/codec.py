@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler.observed import ACTIVE_PHASES, GENERATION_KEYS, TERMINAL_PHASES, Generation
+from reconciler.observed import (ACTIVE_PHASES, GENERATION_KEYS, OLD_PHASES, TELEMETRY_FIELDS, TERMINAL_PHASES,
+                                VOLATILE_FIELDS, Generation)
 from reconciler.platforms import PLATFORMS
-from reconciler.state.model import FORMAT_VERSION, AppliedSpec, Imported, Intent, Lock, LockEntry
+from reconciler.state.model import FORMAT_VERSION, AppliedSpec, Authorization, Imported, Intent, Lock, LockEntry
 
 
 class InvalidLock(ValueError):
@@ -29,7 +30,7 @@ class NewerFormat(ValueError):
 
 
 def to_json(lock: Lock) -> dict:
-    return {**_head(lock), "entries": {name: _entry_to_json(entry) for name, entry in lock.entries.items()}}
+    return {**_head(lock), "entries": {name: entry_to_json(entry) for name, entry in lock.entries.items()}}
 
 
 class Encoder:
@@ -51,7 +52,7 @@ class Encoder:
         blocks = []
         for name, entry in sorted(lock.entries.items()):
             cached = previous.get(name)
-            block = cached[1] if cached and cached[0] is entry else _text(_entry_to_json(entry)).replace("\n", "\n    ")
+            block = cached[1] if cached and cached[0] is entry else _text(entry_to_json(entry)).replace("\n", "\n    ")
             self._texts[name] = (entry, block)
             blocks.append(f"    {_text(name)}: {block}")
         return text.replace('"entries": {}', '"entries": {\n' + ",\n".join(blocks) + "\n  }", 1) + "\n"
@@ -60,22 +61,28 @@ class Encoder:
 def _head(lock: Lock) -> dict:
     return {"version": lock.version, "lineage": lock.lineage, "serial": lock.serial,
             "digestAlgorithm": lock.digest_algorithm, "entries": {},
-            **({"released": dict(lock.released)} if lock.released else {})}  # optional: absent when empty
+            **({"released": dict(lock.released)} if lock.released else {}),  # optional: absent when empty
+            **({"authorized": [_authorization_to_json(a) for a in lock.authorized]} if lock.authorized else {}),
+            **({"appliedPlans": list(lock.applied_plans)} if lock.applied_plans else {})}
+
+
+def _authorization_to_json(a: Authorization) -> dict:
+    return {"plan": a.plan, "name": a.name, "action": a.action, "digest": a.digest, "targets": list(a.targets)}
 
 
 def _text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
 
 
-def _entry_to_json(entry: LockEntry) -> dict:
+def entry_to_json(entry: LockEntry) -> dict:
     return {
         "platform": entry.platform,
         "project": entry.project,
         "location": entry.location,
         "digest": entry.digest,
         "spec": _spec_to_json(entry.spec),
-        "current": None if entry.current is None else entry.current.to_json(),
-        "superseded": [g.to_json() for g in entry.superseded],
+        "current": None if entry.current is None else _generation_to_json(entry.current),
+        "superseded": [_generation_to_json(g) for g in entry.superseded],
         "pending": None if entry.pending is None else _intent_to_json(entry.pending),
         "protect": entry.protect,
         **({"movedFrom": [{"project": p, "location": loc} for p, loc in entry.moved_from]} if entry.moved_from
@@ -84,13 +91,26 @@ def _entry_to_json(entry: LockEntry) -> dict:
     }
 
 
+def _generation_to_json(generation: Generation) -> dict:
+    """A generation as committed: without what moves while a job trains (progress, loss, the API's raw state) nor
+    its telemetry (loss curve, data stats), which only people watching read, so that a poll cannot make a lock
+    diff. Locks written before still carry progress, loss and state: they are read, and dropped at the next write."""
+    return {k: v for k, v in generation.to_json().items() if k not in _TELEMETRY_KEYS}
+
+
+_TELEMETRY_KEYS = frozenset(GENERATION_KEYS[name] for name in VOLATILE_FIELDS)  # telemetry and the other volatiles
+
+
 def _imported_to_json(imported: Imported) -> dict:
     return {"key": imported.key, "at": imported.at, "accepted": list(imported.accepted)}
 
 
 def _spec_to_json(spec: AppliedSpec) -> dict:
     parts = {"immutable": spec.immutable, "mutable": spec.mutable, "policy": spec.policy}
-    return {key: dict(value) for key, value in parts.items() if value is not None}
+    found: dict = {key: dict(value) for key, value in parts.items() if value is not None}
+    if spec.managed_labels is not None:
+        found["managedLabels"] = list(spec.managed_labels)
+    return found
 
 
 def _intent_to_json(intent: Intent) -> dict:
@@ -120,9 +140,24 @@ def from_json(data: Any) -> Lock:
         raise InvalidLock("entries", "an entry has an empty name")
     decoded = {name: _entry_from_json(name, entries.take(name, dict), f"entries.{name}") for name in entries.keys()}
     released = _released_from_json(top.optional("released", dict, default={}), top.at("released"))
+    authorized = tuple(_authorization_from_json(item, f"authorized[{i}]")
+                       for i, item in enumerate(top.optional("authorized", list, default=[])))
+    applied_plans = top.strings("appliedPlans") if top.has("appliedPlans") else ()
     top.finish()
     return Lock(version=version, lineage=lineage, serial=serial, digest_algorithm=digest_algorithm, entries=decoded,
-                released=released)
+                released=released, authorized=authorized,
+                applied_plans=applied_plans)
+
+
+def _authorization_from_json(data: Any, where: str) -> Authorization:
+    fields = _Fields(data, where)
+    found = Authorization(plan=fields.take("plan", str), name=fields.take("name", str),
+                          action=fields.take("action", str), digest=fields.take("digest", str),
+                          targets=fields.strings("targets"))
+    fields.finish()
+    if found.action not in ("train", "retrain", "retire"):
+        raise InvalidLock(fields.at("action"), f"not a follow-up action: {found.action!r}")
+    return found
 
 
 def _released_from_json(data: dict, where: str) -> dict[str, str]:
@@ -207,10 +242,11 @@ def _generation_from_json(data: Any, where: str) -> Generation:
     fields = _Fields(data, where)
     values: dict[str, Any] = {}
     for name, key in GENERATION_KEYS.items():
-        if name not in _REQUIRED and not fields.has(key):
+        if name in TELEMETRY_FIELDS or (name not in _REQUIRED and not fields.has(key)):
             continue
         values[name] = fields.strings(key) if name == "endpoints" else fields.take(key, *_GENERATION_KINDS[name])
     _known_platform(fields, values["platform"])
+    values["phase"] = OLD_PHASES.get(values["phase"], values["phase"])  # a lock written before "queued"
     if values["phase"] not in _PHASES:
         raise InvalidLock(fields.at("phase"), f"unknown phase '{values['phase']}' (one of {', '.join(sorted(_PHASES))})")
     fields.finish()
@@ -233,8 +269,9 @@ def _intent_from_json(data: Any, where: str) -> Intent:
 
 def _spec_from_json(data: Any, where: str) -> AppliedSpec:
     fields = _Fields(data, where)
+    managed = tuple(sorted(fields.strings("managedLabels"))) if fields.has("managedLabels") else None
     spec = AppliedSpec(immutable=fields.optional("immutable", dict), mutable=fields.optional("mutable", dict),
-                       policy=fields.optional("policy", dict))
+                       policy=fields.optional("policy", dict), managed_labels=managed)
     fields.finish()
     return spec
 

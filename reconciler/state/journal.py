@@ -23,7 +23,9 @@ from reconciler.observed import Generation, name_tail
 from reconciler.state.backend import StateBackend
 from reconciler.state.model import Lock, LockEntry
 
-# What a later read of a recorded generation can teach the lock; the rest is only known from the lock.
+# What a later read of a recorded generation can teach the lock; the rest is only known from the lock. The
+# phase is learned only when it leaves the active phases (queued -> running is no news for a committed file);
+# what moves while a job trains (progress, loss, the API's raw state) is never learned: see `learned`.
 LEARNED = ("phase", "model", "model_exists", "endpoints", "error", "live")
 
 
@@ -50,14 +52,20 @@ class Journal:
 
     def update_many(self, changes: dict[str, Callable[[LockEntry | None], LockEntry | None]], *,
                     durable: bool = False) -> None:
-        with self._state:
-            lock = self.lock
+        def each(lock: Lock) -> Lock:
             for name, change in changes.items():
                 before = lock.entries.get(name)
                 after = change(before)
                 if after != before:
                     lock = lock.with_entry(after) if after is not None else lock.without(name)
-            if lock is self.lock:
+            return lock
+        self.update_lock(each, durable=durable)
+
+    def update_lock(self, change: Callable[[Lock], Lock], *, durable: bool = False) -> None:
+        """Apply `change` to the whole lock (what is not one entry's: reviewed follow-ups, applied plans)."""
+        with self._state:
+            lock = change(self.lock)
+            if lock == self.lock:
                 return
             self.lock = lock
             self._applied += 1
@@ -114,11 +122,18 @@ class Journal:
 
 
 def learned(recorded: Generation, fresh: dict[str, Generation]) -> Generation:
-    """`recorded` updated with a fresh observation of the same resource, keeping what only the lock knows."""
+    """`recorded` updated with a fresh observation of the same resource, keeping what only the lock knows.
+
+    A job moving between active phases (queued -> running) teaches nothing: the lock, committed and reviewed,
+    changes when the job ends (or its model, endpoints or error change), not while it trains. Volatile details
+    (progress, loss, the raw state) are the watcher's, never the lock's."""
     seen = fresh.get(name_tail(recorded.key))
-    if seen is None or seen.platform != recorded.platform or \
-            all(getattr(seen, f) == getattr(recorded, f) for f in LEARNED):
+    if seen is None or seen.platform != recorded.platform:
         return recorded
-    return replace(recorded, **{f: getattr(seen, f) for f in LEARNED}, state=seen.state, progress=seen.progress,
-                   create_time=recorded.create_time or seen.create_time, intent=recorded.intent or seen.intent,
-                   operation=recorded.operation or seen.operation)
+    news = {f: getattr(seen, f) for f in LEARNED if getattr(seen, f) != getattr(recorded, f)}
+    if recorded.active and seen.active:
+        news.pop("phase", None)
+    if not news:
+        return recorded
+    return replace(recorded, **news, create_time=recorded.create_time or seen.create_time,
+                   intent=recorded.intent or seen.intent, operation=recorded.operation or seen.operation)

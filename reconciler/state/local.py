@@ -1,5 +1,6 @@
-"""The local backend: `reconciler.lock` beside the manifests, replaced atomically with a `.backup` of the
-previous version, and guarded by a `flock` on `reconciler.lock.lock`."""
+"""The local backend: `reconciler.lock` beside the manifests, replaced atomically with a backup of the previous
+version in `.reconciler/reconciler.lock.backup` (a directory git ignores: the commit carries only the lock), and
+guarded by a `flock` on `reconciler.lock.lock`."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ class LocalBackend:
             raise LockfileError(f"cannot read {self.path}: {err.strerror or err}") from None
 
     def write(self, lock: Lock) -> Lock:
-        """Atomically replace the file with `lock` at the next serial, keeping the previous one as `.backup`.
+        """Atomically replace the file with `lock` at the next serial, keeping the previous one as the backup.
 
         Refuses to overwrite a lock that moved since `lock` was read, or one written by a newer reconciler.
         """
@@ -57,7 +58,7 @@ class LocalBackend:
         try:
             mode = atomic.mode_of(self.path)
             if previous is not None:
-                atomic.replace_atomically(self.backup, previous, mode)
+                self._back_up(previous, mode)
             atomic.replace_atomically(self.path, text, mode)
         except OSError as err:
             raise LockfileError(f"cannot write {self.path}: {err.strerror or err}; "
@@ -68,6 +69,12 @@ class LocalBackend:
             raise LockfileError(f"wrote {self.path} but could not make it durable: {err.strerror or err}") from None
         self._known = (text, written.lineage, written.serial)
         return written
+
+    def _back_up(self, previous: bytes, mode: int | None) -> None:
+        """The previous version, durable before the lock is replaced: whenever the new lock is on disk, so is it."""
+        directory = sidecars.ensure_private_dir(self.path)
+        atomic.replace_atomically(self.backup, previous, mode)
+        atomic.fsync_directory(directory)
 
     @contextmanager
     def lock(self, command: str, *, timeout: float = 0.0, waiting: Waiting | None = None) -> Iterator[Holder]:
@@ -85,8 +92,8 @@ class LocalBackend:
     def _recovery_advice(self) -> str:
         rebuild = "to rebuild ownership from live resources"
         if self.backup.exists():
-            return f"restore {self.path}.backup or delete it {rebuild}"
-        return f"delete it {rebuild} (there is no {self.path}.backup)"
+            return f"restore {self.backup} or delete it {rebuild}"
+        return f"delete it {rebuild} (there is no {self.backup})"
 
     def _check_unchanged(self, previous: bytes, lock: Lock) -> None:
         """The file is not what this backend last read or wrote: refuse it when it is a newer format or another

@@ -16,6 +16,7 @@ from reconciler.desired import DesiredResource
 from reconciler.observed import Generation, name_tail
 
 FORMAT_VERSION = 1
+APPLIED_PLANS = 20  # saved plans remembered as applied: applying one again only finishes its follow-ups
 
 
 def utc_now() -> str:
@@ -52,6 +53,23 @@ class Imported:
 
 
 @dataclass(frozen=True)
+class Authorization:
+    """A follow-up a reviewed plan authorized and its apply could not carry out yet (a dependent's train waiting
+    for its upstream, the retire of a model superseded by a retrain still training). A later apply carries it
+    out, shown as "reviewed in plan <plan>", while the same change is still what the manifests ask for."""
+
+    plan: str  # the id of the saved plan that showed it
+    name: str
+    action: str
+    digest: str  # the spec it was reviewed for (train), or "" (retire)
+    targets: tuple[str, ...] = ()  # what it acts on (retire: the superseded generation)
+
+    def matches(self, name: str, action: str, digest: str, targets: tuple[str, ...]) -> bool:
+        return (self.name, self.action) == (name, action) and self.digest == (digest if self.digest else "") \
+            and (not self.targets or tuple(self.targets) == tuple(targets))
+
+
+@dataclass(frozen=True)
 class AppliedSpec:
     """The spec as last applied. A part is None when the lock does not record it (an adopted orphan records
     nothing; a lock may spell out only the policy fields that differ from the defaults)."""
@@ -59,10 +77,26 @@ class AppliedSpec:
     immutable: dict | None = None
     mutable: dict | None = None
     policy: Mapping[str, Any] | None = None
+    # label keys this tool applied that may still be live beyond `mutable`'s (an adoption keeps what was applied
+    # before); None: exactly the keys of `mutable`'s labels. Labels outside `owned_labels` are never touched.
+    managed_labels: tuple[str, ...] | None = None
 
     @classmethod
-    def of(cls, desired: DesiredResource) -> AppliedSpec:
-        return cls(immutable=desired.immutable, mutable=desired.mutable, policy=desired.policy.model_dump())
+    def of(cls, desired: DesiredResource, before: AppliedSpec | None = None) -> AppliedSpec:
+        """The spec `desired` as applied; `before`: the spec it replaces without having rewritten the live labels
+        (the keys applied then stay owned until a patch removes them)."""
+        wanted = frozenset(desired.mutable.get("labels") or ())
+        extra = (before.owned_labels - wanted) if before is not None else frozenset()
+        return cls(immutable=desired.immutable, mutable=desired.mutable, policy=desired.policy.model_dump(),
+                   managed_labels=tuple(sorted(wanted | extra)) if extra else None)
+
+    @property
+    def owned_labels(self) -> frozenset[str]:
+        """The label keys this tool applied (Terraform's effective_labels lesson: only these are compared and
+        removed; the service's own labels and anyone else's are left alone)."""
+        if self.managed_labels is not None:
+            return frozenset(self.managed_labels)
+        return frozenset((self.mutable or {}).get("labels") or ())
 
 
 @dataclass(frozen=True)
@@ -141,6 +175,8 @@ class Lock:
     # generation keys released by `reconciler state rm` -> the entry they were released from: foreign from then
     # on (never adopted by their labels, never deleted), until `reconciler import` takes one back
     released: Mapping[str, str] = field(default_factory=dict)
+    authorized: tuple[Authorization, ...] = ()  # reviewed follow-ups still to be carried out
+    applied_plans: tuple[str, ...] = ()  # ids of the last saved plans applied (newest last, at most APPLIED_PLANS)
 
     def __post_init__(self) -> None:
         for name, entry in self.entries.items():
@@ -170,6 +206,9 @@ class Lock:
         """`key` (however its project is spelled) no longer released: it is being imported again."""
         return dataclasses.replace(self, released={k: v for k, v in self.released.items()
                                                    if name_tail(k) != name_tail(key)})
+
+    def authorization(self, name: str, action: str, digest: str, targets: tuple[str, ...]) -> Authorization | None:
+        return next((a for a in self.authorized if a.matches(name, action, digest, targets)), None)
 
     def generations(self) -> list[Generation]:
         return [g for entry in self.entries.values() for g in entry.generations]

@@ -77,10 +77,39 @@ def test_the_run_lock_never_clobbers_an_unrelated_file(cli):
 
 
 def test_the_backup_never_clobbers_an_unrelated_file(cli):
-    notes = cli.cwd / "manifests" / "reconciler.lock.backup"
+    (cli.cwd / "manifests" / ".reconciler").mkdir()
+    notes = cli.cwd / "manifests" / ".reconciler" / "reconciler.lock.backup"
     notes.write_text("my notes\n")
-    refused(run(cli, "apply", "manifests", "--yes"), "reconciler.lock.backup exists and was not written by reconciler")
+    message = ".reconciler/reconciler.lock.backup exists and was not written by reconciler"
+    refused(run(cli, "validate", "manifests", endpoint=False), message)
+    refused(run(cli, "apply", "manifests", "--yes"), message)
     assert notes.read_text() == "my notes\n" and cli.mutations() == []
+
+
+def test_a_backup_beside_the_lock_from_an_older_reconciler_is_left_alone(cli):
+    """Backups were once kept beside the lock: such a file is no longer the tool's, and is never touched."""
+    old = cli.cwd / "manifests" / "reconciler.lock.backup"
+    old.write_text("my notes\n")
+    assert run(cli, "apply", "manifests", "--yes").code == 0
+    assert old.read_text() == "my notes\n"
+    assert (cli.cwd / "manifests" / ".reconciler" / "reconciler.lock.backup").is_file()
+
+
+@pytest.mark.parametrize("make", ["file", "symlink"])
+def test_a_backup_directory_that_is_a_file_or_a_link_is_refused_before_anything_is_written(cli, tmp_path, make):
+    private = cli.cwd / "manifests" / ".reconciler"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    if make == "file":
+        private.write_text("notes\n")
+    else:
+        private.symlink_to(elsewhere)
+    kind = "is a regular file" if make == "file" else "is a symbolic link (never followed)"
+    message = f".reconciler (where reconciler keeps the lock's backup) {kind}; it must be a directory"
+    refused(run(cli, "validate", "manifests", endpoint=False), message)
+    refused(run(cli, "apply", "manifests", "--yes"), message)
+    assert cli.mutations() == [] and list(elsewhere.iterdir()) == []
+    assert not (cli.cwd / "manifests" / "reconciler.lock").exists()
 
 
 def test_the_default_names_keep_working_backup_and_a_dead_runs_record_included(cli):
@@ -90,16 +119,17 @@ def test_the_default_names_keep_working_backup_and_a_dead_runs_record_included(c
     (root / "reconciler.lock.lock").write_text('{"command": "reconciler apply", "host": "h", "pid": 99999')
     second = run(cli, "apply", "manifests", "--yes")
     assert second.code == 0, second
-    assert json.loads((root / "reconciler.lock.backup").read_text())["lineage"]
+    assert json.loads((root / ".reconciler" / "reconciler.lock.backup").read_text())["lineage"]
     assert not (root / "reconciler.lock.lock").exists()
 
 
 # --- symlinks are never followed ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["reconciler.lock.lock", "reconciler.lock", "reconciler.lock.backup"])
+@pytest.mark.parametrize("name", ["reconciler.lock.lock", "reconciler.lock", ".reconciler/reconciler.lock.backup"])
 def test_a_symlinked_lock_file_or_sidecar_is_refused_and_its_target_untouched(cli, tmp_path, name):
     target = tmp_path / "victim"
     target.write_text('{"victim": true}\n')
+    (cli.cwd / "manifests" / ".reconciler").mkdir()
     (cli.cwd / "manifests" / name).symlink_to(target)
     refused(run(cli, "apply", "manifests", "--yes"), "symbolic link")
     assert target.read_text() == '{"victim": true}\n'
@@ -139,7 +169,8 @@ def test_a_fifo_lock_file_is_refused_by_validate_plan_and_apply(cli):
 
 
 def test_a_fifo_lock_at_the_default_path_is_refused_without_reconciler_yaml(cli):
-    root = cli.cwd / "manifests" / "gemini"  # no reconciler.yaml here: the default lock path
+    (cli.cwd / "manifests" / "reconciler.yaml").unlink()  # else manifests/ is the root of manifests/gemini
+    root = cli.cwd / "manifests" / "gemini"  # no reconciler.yaml here or above: the default lock path
     os.mkfifo(root / "reconciler.lock")
     found_offline = "reconciler.lock: 'reconciler.lock' is a FIFO; the lock must be a regular file"
     refused(run(cli, "validate", "manifests/gemini", endpoint=False), found_offline)
@@ -157,7 +188,7 @@ def test_a_backup_of_a_corrupt_lock_is_still_the_tools_own(cli):
     assert run(cli, "plan", "manifests").code == 1  # a corrupt lock is refused, with its backup named
     lock.unlink()  # the user's way out: rebuild by adoption
     assert run(cli, "apply", "manifests", "--yes").code == 0
-    (lock.parent / "reconciler.lock.backup").write_text("{ not json")  # as if the corrupt bytes were backed up
+    (lock.parent / ".reconciler" / "reconciler.lock.backup").write_text("{ not json")  # the corrupt bytes backed up
     assert run(cli, "validate", "manifests", endpoint=False).code == 0
     assert run(cli, "apply", "manifests", "--yes").code == 0
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import LockfileError
-from reconciler.observed import GENERATION_KEYS, Generation
+from reconciler.observed import GENERATION_KEYS, TELEMETRY_FIELDS, VOLATILE_FIELDS, Generation
 from reconciler.state import codec
 from reconciler.state.local import LocalBackend
 from reconciler.state.model import FORMAT_VERSION, AppliedSpec, Intent, Lock, LockEntry
@@ -23,14 +23,14 @@ VERTEX_SCOPE = "projects/acme/locations/us-central1"
 
 
 def vertex_entry() -> LockEntry:
+    """As the lock holds it: no progress, loss or raw state (they move while a job trains; see `watched`)."""
     running = Generation(platform="vertex", owner="support-bot", digest="d2", phase="running",
-                         job=f"{VERTEX_SCOPE}/tuningJobs/2", intent="i2", progress=40.0,
-                         state="JOB_STATE_RUNNING", create_time="2026-11-21T09:00:00Z")
+                         job=f"{VERTEX_SCOPE}/tuningJobs/2", intent="i2", create_time="2026-11-21T09:00:00Z")
     serving = Generation(platform="vertex", owner="support-bot", digest="d1", phase="succeeded",
                          job=f"{VERTEX_SCOPE}/tuningJobs/1", model=f"{VERTEX_SCOPE}/models/7@1",
                          endpoints=(f"{VERTEX_SCOPE}/endpoints/8", f"{VERTEX_SCOPE}/endpoints/9"),
                          live={"displayName": "Support bot", "labels": {"team": "support"}},
-                         intent="i1", state="JOB_STATE_SUCCEEDED", create_time="2026-11-20T09:00:00Z")
+                         intent="i1", create_time="2026-11-20T09:00:00Z")
     return LockEntry(name="support-bot", platform="vertex", project="acme", location="us-central1",
                      digest="d2", spec=AppliedSpec(immutable={"baseModel": "gemini-2.5-flash"},
                                                      mutable={"displayName": "Support bot"}),
@@ -63,9 +63,11 @@ def test_every_generation_field_is_stored_in_camel_case():
     """A field added to observed.Generation needs its declared spelling (observed.GENERATION_KEYS) and its JSON
     kind (codec._GENERATION_KINDS): renaming an attribute must never silently rename a key in a file."""
     names = {f.name for f in dataclasses.fields(Generation)}
-    assert set(GENERATION_KEYS) == names and set(codec._GENERATION_KINDS) == names
+    read = names - TELEMETRY_FIELDS  # a loss curve or data stats never reached a lock; progress, loss, state did
+    committed = names - VOLATILE_FIELDS  # what moves while a job trains never reaches the lock (no lock diff)
+    assert set(GENERATION_KEYS) == names and set(codec._GENERATION_KINDS) == read
     stored = set(codec.to_json(sample_lock())["entries"]["support-bot"]["current"])
-    assert stored == {GENERATION_KEYS[name] for name in names}
+    assert stored == {GENERATION_KEYS[name] for name in committed}
     assert {"modelExists", "createTime"} <= stored
 
 
@@ -74,8 +76,56 @@ def test_the_plan_fingerprint_spells_a_generation_as_the_lock_does():
 
     generation = sample_lock().entries["support-bot"].current
     state = ObservedState(generations=(generation,), scopes=("vertex:acme:us-central1",))
-    assert state.to_json()["generations"][0] == codec.to_json(sample_lock())["entries"]["support-bot"]["current"]
+    volatile = {GENERATION_KEYS[name] for name in VOLATILE_FIELDS}
+    in_plan = {k: v for k, v in state.to_json()["generations"][0].items() if k not in volatile}
+    assert in_plan == codec.to_json(sample_lock())["entries"]["support-bot"]["current"]
     assert ObservedState.from_json(json.loads(json.dumps(state.to_json()))) == state
+
+
+def test_training_telemetry_round_trips_in_observed_state_but_never_reaches_the_lock():
+    from reconciler.observed import ObservedState
+
+    lock = sample_lock()
+    entry = lock.entries["support-bot"]
+    watched = dataclasses.replace(entry.current, loss_history=((1, 2.5), (2, 1.25)), start_time="2026-01-01T00:00:00Z",
+                                  data_stats={"examples": 500, "tokens": 150000, "steps": 32})
+    state = ObservedState(generations=(watched,))
+    assert ObservedState.from_json(json.loads(json.dumps(state.to_json()))) == state
+    stored = codec.to_json(dataclasses.replace(lock, entries={**lock.entries,
+                                                              "support-bot": dataclasses.replace(entry, current=watched)}))
+    assert stored == codec.to_json(lock)
+
+
+def watched(generation: Generation) -> Generation:
+    """`generation` as a poll mid-training sees it: every volatile field moving."""
+    return dataclasses.replace(generation, progress=40.0, loss=0.25, state="JOB_STATE_RUNNING",
+                               loss_history=((1, 2.5), (2, 1.25)), start_time="2026-01-01T00:00:00Z",
+                               data_stats={"examples": 500, "tokens": 150000, "steps": 32})
+
+
+def test_what_moves_while_a_job_trains_never_reaches_the_lock():
+    lock = sample_lock()
+    entry = lock.entries["support-bot"]
+    polled = dataclasses.replace(entry, current=watched(entry.current),
+                                 superseded=tuple(watched(g) for g in entry.superseded))
+    assert codec.to_json(lock.with_entry(polled)) == codec.to_json(lock)
+    assert codec.Encoder().dumps(lock.with_entry(polled)) == codec.Encoder().dumps(lock)
+
+
+def test_a_lock_written_with_progress_loss_and_state_is_still_read_and_rewritten_without_them(tmp_path):
+    """Locks written before volatile fields were left out carry them: read, and dropped at the next write."""
+    data = codec.to_json(sample_lock())
+    bot(data)["current"].update(progress=40.0, loss=0.25, state="JOB_STATE_RUNNING")
+    bot(data)["superseded"][0].update(progress=None, loss=None, state="JOB_STATE_SUCCEEDED")
+    path = tmp_path / "reconciler.lock"
+    path.write_text(json.dumps(data, indent=2))
+    old = LocalBackend(path).read()
+    assert (old.entries["support-bot"].current.progress, old.entries["support-bot"].current.state) == (
+        40.0, "JOB_STATE_RUNNING")
+    LocalBackend(path).write(old)
+    rewritten = json.loads(path.read_text())
+    assert rewritten["entries"] == codec.to_json(sample_lock())["entries"]
+    assert not {"progress", "loss", "state"} & set(bot(rewritten)["current"])
 
 
 def test_a_generation_with_only_its_required_keys_takes_the_defaults():
@@ -85,7 +135,8 @@ def test_a_generation_with_only_its_required_keys_takes_the_defaults():
     for key in ("superseded", "pending", "protect"):
         del entry[key]
     decoded = codec.from_json(data).entries["support-bot"]
-    assert decoded.current == Generation(platform="vertex", owner="support-bot", digest="d2", phase="pending")
+    # "pending" is the word older locks wrote for what is now "queued"
+    assert decoded.current == Generation(platform="vertex", owner="support-bot", digest="d2", phase="queued")
     assert (decoded.superseded, decoded.pending, decoded.protect) == ((), None, False)
 
 
@@ -125,15 +176,12 @@ GOLDEN = """\
         "intent": "",
         "job": null,
         "live": {},
-        "loss": null,
         "model": "tunedModels/tiny-bot-d1",
         "modelExists": true,
         "operation": "",
         "owner": "tiny-bot",
         "phase": "succeeded",
-        "platform": "gemini-api",
-        "progress": null,
-        "state": "ACTIVE"
+        "platform": "gemini-api"
       },
       "digest": "d1",
       "location": null,
@@ -185,17 +233,25 @@ def test_intent_ids_are_valid_vertex_label_values():
 # --- serial, backup, compare-and-swap -------------------------------------------------------------------
 
 
+def backup_of(lock: Path) -> Path:
+    """Where the previous version is kept: in `.reconciler/` beside the lock, which git ignores (never committed)."""
+    return lock.parent / ".reconciler" / f"{lock.name}.backup"
+
+
 def test_each_write_increments_the_serial_and_backs_up_the_previous_file(tmp_path):
     path = tmp_path / "reconciler.lock"
     assert LocalBackend(path).read() is None
     first = LocalBackend(path).write(sample_lock())
-    assert first.serial == 1 and not (tmp_path / "reconciler.lock.backup").exists()
+    assert first.serial == 1 and not backup_of(path).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reconciler.lock"]  # no backup yet: no directory
     first_text = path.read_text()
     second = LocalBackend(path).write(first.without("faq-bot"))
     assert second.serial == 2 and list(second.entries) == ["support-bot"]
-    assert (tmp_path / "reconciler.lock.backup").read_text() == first_text
-    assert LocalBackend(tmp_path / "reconciler.lock.backup").read() == first
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["reconciler.lock", "reconciler.lock.backup"]
+    assert backup_of(path).read_text() == first_text
+    assert LocalBackend(backup_of(path)).read() == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".reconciler", "reconciler.lock"]
+    assert sorted(p.name for p in (tmp_path / ".reconciler").iterdir()) == [".gitignore", "reconciler.lock.backup"]
+    assert (tmp_path / ".reconciler" / ".gitignore").read_text().splitlines()[-1] == "*"
 
 
 def test_write_keeps_the_file_mode(tmp_path):
@@ -204,7 +260,7 @@ def test_write_keeps_the_file_mode(tmp_path):
     path.chmod(0o640)
     LocalBackend(path).write(written)
     assert path.stat().st_mode & 0o777 == 0o640
-    assert (tmp_path / "reconciler.lock.backup").stat().st_mode & 0o777 == 0o640
+    assert backup_of(path).stat().st_mode & 0o777 == 0o640
 
 
 @pytest.mark.parametrize("stale, expected", [
@@ -230,7 +286,7 @@ def test_write_replaces_a_corrupt_file_but_keeps_it_as_the_backup(tmp_path):
     path.write_text('{"version": 1, "lin')
     written = LocalBackend(path).write(Lock.empty("sha256-v1"))
     assert LocalBackend(path).read() == written
-    assert (tmp_path / "reconciler.lock.backup").read_text() == '{"version": 1, "lin'
+    assert backup_of(path).read_text() == '{"version": 1, "lin'
 
 
 def test_write_refuses_to_downgrade_a_newer_file(tmp_path):
@@ -258,7 +314,7 @@ def bot(data: dict) -> dict:
     return data["entries"]["support-bot"]
 
 
-NO_BACKUP = "delete it to rebuild ownership from live resources (there is no {p}.backup)"
+NO_BACKUP = "delete it to rebuild ownership from live resources (there is no {b})"
 
 READ_ERRORS = [
     ("empty", b"", "{p} is corrupt (the file is empty); " + NO_BACKUP),
@@ -299,7 +355,7 @@ READ_ERRORS = [
      "{p} is corrupt (entries.support-bot.project: expected a string or null, got an integer); " + NO_BACKUP),
     ("phase-unknown", edited(lambda d: bot(d)["current"].update(phase="RUNNING")).encode(),
      "{p} is corrupt (entries.support-bot.current.phase: unknown phase 'RUNNING' (one of cancelled, "
-     "cancelling, expired, failed, pending, running, succeeded)); " + NO_BACKUP),
+     "cancelling, expired, failed, queued, running, succeeded)); " + NO_BACKUP),
     ("generation-snake-case", edited(lambda d: bot(d)["current"].update(model_exists=True)).encode(),
      "{p} is corrupt (entries.support-bot.current: unknown key 'model_exists'); " + NO_BACKUP),
     ("endpoint-number", edited(lambda d: bot(d)["superseded"][0]["endpoints"].append(3)).encode(),
@@ -327,7 +383,7 @@ def test_unusable_files_are_explained(tmp_path, content, expected):
     path.write_bytes(content)
     with pytest.raises(LockfileError) as err:
         LocalBackend(path).read()
-    assert str(err.value) == expected.format(p=path)
+    assert str(err.value) == expected.format(p=path, b=backup_of(path))
     assert err.value.exit_code == 1
 
 
@@ -339,7 +395,8 @@ def test_corrupt_file_with_a_backup_suggests_restoring_it(tmp_path):
     with pytest.raises(LockfileError) as err:
         LocalBackend(path).read()
     assert str(err.value) == (f"{path} is corrupt (line 3: Unterminated string starting at); restore "
-                              f"{path}.backup or delete it to rebuild ownership from live resources")
+                              f"{tmp_path}/.reconciler/reconciler.lock.backup or delete it to rebuild ownership "
+                              "from live resources")
 
 
 def test_unreadable_path_is_explained(tmp_path):
@@ -368,13 +425,15 @@ def failing_on_call(real, n: int, error: BaseException):
     return fake
 
 
-@pytest.mark.parametrize("function, call, files", [
-    ("replace", 1, ["reconciler.lock"]),  # while writing the backup
-    ("replace", 2, ["reconciler.lock", "reconciler.lock.backup"]),  # while replacing the lock itself
-    ("fsync", 1, ["reconciler.lock"]),
-    ("fsync", 2, ["reconciler.lock", "reconciler.lock.backup"]),
+@pytest.mark.parametrize("function, call, private", [
+    ("fsync", 1, []),  # while creating .reconciler/.gitignore (the first backup makes the directory)
+    ("replace", 1, [".gitignore"]),  # while writing the backup
+    ("fsync", 2, [".gitignore"]),  # the backup's temp file
+    ("fsync", 3, [".gitignore", "reconciler.lock.backup"]),  # making the backup durable
+    ("fsync", 4, [".gitignore", "reconciler.lock.backup"]),  # the lock's temp file
+    ("replace", 2, [".gitignore", "reconciler.lock.backup"]),  # while replacing the lock itself
 ])
-def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch, function, call, files):
+def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch, function, call, private):
     path = tmp_path / "reconciler.lock"
     old = LocalBackend(path).write(sample_lock())
     old_text = path.read_text()
@@ -384,7 +443,8 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypat
         LocalBackend(path).write(old.without("faq-bot"))
     assert str(err.value) == f"cannot write {path}: No space left on device; the previous version is intact"
     assert path.read_text() == old_text
-    assert sorted(p.name for p in tmp_path.iterdir()) == files
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".reconciler", "reconciler.lock"]
+    assert sorted(p.name for p in (tmp_path / ".reconciler").iterdir()) == private
 
 
 def test_an_interrupted_write_cleans_up_and_propagates(tmp_path, monkeypatch):
@@ -394,7 +454,8 @@ def test_an_interrupted_write_cleans_up_and_propagates(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         LocalBackend(path).write(old.without("faq-bot"))
     assert LocalBackend(path).read() == old
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["reconciler.lock", "reconciler.lock.backup"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".reconciler", "reconciler.lock"]
+    assert sorted(p.name for p in (tmp_path / ".reconciler").iterdir()) == [".gitignore", "reconciler.lock.backup"]
 
 
 CRASHING_WRITER = """
@@ -417,10 +478,11 @@ LocalBackend(path).write(lock.without("faq-bot"))
 @pytest.mark.parametrize("function, call, outcome, leftovers", [
     ("fsync", 1, "old", True),  # backup temp written, not synced
     ("replace", 1, "old", True),  # backup temp synced, not renamed
-    ("fsync", 2, "old", True),  # lock temp written, not synced
+    ("fsync", 2, "old", False),  # backup renamed, its directory not synced
+    ("fsync", 3, "old", True),  # lock temp written, not synced
     ("replace", 2, "old", True),  # lock temp synced, not renamed
-    ("fsync", 3, "new", False),  # renamed, directory not synced
-    ("fsync", 4, "new", False),  # not reached: the write completes
+    ("fsync", 4, "new", False),  # renamed, directory not synced
+    ("fsync", 5, "done", False),  # not reached: the write completes
 ])
 def test_a_crash_at_any_point_leaves_a_complete_lock(tmp_path, function, call, outcome, leftovers):
     path = tmp_path / "reconciler.lock"
@@ -428,15 +490,16 @@ def test_a_crash_at_any_point_leaves_a_complete_lock(tmp_path, function, call, o
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     run = subprocess.run([sys.executable, "-c", CRASHING_WRITER, str(path), function, str(call)], env=env,
                          timeout=60)
-    assert run.returncode == (0 if call == 4 else 9)
+    assert run.returncode == (0 if outcome == "done" else 9)
     new = dataclasses.replace(old.without("faq-bot"), serial=old.serial + 1)
-    assert LocalBackend(path).read() == {"old": old, "new": new}[outcome]
-    assert LocalBackend(tmp_path / "reconciler.lock.backup").read() is not None
-    assert any(p.name.endswith(".tmp") for p in tmp_path.iterdir()) == leftovers
-    # the next run to take the run lock sweeps away the dead writer's temp files
+    assert LocalBackend(path).read() == {"old": old, "new": new, "done": new}[outcome]
+    assert LocalBackend(backup_of(path)).read() is not None
+    temps = [p.name for d in (tmp_path, tmp_path / ".reconciler") for p in d.iterdir() if p.name.endswith(".tmp")]
+    assert bool(temps) == leftovers
+    # the next run to take the run lock sweeps away the dead writer's temp files, beside the lock and the backup
     with LocalBackend(path).lock("reconciler apply"):
-        assert sorted(p.name for p in tmp_path.iterdir()) == [
-            "reconciler.lock", "reconciler.lock.backup", "reconciler.lock.lock"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == [".reconciler", "reconciler.lock", "reconciler.lock.lock"]
+        assert sorted(p.name for p in (tmp_path / ".reconciler").iterdir()) == [".gitignore", "reconciler.lock.backup"]
 
 
 def test_cached_entry_text_is_byte_for_byte_the_plain_encoding(tmp_path):

@@ -1,9 +1,11 @@
 """The local backend's own refusals (issue 12 §3), below the loader's checks: the lock, its backup and its run
-lock are regular files the tool wrote, never followed through a symlink, never opened blocking on a FIFO."""
+lock are regular files the tool wrote, never followed through a symlink, never opened blocking on a FIFO; the
+backup's directory `.reconciler/` is a real directory (issue 10 §11)."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 
 import pytest
@@ -30,12 +32,82 @@ def test_an_unrelated_run_lock_file_is_refused_and_left_intact(tmp_path):
 
 
 def test_an_unrelated_backup_is_refused_before_anything_is_written(tmp_path):
-    (tmp_path / "reconciler.lock.backup").write_text("notes\n")
-    with pytest.raises(LockfileError, match=r"reconciler.lock.backup exists and was not written by reconciler"):
+    (tmp_path / ".reconciler").mkdir()
+    (tmp_path / ".reconciler" / "reconciler.lock.backup").write_text("notes\n")
+    with pytest.raises(LockfileError, match=r"^\.reconciler/reconciler.lock.backup exists and was not written by "
+                                            r"reconciler"):
         with LocalBackend(tmp_path / "reconciler.lock").lock("reconciler apply"):
             pass
-    assert (tmp_path / "reconciler.lock.backup").read_text() == "notes\n"
+    assert (tmp_path / ".reconciler" / "reconciler.lock.backup").read_text() == "notes\n"
     assert not (tmp_path / "reconciler.lock.lock").exists()  # released
+
+
+def test_the_backup_lives_in_a_directory_git_ignores(tmp_path):
+    backend = write_once(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reconciler.lock"]  # nothing to back up yet
+    with backend.lock("reconciler apply"):
+        backend.write(backend.read())
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".reconciler", "reconciler.lock"]
+    assert (tmp_path / ".reconciler" / ".gitignore").read_text().splitlines()[-1] == "*"
+    assert backend.backup == tmp_path / ".reconciler" / "reconciler.lock.backup"
+
+
+def test_a_backup_left_beside_the_lock_by_an_older_reconciler_is_left_alone(tmp_path):
+    backend = write_once(tmp_path)
+    old = tmp_path / "reconciler.lock.backup"
+    old.write_text("whatever an older version kept\n")
+    for _ in range(2):
+        with backend.lock("reconciler apply"):
+            backend.write(backend.read())
+    assert old.read_text() == "whatever an older version kept\n"
+    assert (tmp_path / ".reconciler" / "reconciler.lock.backup").exists()
+
+
+def test_a_gitignore_already_in_the_directory_is_left_as_it_is(tmp_path):
+    """`.reconciler/` may already exist: the embedded emulator keeps its state there when run from this directory."""
+    (tmp_path / ".reconciler").mkdir()
+    (tmp_path / ".reconciler" / ".gitignore").write_text("emulator.json\n")
+    (tmp_path / ".reconciler" / "emulator.json").write_text("{}")
+    backend = write_once(tmp_path)
+    with backend.lock("reconciler apply"):
+        backend.write(backend.read())
+    assert (tmp_path / ".reconciler" / ".gitignore").read_text() == "emulator.json\n"
+    assert sorted(p.name for p in (tmp_path / ".reconciler").iterdir()) == [
+        ".gitignore", "emulator.json", "reconciler.lock.backup"]
+
+
+def test_each_lock_in_a_directory_has_its_own_backup(tmp_path):
+    for name in ("reconciler.lock", "reconciler.staging.lock"):
+        backend = write_once(tmp_path) if name == "reconciler.lock" else LocalBackend(tmp_path / name)
+        for _ in range(2):
+            with backend.lock("reconciler apply"):
+                backend.write(backend.read() or Lock.empty("sha256-v1"))
+    assert sorted(p.name for p in (tmp_path / ".reconciler").iterdir()) == [
+        ".gitignore", "reconciler.lock.backup", "reconciler.staging.lock.backup"]
+
+
+@pytest.mark.parametrize("make", ["file", "symlink", "dangling-symlink"])
+def test_a_backup_directory_that_is_not_a_real_directory_is_refused_before_anything_is_written(tmp_path, make):
+    backend = write_once(tmp_path)
+    before = (tmp_path / "reconciler.lock").read_bytes()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    private = tmp_path / ".reconciler"
+    if make == "file":
+        private.write_text("notes\n")
+    else:
+        private.symlink_to(elsewhere if make == "symlink" else tmp_path / "missing")
+    kind = "is a regular file" if make == "file" else "is a symbolic link (never followed)"
+    message = re.escape(f".reconciler (where reconciler keeps the lock's backup) {kind}; it must be a directory")
+    with pytest.raises(LockfileError, match=f"^{message}"):
+        with backend.lock("reconciler apply"):
+            backend.write(backend.read())
+    assert (tmp_path / "reconciler.lock").read_bytes() == before
+    assert list(elsewhere.iterdir()) == [] and not (tmp_path / "missing").exists()
+    assert make != "file" or private.read_text() == "notes\n"
+    with pytest.raises(LockfileError, match=r"it must be a directory"):  # a write without the run lock, too
+        backend.write(backend.read())
+    assert (tmp_path / "reconciler.lock").read_bytes() == before and list(elsewhere.iterdir()) == []
 
 
 def test_a_backup_the_tool_wrote_is_replaced(tmp_path):
@@ -47,11 +119,12 @@ def test_a_backup_the_tool_wrote_is_replaced(tmp_path):
     assert backend.read().serial == 3
 
 
-@pytest.mark.parametrize("name", ["reconciler.lock", "reconciler.lock.backup", "reconciler.lock.lock"])
+@pytest.mark.parametrize("name", ["reconciler.lock", ".reconciler/reconciler.lock.backup", "reconciler.lock.lock"])
 def test_symlinks_are_replaced_or_refused_never_written_through(tmp_path, name):
     target = tmp_path / "victim"
     target.write_text("victim\n")
     backend = LocalBackend(tmp_path / "reconciler.lock")
+    (tmp_path / ".reconciler").mkdir()
     (tmp_path / name).symlink_to(target)
     with pytest.raises(LockfileError, match="symbolic link"):
         with backend.lock("reconciler apply"):
@@ -59,8 +132,9 @@ def test_symlinks_are_replaced_or_refused_never_written_through(tmp_path, name):
     assert target.read_text() == "victim\n"
 
 
-@pytest.mark.parametrize("name", ["reconciler.lock", "reconciler.lock.backup", "reconciler.lock.lock"])
+@pytest.mark.parametrize("name", ["reconciler.lock", ".reconciler/reconciler.lock.backup", "reconciler.lock.lock"])
 def test_fifos_are_refused_without_blocking(tmp_path, name):
+    (tmp_path / ".reconciler").mkdir()
     os.mkfifo(tmp_path / name)
     backend = LocalBackend(tmp_path / "reconciler.lock")
     signal.alarm(10)  # a blocking open() would hang here: fail fast instead (SIGALRM ends the test)
