@@ -81,7 +81,10 @@ def compare(desired: DesiredResource, live: LiveSpec, upstream_model: str | None
             if path in have:
                 recorded[path] = have[path]
     for key in sorted(desired.mutable):
-        written, seen = flatten({key: desired.mutable[key]}), flatten({key: live.mutable.get(key)})
+        have_value = live.mutable.get(key)
+        if key == "labels" and isinstance(have_value, dict):  # only the manifest's keys: the rest are not ours
+            have_value = {k: v for k, v in have_value.items() if k in desired.mutable[key]}
+        written, seen = flatten({key: desired.mutable[key]}), flatten({key: have_value})
         differences += [Difference(path, seen.get(path), written.get(path), mutable=True)
                         for path in sorted(set(written) | set(seen)) if not same(written.get(path), seen.get(path))]
     return Comparison(tuple(differences), not_comparable, unflatten(recorded))
@@ -275,6 +278,8 @@ def _entry(lock: Lock | None, desired: DesiredResource, generation, comparison: 
     entry = (lock.entries.get(desired.name) if lock else None) or LockEntry.new(desired)
     immutable = comparison.live_immutable if comparison.immutable_differs else desired.immutable
     mutable = {k: generation.live[k] for k in desired.mutable if k in generation.live}
+    if isinstance(mutable.get("labels"), dict):  # an import owns the manifest's label keys, not the others
+        mutable["labels"] = {k: v for k, v in mutable["labels"].items() if k in desired.mutable["labels"]}
     imported = Imported(key=generation.key, at=utc_now(), accepted=tuple(d.field for d in comparison.differences))
     return entry.with_current(generation, digest=digest, project=desired.project, location=desired.location,
                               spec=AppliedSpec(immutable, mutable, desired.policy.model_dump()),

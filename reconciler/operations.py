@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from reconciler import manifest, refresh
-from reconciler.apply import watch
+from reconciler.apply import follow_ups, watch
 from reconciler.apply.executor import Executor, Outcome
 from reconciler.desired import DIGEST_ALGORITHM, Config, DesiredState
-from reconciler.errors import UserError
+from reconciler.errors import Unauthenticated, UserError
 from reconciler.observed import Generation, ObservedState, name_tail
-from reconciler.plan import planfile, planner
+from reconciler.plan import binding, planfile, planner
 from reconciler.plan.model import Plan
+from reconciler.platforms import base_models
 from reconciler.state.backend import StateBackend
 from reconciler.state.journal import Journal
 from reconciler.state.local import LocalBackend
@@ -46,10 +47,12 @@ class Workspace:
     clients: Any = None
     observed: ObservedState = field(default_factory=ObservedState)
     observed_at: float = 0.0  # time.monotonic() when the live state was listed
+    targets: frozenset[str] = frozenset()  # --target: only what these (and what they tune on) need is read
 
     def scopes(self) -> list[tuple[str, str | None, str | None]]:
-        scopes = {r.scope for r in self.desired.resources.values()}
-        scopes |= {(e.platform, e.project, e.location) for e in (self.lock.entries.values() if self.lock else ())}
+        desired, lock = needed(self.desired, self.lock, self.targets)
+        scopes = {r.scope for r in desired.resources.values()}
+        scopes |= {(e.platform, e.project, e.location) for e in (lock.entries.values() if lock else ())}
         return sorted(scopes, key=lambda s: tuple(x or "" for x in s))
 
     def platforms(self) -> set[str]:
@@ -60,7 +63,7 @@ class Workspace:
         records = self.lock.generations() if self.lock else []
         self.observed = refresh.refresh(
             self.scopes(),
-            refresh.claims(self.desired, self.lock),
+            refresh.claims(*needed(self.desired, self.lock, self.targets)),
             clients=self.clients,
             operations={g.model: g.operation for g in records if g.operation and g.model},
         )
@@ -73,12 +76,18 @@ class Workspace:
     def plan(self, targets: frozenset[str] = frozenset(), replace: frozenset[str] = frozenset()) -> Plan:
         self._check_names("--target", targets, allow_lock=True)
         self._check_names("--replace", replace, allow_lock=False)
+        targets = selected_targets(self.desired, targets)
         options = planner.Options(targets=targets, replace=replace, digest_algorithm=DIGEST_ALGORITHM,
-                                  root=self.root, created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
-        return planner.plan(self.desired, self.observed, self.lock, options)
+                                  root=_portable(self.root), created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        plan = planner.plan(self.desired, self.observed, self.lock, options)
+        base_models.check(plan, self.desired, self.clients)  # before anything is paid for
+        return plan
 
-    def check_fresh(self, saved: Plan) -> None:
-        planfile.check_fresh(saved, self.lock, self.desired, self.observed)
+    def reviewed(self, saved: Plan) -> tuple[Plan, Plan]:
+        """What of the saved plan may be carried out now (planfile.verify), and the fresh plan it came from."""
+        fresh = self.plan(frozenset(saved.targets), frozenset(saved.replace))
+        now = binding.inputs(saved.inputs, self.desired, self.lock, self.observed)
+        return planfile.verify(saved, fresh, self.lock, now), fresh
 
     def _check_names(self, flag: str, names: frozenset[str], *, allow_lock: bool) -> None:
         known = set(self.desired.resources) | (set(self.lock.entries) if allow_lock and self.lock else set())
@@ -88,20 +97,61 @@ class Workspace:
                             f"(known: {', '.join(sorted(known)) or 'none'})")
 
 
+def selected_targets(desired: DesiredState, targets: frozenset[str]) -> frozenset[str]:
+    """The names a plan covers when the path given is part of its root (`desired.selected`: a sub-directory or a
+    file): those under it, as if each were a --target, so that nothing outside it is removed or adopted; with
+    --target, only names under it. An empty selection is refused: no targets would mean every manifest."""
+    selected = desired.selected
+    if selected is None:
+        return targets
+    root = desired.config.root
+    if not selected:
+        raise UserError(f"no manifests under the path given: nothing to plan (its manifest root is {root}; "
+                        f"removals of manifests are planned only from the root)")
+    outside = sorted(targets - selected)
+    if outside:
+        raise UserError(f"--target {', '.join(outside)}: not under the path given (root {root}); run on the root "
+                        "to plan it")
+    return targets or selected
+
+
+def _portable(root: str) -> str:
+    """A root as a saved plan records it: relative to the working directory, so another checkout can apply it."""
+    try:
+        return Path(os.path.relpath(root)).as_posix()
+    except ValueError:  # another drive (Windows): nothing relative to say
+        return root
+
+
+def needed(desired: DesiredState, lock: Lock | None, targets: frozenset[str]) -> tuple[DesiredState, Lock | None]:
+    """The manifests and lock entries a run on `targets` (and what they tune on) needs; all without targets.
+    What is not needed is neither read nor connected to: a Vertex-only --target needs no Gemini credentials."""
+    if not targets:
+        return desired, lock
+    from dataclasses import replace
+
+    from reconciler.plan import order
+
+    names = order.select(targets, desired.resources, targets)
+    narrowed = replace(desired, resources={n: r for n, r in desired.resources.items() if n in names})
+    return narrowed, replace(lock, entries={n: e for n, e in lock.entries.items() if n in names}) if lock else None
+
+
 @contextmanager
 def open_workspace(path: str, *, api_endpoint: str | None = None, emulator: bool = False,
-                   connect_apis: bool = True, limiter: Any = None) -> Iterator[Workspace]:
+                   connect_apis: bool = True, limiter: Any = None,
+                   targets: frozenset[str] = frozenset()) -> Iterator[Workspace]:
     desired = manifest.load(path)
     with open_backend(desired.config, api_endpoint=api_endpoint, emulator=emulator) as backend:
         workspace = Workspace(root=str(Path(path).resolve()), desired=desired, backend=backend,
-                              lock=backend.read())
+                              lock=backend.read(), targets=targets)
         if not connect_apis:
             yield workspace
             return
         from reconciler.platforms.connect import connect
 
         with connect(workspace.platforms(), api_endpoint=api_endpoint, emulator=emulator,
-                     limiter=limiter) as clients:
+                     limiter=limiter, quota_project=desired.config.quota_project) as clients:
             workspace.clients = clients
             yield workspace
 
@@ -174,6 +224,7 @@ class ApplyOptions:
     parallelism: int = 8
     poll_interval: float = 5.0
     lock_timeout: float = 0.0  # seconds to wait for another run's state lock
+    reviewed_only: bool = False  # carry out only the follow-ups reviewed plans authorized (nothing to confirm)
 
 
 @dataclass
@@ -194,12 +245,21 @@ def apply(workspace: Workspace, saved: Plan | None, options: ApplyOptions, liste
         workspace.lock = workspace.backend.read()
         workspace.refresh()
         if saved:
-            workspace.check_fresh(saved)
-        plan = saved or workspace.plan(options.targets, options.replace)
+            plan, fresh = workspace.reviewed(saved)
+            if workspace.lock and saved.id in workspace.lock.applied_plans:
+                listener.say(f"Plan {saved.id} was already applied; only the follow-ups it reviewed are left "
+                             f"({len(plan.changes) or 'none'}).")
+            left = planfile.left_out(plan, fresh)
+            if left:
+                listener.warn(f"left alone: {len(left)} change(s) the reviewed plan does not show "
+                              f"({', '.join(sorted({c.name for c in left})[:10])}); review them in a new plan")
+        else:
+            fresh = workspace.plan(options.targets, options.replace)
+            plan = _reviewed_only(fresh) if options.reviewed_only else fresh
         listener.planned(plan)
         if not plan.has_changes:
             return ApplyResult(plan)
-        if not saved:
+        if not saved and not options.reviewed_only:
             listener.confirm(plan)
         with Journal(workspace.backend, workspace.lock or Lock.empty(DIGEST_ALGORITHM)) as journal:
             waiter = _upstream_waiter(workspace, journal, options, listener) if options.wait else None
@@ -207,6 +267,8 @@ def apply(workspace: Workspace, saved: Plan | None, options: ApplyOptions, liste
                                 parallelism=options.parallelism, stop=stop, wait_for_upstream=waiter,
                                 observed_at=workspace.observed_at, report=listener.did)
             outcomes = executor.run(plan)
+            journal.update_lock(lambda lock: follow_ups.record(lock, plan, fresh, outcomes, saved.id if saved
+                                                               else plan.id, applied=bool(saved)))
             journal.flush()  # before anything is shown as done
             listener.outcomes(outcomes)
             # with --wait a deferral means the upstream did not succeed: the apply did not do what it said
@@ -218,10 +280,48 @@ def apply(workspace: Workspace, saved: Plan | None, options: ApplyOptions, liste
     return ApplyResult(plan, outcomes, failed)
 
 
+def refresh_only(workspace: Workspace, options: ApplyOptions, listener: Listener) -> list[str]:
+    """`apply --refresh-only`: record in the state what is live for what it records (a job ended, a model was
+    deleted out of band), and nothing else: no API call changes anything. The names whose entry changed."""
+    with workspace.backend.lock("reconciler apply --refresh-only", timeout=options.lock_timeout,
+                                waiting=listener.lock_busy):
+        workspace.lock = workspace.backend.read()
+        if workspace.lock is None:
+            return []
+        workspace.refresh()
+        before = workspace.lock
+        with Journal(workspace.backend, before) as journal:
+            journal.observe(workspace.observed.generations)
+            journal.update_many({name: _gone(workspace.observed) for name in before.entries})
+        after = journal.lock
+    return sorted(name for name in before.entries if after.entries.get(name) != before.entries[name])
+
+
+def _gone(observed: ObservedState) -> Callable[[Any], Any]:
+    """A recorded current model that refresh no longer finds (deleted out of band: refresh read every scope the
+    state names, or failed) is recorded as gone; the entry stays, so the plan keeps saying it needs attention."""
+    from dataclasses import replace
+
+    def record(entry: Any) -> Any:
+        generation = entry.current if entry else None
+        if generation is None or not generation.model_exists or observed.find(generation.key) is not None:
+            return entry
+        return replace(entry, current=replace(generation, model_exists=False))
+    return record
+
+
+def _reviewed_only(fresh: Plan) -> Plan:
+    """`apply --reviewed-only`: the follow-ups earlier reviewed plans authorized, and nothing else."""
+    from dataclasses import replace
+
+    return replace(fresh, changes=tuple(c for c in fresh.changes if c.reviewed_in and c.is_change))
+
+
 def status(workspace: Workspace) -> dict[str, Generation | None]:
-    """Every generation the lock calls current, as live now (None: it no longer exists)."""
-    recorded = workspace.lock.current() if workspace.lock else {}
-    return {name: watch.poll(g, workspace.clients) for name, g in recorded.items()}
+    """Every generation the lock calls current, as live now (None: it no longer exists): read through the
+    listings, a page set per scope however many there are (`watch.observe`)."""
+    recorded = workspace.lock.current(workspace.desired.selected) if workspace.lock else {}  # None: all
+    return watch.observe(recorded, workspace.clients)
 
 
 def wait(workspace: Workspace, lock: Lock | None, names: set[str] | None, options: ApplyOptions,
@@ -234,7 +334,7 @@ def wait(workspace: Workspace, lock: Lock | None, names: set[str] | None, option
     if not recorded:
         listener.say("Nothing in flight.")
         return True
-    with listener.waiting(recorded) as show:
+    with listener.waiting(recorded) as show, resumable(workspace.root):
         final = watch.watch(recorded, workspace.clients, timeout=options.timeout, interval=options.poll_interval,
                             on_update=show, stop=stop.is_set)
     on_final(final)
@@ -243,6 +343,17 @@ def wait(workspace: Workspace, lock: Lock | None, names: set[str] | None, option
         listener.say(f"Stopped waiting after the timeout; still running (nothing was cancelled): "
                      f"{', '.join(still)}. Resume with `reconciler wait`.")
     return all(g is not None and g.phase == "succeeded" for g in final.values() if g is None or not g.active)
+
+
+@contextmanager
+def resumable(root: str) -> Iterator[None]:
+    """Credentials that stop working while waiting (a static token expires) lose nothing: say how to resume."""
+    try:
+        yield
+    except Unauthenticated as err:
+        raise Unauthenticated(f"{err.api_message}; nothing was cancelled and the lock records every job: renew "
+                              f"the credentials, then run `reconciler wait {root}` to resume waiting",
+                              method=err.method, url=err.url, http_status=err.http_status) from None
 
 
 def _upstream_waiter(workspace: Workspace, journal: Journal, options: ApplyOptions,

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from reconciler import platforms
-from reconciler.observed import ObservedState
+from reconciler.observed import Generation, ObservedState
 from reconciler.ownership import Claims, Recorded
 
 if TYPE_CHECKING:
@@ -79,6 +79,21 @@ def refresh(scopes: Iterable[tuple], claims: Claims, clients: Mapping[str, Any] 
         generations = [g for join in joins for g in join()]
     return ObservedState(generations=tuple(sorted(generations, key=lambda g: (g.owner, g.create_time, g.key))),
                          scopes=tuple(s.key for ss in by_platform.values() for s in ss))
+
+
+def observe(generations: Mapping[str, Generation], clients: Mapping[str, Any] | Any, *,
+            max_workers: int = 8) -> dict[str, Generation | None]:
+    """Each recorded generation (by manifest name) as live now (None: it no longer exists), read as `refresh`
+    reads: through each platform's listings, a page set per scope whatever their number, every platform and
+    every GET concurrently (under the clients' rate limiters). A generation no platform follows is returned as is."""
+    by_platform: dict[str, list[Generation]] = {}
+    for g in generations.values():
+        by_platform.setdefault(g.platform, []).append(g)
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="observe") as pool:
+        joins = [platforms.get(name).observe(clients[name], followed, pool.submit)
+                 for name, followed in sorted(by_platform.items())]
+        now = {key: found for join in joins for key, found in join().items()}
+    return {name: now[g.key] if g.key in now else g for name, g in generations.items()}
 
 
 def _distinct(scopes: Iterable[tuple]) -> list[Scope]:

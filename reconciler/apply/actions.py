@@ -25,7 +25,7 @@ def adopt(ctx: Context, change: Change) -> str:
         base = entry or (LockEntry.new(desired) if desired else LockEntry.orphan(generation, *_scope_of(generation)))
         matches = desired is not None and digest_matches(desired.digest, generation.digest)
         return base.with_current(generation, digest=desired.digest if matches else generation.digest,
-                                 spec=AppliedSpec.of(desired) if matches else base.spec)
+                                 spec=AppliedSpec.of(desired, base.spec) if matches else base.spec)
     ctx.journal.update(change.name, record)
     return f"recorded {generation.key} in the lock"
 
@@ -41,15 +41,18 @@ def update(ctx: Context, change: Change) -> str:
     if generation is None or not generation.model:
         raise NotFound(f"{change.name}: the model to update is gone since the plan was made")
     fields = sorted({d.path.split(".")[0] for d in change.diffs} - {"policy"})  # policy lives in the lock only
-    mask = ctx.platform(desired.platform).patch(ctx.client(desired.platform), desired, generation, fields) \
-        if fields else []
+    recorded = ctx.journal.entry(change.name)
+    owned = recorded.spec.owned_labels if recorded else frozenset()
+    mask = ctx.platform(desired.platform).patch(ctx.client(desired.platform), desired, generation, fields,
+                                                owned) if fields else []
 
     def record(entry: LockEntry | None) -> LockEntry | None:
         if entry is None:
             return None
         live = {**(entry.current.live if entry.current else {}), **{f: desired.mutable.get(f) for f in fields}}
         current = replace(entry.current, live=live) if entry.current else None
-        return replace(entry, spec=AppliedSpec.of(desired), current=current, protect=desired.policy.protect)
+        spec = AppliedSpec.of(desired, None if "labels" in fields else entry.spec)  # a labels patch set them all
+        return replace(entry, spec=spec, current=current, protect=desired.policy.protect)
     ctx.journal.update(change.name, record)
     return f"patched {', '.join(mask)} on {generation.model}" if mask else "recorded the new policy"
 

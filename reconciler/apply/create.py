@@ -104,12 +104,20 @@ def _create(ctx: Context, desired: DesiredResource, intent: Intent,
             throttled += 1  # refused, not performed; the shared limiter already holds every worker back
             if throttled >= THROTTLED_ATTEMPTS:
                 raise
-        except AlreadyExists:  # a deterministic id exists, so an earlier create landed
+        except AlreadyExists as conflict:  # a deterministic id exists, so an earlier create landed
             for attempt in range(CREATE_ATTEMPTS):  # a read right after may not see it yet: look again
                 found = _find_created(ctx, desired, intent)
                 if found is not None:
                     return found, False
                 ctx.sleep(min(8.0, 0.5 * 2 ** attempt))
+            key = platform.occupant(desired)
+            if key:  # the id is there (409) yet never readable as ours (404): another account's, never adopted
+                raise AlreadyExists(f"{desired.name}: the id {key} is taken by someone else (the create answered "
+                                    f"409; looking it up answers 404): tuned-model ids are one global namespace; "
+                                    "it is not adopted and nothing was created: set a `stack:` in "
+                                    "reconciler.yaml (it is mixed into the id) or rename the manifest",
+                                    method=conflict.method, url=conflict.url,
+                                    http_status=conflict.http_status) from None
             raise
         except AMBIGUOUS:
             ambiguous += 1

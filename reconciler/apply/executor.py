@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from reconciler.apply import actions, create
+from reconciler.apply import actions, create, watch
 from reconciler.apply.context import Context, Deferred, Interrupted
 from reconciler.desired import DesiredState
 from reconciler.errors import ApiError
@@ -88,6 +88,8 @@ class Executor:
             if upstream is not None and change.action in ("train", "retrain"):
                 upstream.result()
             try:
+                if change.after and change.action not in ("train", "retrain"):
+                    self._follow_up_ready(change)
                 detail = HANDLERS[change.action](self.context, change)
             except Deferred as deferred:
                 outcomes.append(Outcome(change.name, change.action, "deferred", str(deferred)))
@@ -100,3 +102,16 @@ class Executor:
             outcomes.append(Outcome(change.name, change.action, "done", detail))
             self.report(f"{change.symbol} {change.action} {change.name}: {detail}")
         return outcomes
+
+    def _follow_up_ready(self, change: Change) -> None:
+        """A follow-up (the retire of the model a retrain supersedes) starts only once the retrain succeeded:
+        at once, after waiting (--wait), or in a later apply (Deferred: the lock keeps it as reviewed)."""
+        ctx = self.context
+        entry = ctx.journal.entry(change.after)
+        live = watch.poll(entry.current, ctx.clients) if entry and entry.current else None
+        if live is not None and live.active and ctx.wait_for_upstream is not None:
+            live = ctx.wait_for_upstream(change.after)
+        if live is None or live.phase != "succeeded" or not live.model:
+            state = live.phase if live else "not started"
+            raise Deferred(f"waits for the retrained {change.after} to succeed (it is {state}); reviewed: a later "
+                           "apply carries it out once it has, or use --wait")

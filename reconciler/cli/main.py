@@ -55,7 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return EXIT_OK
     except ReconcilerError as err:
-        print(f"error: {err}", file=sys.stderr)
+        from reconciler.render.untrusted import for_terminal  # an API's message may hold escape sequences
+
+        print(f"error: {for_terminal(str(err))}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -64,7 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         import traceback
 
         traceback.print_exc()
-        print(f"internal error (a bug in reconciler, please report it): {err!r}", file=sys.stderr)
+        from reconciler.render.untrusted import for_terminal
+
+        print(f"internal error (a bug in reconciler, please report it): {for_terminal(repr(err))}", file=sys.stderr)
         return EXIT_BUG
 
 

@@ -102,12 +102,20 @@ def workspace(args: argparse.Namespace, path: str, **kwargs) -> Iterator:
     select_workspace(args)
     with _api_endpoint(args) as (endpoint, emulator):
         with open_workspace(path, api_endpoint=endpoint, emulator=emulator, **kwargs) as opened:
+            announce_root(args, path, opened.desired, opened.lock)
             yield opened
 
 
 def print_warnings(warnings) -> None:
     for warning in warnings:
-        print(warning, file=sys.stderr)
+        print(_inert(str(warning)), file=sys.stderr)
+
+
+def _inert(text: str) -> str:
+    """A line that may quote a server or a manifest, without escape sequences or controls (render.untrusted)."""
+    from reconciler.render.untrusted import for_terminal
+
+    return for_terminal(text)
 
 
 def poll_interval() -> float:
@@ -161,7 +169,7 @@ class Terminal:
         self._lock_notice = -LOCK_NOTICE_EVERY
 
     def warn(self, message: str) -> None:
-        print(message, file=sys.stderr)
+        print(_inert(message), file=sys.stderr)
 
     def planned(self, plan) -> None:
         from reconciler import render
@@ -181,7 +189,7 @@ class Terminal:
             raise UserError("apply cancelled: nothing was changed")
 
     def did(self, line: str) -> None:
-        self.out.print(line, markup=False, highlight=False)
+        self.out.print(_inert(line), markup=False, highlight=False)
 
     def outcomes(self, outcomes) -> None:
         from reconciler import render
@@ -194,7 +202,7 @@ class Terminal:
         return render.live_progress(self.out, generations)
 
     def say(self, message: str) -> None:
-        self.out.print(message)
+        self.out.print(_inert(message), markup=False, highlight=False)
 
     def lock_busy(self, holder, seconds_left: float) -> None:
         """At most one line per LOCK_NOTICE_EVERY seconds while waiting for another run's state lock."""
@@ -203,5 +211,27 @@ class Terminal:
             return
         self._lock_notice = now
         who = holder.describe() if holder else "another run"
-        print(f"waiting for the state lock held by {who}; giving up in {seconds_left:.0f}s", file=sys.stderr,
+        print(_inert(f"waiting for the state lock held by {who}; giving up in {seconds_left:.0f}s"), file=sys.stderr,
               flush=True)
+
+
+_DOING = {"plan": "planning", "apply": "applying", "status": "showing", "wait": "waiting for",
+          "validate": "validating"}
+
+
+def announce_root(args: argparse.Namespace, path: str, desired, lock=None) -> None:
+    """On stderr, when `path` is part of a manifest root (a sub-directory or a file of it): which root, which
+    state and which of its manifests this command acts on. Nothing is said when `path` is the root."""
+    if desired.selected is None:
+        return
+    config = desired.config
+    state = (f"lock {config.lock_path}" if config.state.backend == "local"
+             else f"state gs://{config.state.bucket}/{config.state.prefix}")
+    doing = _DOING.get(getattr(args, "command", ""), "selecting")
+    line = (f"using root {config.root}{os.sep} (reconciler.yaml; {state}); {doing} {len(desired.selected)} of "
+            f"{len(desired.resources)} manifests under {path}")
+    only_locked = sorted(set(lock.entries) - set(desired.resources)) if lock is not None else []
+    if only_locked:
+        line += (f"; {len(only_locked)} removed manifest(s) the lock still records are left alone (removals are "
+                 f"planned only from the root)")
+    print(_inert(line), file=sys.stderr)

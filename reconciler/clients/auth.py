@@ -22,6 +22,7 @@ from reconciler.clients.redact import redact_text, redact_url
 from reconciler.errors import TransportError, Unauthenticated, UserError
 
 TOKEN_ENV = "GOOGLE_OAUTH_ACCESS_TOKEN"  # the variable Terraform's google provider reads
+QUOTA_PROJECT_ENV = "GOOGLE_CLOUD_QUOTA_PROJECT"  # google-auth's variable; reconciler.yaml `quotaProject` below it
 API_KEY_ENVS = ("GOOGLE_API_KEY", "GEMINI_API_KEY")  # google-genai's order: GOOGLE_API_KEY wins
 ENDPOINT_ENV = "RECONCILER_API_ENDPOINT"
 EMULATOR_TOKEN = "emulator-token"
@@ -29,14 +30,24 @@ EMULATOR_API_KEY = "emulator-key"
 
 
 class BearerToken(httpx.Auth):
-    """A fixed OAuth access token (never refreshed)."""
+    """A fixed OAuth access token (never refreshed), with the quota project to bill, if any.
 
-    def __init__(self, token: str):
-        self._token = token
+    A 401 means the token expired or was revoked: there is nothing to refresh, so the call fails at once with an
+    Unauthenticated that says so and what to do (`source`: where the token came from, for that message)."""
+
+    def __init__(self, token: str, quota_project: str | None = None, source: str = TOKEN_ENV):
+        self._token, self.quota_project, self.source = token, quota_project, source
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
+        if self.quota_project:
+            request.headers["x-goog-user-project"] = self.quota_project
+        response = yield request
+        if response.status_code == 401:
+            raise Unauthenticated(
+                f"the access token from {self.source} was refused (expired or revoked); it is never refreshed "
+                f"(gcloud's last about an hour): set a fresh one, or use Application Default Credentials, which "
+                f"refresh themselves", method=request.method, url=_host(request.url), http_status=401)
 
     def __repr__(self) -> str:
         return "BearerToken(<redacted>)"
@@ -82,10 +93,14 @@ class GoogleCredentials(httpx.Auth):
     """google-auth credentials (ADC, service account, user) as an `httpx.Auth`.
 
     Refreshes before a request when the token is missing or expired, and once more after a 401.
-    `before_request` also adds `x-goog-user-project` when the credentials carry a quota project.
+    `before_request` also adds `x-goog-user-project` when the credentials carry a quota project; `quota_project`
+    (GOOGLE_CLOUD_QUOTA_PROJECT, else reconciler.yaml `quotaProject`) replaces theirs.
     """
 
-    def __init__(self, credentials: google.auth.credentials.Credentials, token_client: httpx.Client):
+    def __init__(self, credentials: google.auth.credentials.Credentials, token_client: httpx.Client,
+                 quota_project: str | None = None):
+        if quota_project and isinstance(credentials, google.auth.credentials.CredentialsWithQuotaProject):
+            credentials = credentials.with_quota_project(quota_project)
         self.credentials = credentials
         self._request = HttpxRequest(token_client)
         self._lock = threading.Lock()  # workers share one credentials object; refresh it once
@@ -125,18 +140,26 @@ def api_key(env: Mapping[str, str]) -> ApiKey | None:
     return ApiKey(key) if key else None
 
 
+def quota_project(env: Mapping[str, str], configured: str | None = None) -> str | None:
+    """The project to bill OAuth calls to: GOOGLE_CLOUD_QUOTA_PROJECT, else reconciler.yaml `quotaProject`, else
+    None (ADC's own quota project, if it carries one, still applies)."""
+    return env.get(QUOTA_PROJECT_ENV) or configured or None
+
+
 def oauth(env: Mapping[str, str], scopes: tuple[str, ...], *, token_client: httpx.Client, no_credentials: str,
           adc: Callable[..., tuple[google.auth.credentials.Credentials, str | None]] = google.auth.default,
           ) -> httpx.Auth:
     """GOOGLE_OAUTH_ACCESS_TOKEN, else Application Default Credentials for `scopes`; else a UserError that
-    starts with `no_credentials` (what to do)."""
+    starts with `no_credentials` (what to do). The quota project is `quota_project(env)` (connect puts
+    reconciler.yaml's in `env`)."""
+    billed = quota_project(env)
     if env.get(TOKEN_ENV):
-        return BearerToken(env[TOKEN_ENV])
+        return BearerToken(env[TOKEN_ENV], billed)
     try:
         credentials, _project = adc(scopes=list(scopes), request=HttpxRequest(token_client, timeout=3.0))
     except google.auth.exceptions.DefaultCredentialsError as exc:
         raise UserError(f"{no_credentials} (Application Default Credentials: {_first_line(exc)})") from None
-    return GoogleCredentials(credentials, token_client)
+    return GoogleCredentials(credentials, token_client, billed)
 
 
 def resolve_endpoint(flag: str | None, env: Mapping[str, str] | None = None) -> str | None:

@@ -27,7 +27,9 @@ class GeminiClient:
     def __init__(self, http: httpx.Client, *, endpoint: str | None = None, policy: RetryPolicy | None = None,
                  limiter: RateLimiter | None = None, sleep: Callable[[float], None] = time.sleep,
                  session: Session | None = None):
-        self.session = session or Session(http, policy=policy, limiter=limiter, sleep=sleep)
+        # one quota bucket for the whole API (it counts per project; a run uses one)
+        self.session = session or Session(http, policy=policy, limiter=limiter, sleep=sleep,
+                                          bucket=lambda url: "generativelanguage")
         self.endpoint = endpoint.rstrip("/") if endpoint else None
 
     def __repr__(self) -> str:
@@ -40,6 +42,14 @@ class GeminiClient:
         """Operation. Sent once: a repeat with the same id answers AlreadyExists, which the caller adopts."""
         return self.session.call("POST", self.url("tunedModels"), params={"tunedModelId": tuned_model_id},
                                  body=body, idempotent=False)
+
+    def get_model(self, name: str) -> dict:
+        """A base model (`models/...`): its `supportedGenerationMethods` say whether it can be tuned."""
+        name = name if name.startswith("models/") else f"models/{name}"
+        return self.session.call("GET", self.url(name), idempotent=True)
+
+    def list_models(self, page_size: int = MAX_PAGE_SIZE) -> Iterator[dict]:
+        return self.session.pages(self.url("models"), "models", {"pageSize": page_size})
 
     def get_tuned_model(self, name: str) -> dict:
         return self.session.call("GET", self.url(tuned_model_name(name)), idempotent=True)
@@ -64,5 +74,5 @@ class GeminiClient:
         return self.session.pages(self.url(f"{tuned_model_name(tuned_model)}/operations"), "operations",
                                   {"pageSize": page_size})
 
-    def wait_operation(self, operation: dict, timeout: float = 600.0) -> dict:
+    def wait_operation(self, operation: dict, timeout: float | None = None) -> dict:
         return poll_operation(self.get_operation, operation, timeout=timeout, sleep=self.session.sleep)

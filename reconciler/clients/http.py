@@ -1,8 +1,9 @@
 """The one HTTP policy both API clients share.
 
 Timeouts and a total deadline per request, a response size cap, retries with exponential backoff and full jitter
-(idempotent calls only), `Retry-After` and `google.rpc.RetryInfo`, a token-bucket rate limiter shared by every
-worker, pagination, and the single place where an answer becomes a decoded JSON object or a typed `ApiError`:
+(idempotent calls only), `Retry-After` and `google.rpc.RetryInfo`, token-bucket rate limiters shared by every
+worker (one per quota bucket: `RateLimits`), pagination, and the single place where an answer becomes a decoded
+JSON object or a typed `ApiError`:
 a google.rpc error envelope (`rpc`), a transport failure, or a success that is not one (`responses`: a redirect,
 a body that is not a JSON object, an `error` in a 2xx; a listing page whose collection is not a list).
 
@@ -97,6 +98,40 @@ class RateLimiter:
         return f"RateLimiter(rate={self.rate}, burst={int(self.burst)})"
 
 
+class RateLimits:
+    """One `RateLimiter` per quota bucket, each `rate` requests/s (up to `burst` saved), made on first use: the
+    services count quota per bucket (Vertex AI per project and region, the Gemini API per project), so a 429
+    in one bucket pauses only the workers calling into it, and two regions never throttle each other.
+    A `Session` asks for the limiter of each call's bucket (`bucket(key)`), its key chosen by the API client."""
+
+    def __init__(self, rate: float = 50.0, burst: int | None = None, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        burst = max(1, int(rate)) if burst is None else burst
+        RateLimiter(rate, burst)  # the same ValueError for a bad rate or burst, at once
+        self.rate, self.burst = rate, burst
+        self._clock, self._sleep = clock, sleep
+        self._lock = threading.Lock()
+        self._buckets: dict[str, RateLimiter] = {}
+
+    def bucket(self, key: str) -> RateLimiter:
+        with self._lock:
+            limiter = self._buckets.get(key)
+            if limiter is None:
+                limiter = self._buckets[key] = RateLimiter(self.rate, self.burst, clock=self._clock,
+                                                           sleep=self._sleep)
+            return limiter
+
+    def buckets(self) -> dict[str, RateLimiter]:
+        with self._lock:
+            return dict(self._buckets)
+
+    def __repr__(self) -> str:
+        return f"RateLimits(rate={self.rate} per bucket, burst={self.burst})"
+
+
+Limiter = RateLimiter | RateLimits
+
+
 class Session:
     """Sends API calls through one `httpx.Client` under the shared policy; returns decoded JSON bodies.
 
@@ -110,11 +145,15 @@ class Session:
     """
 
     def __init__(self, client: httpx.Client, *, policy: RetryPolicy | None = None,
-                 limiter: RateLimiter | None = None, sleep: Callable[[float], None] = time.sleep,
-                 random: Callable[[], float] = _random.random, clock: Callable[[], float] = time.time):
+                 limiter: Limiter | None = None, sleep: Callable[[float], None] = time.sleep,
+                 random: Callable[[], float] = _random.random, clock: Callable[[], float] = time.time,
+                 bucket: Callable[[str], str] = lambda url: ""):
+        """limiter: one RateLimiter for every call, or RateLimits: the limiter of each call's quota bucket,
+        `bucket(url)` (the API client knows how its service counts quota)."""
         self.client = client
         self.policy = policy or RetryPolicy()
         self.limiter = limiter
+        self.bucket = bucket
         self.sleep, self.random, self.clock = sleep, random, clock
 
     def __repr__(self) -> str:
@@ -136,10 +175,11 @@ class Session:
         payload = {"json": body} if body is not None else {}
         if content is not None:
             payload = {"content": content}
+        limiter = self.limiter.bucket(self.bucket(url)) if isinstance(self.limiter, RateLimits) else self.limiter
         for attempt in range(1, self.policy.max_attempts + 1):
             last = attempt == self.policy.max_attempts
-            if self.limiter is not None:
-                self.limiter.acquire()
+            if limiter is not None:
+                limiter.acquire()
             try:  # a BadResponse (and a DeadlineExceeded: an answer dripping in) is raised, never retried
                 response, answer = self._send(method, url, params, payload, headers)
             except httpx.TransportError as exc:
@@ -153,8 +193,8 @@ class Session:
                 return response, answer
             error = translate_error(response, answer)
             delay = self._delay(attempt, _server_delay(response, error, self.clock))
-            if response.status_code == 429 and self.limiter is not None:
-                self.limiter.pause(delay)  # throttling is shared: every worker under this limiter waits
+            if response.status_code == 429 and limiter is not None:
+                limiter.pause(delay)  # throttling is shared: every worker calling into this quota bucket waits
             if last or not idempotent or response.status_code not in RETRYABLE_HTTP_STATUSES:
                 raise error
             self._wait(attempt, error, delay)
@@ -238,19 +278,26 @@ def _has_request(exc: httpx.TransportError) -> bool:
     return True
 
 
-def poll_operation(get: Callable[[str], dict], operation: dict, *, timeout: float,
+def poll_operation(get: Callable[[str], dict], operation: dict, *, timeout: float | None = None,
                    sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-                   initial_delay: float = 1.0, max_delay: float = 10.0) -> dict:
-    """Poll `get(name)` until the operation is done; its error, if any, raised as a typed ApiError."""
-    deadline, delay = clock() + timeout, initial_delay
+                   initial_delay: float = 1.0, max_delay: float = 30.0, progress_every: float = 60.0) -> dict:
+    """Poll `get(name)` until the operation is done, with backoff (1 s growing to `max_delay`) and for as long as it
+    takes (real undeploys and deletes take minutes) unless `timeout` is given; its error, if any, raised as a typed
+    ApiError. Progress is logged every `progress_every` seconds. Nothing is lost by stopping: the resources say
+    where they are, and the next run carries on from there."""
+    started = clock()
+    deadline, delay, told = (None if timeout is None else started + timeout), initial_delay, started
     operation = responses.operation(operation)
     while not operation.get("done"):
-        remaining = deadline - clock()
-        if remaining <= 0:
+        remaining = None if deadline is None else deadline - clock()
+        if remaining is not None and remaining <= 0:
             raise DeadlineExceeded(f"operation {operation.get('name')} not done after {timeout:g}s")
-        sleep(min(delay, remaining))
+        sleep(delay if remaining is None else min(delay, remaining))
         delay = min(delay * 1.5, max_delay)
         operation = responses.operation(get(operation["name"]))
+        if clock() - told >= progress_every:
+            told = clock()
+            log.warning("still waiting for operation %s (%.0fs so far)", operation.get("name"), told - started)
     if operation.get("error") is not None:
         raise error_from_status(operation["error"], method="OPERATION", url=operation.get("name", ""))
     return operation

@@ -6,6 +6,8 @@ means for the plan, is the caller's business.
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 
@@ -13,8 +15,14 @@ import httpx
 
 from reconciler.clients.http import RateLimiter, RetryPolicy, Session, poll_operation
 from reconciler.clients.redact import redact_url
+from reconciler.errors import FailedPrecondition, NotOwned
+from reconciler.errors import InvalidArgument
+
+log = logging.getLogger("reconciler.vertex")
+_LABEL_TERM = re.compile(r'\s*labels\.([A-Za-z0-9_-]+)\s*=\s*"([^"\\]*)"\s*')
 
 API_VERSION = "v1"
+RELEASE_WINDOW = 600.0  # seconds a delete refused right after an undeploy is retried (python-aiplatform#2807)
 DEFAULT_PAGE_SIZE = 1000
 MULTI_REGIONS = frozenset({"us", "eu"})
 
@@ -26,6 +34,16 @@ def vertex_host(location: str) -> str:
     if location in MULTI_REGIONS:
         return f"https://aiplatform.{location}.rep.googleapis.com"
     return f"https://{location}-aiplatform.googleapis.com"
+
+
+def quota_bucket(url: str) -> str:
+    """The quota a call counts against: Vertex AI counts requests per project and region, so the bucket is
+    `projects/P/locations/L` from the URL (the project as spelled: an id and its number are two buckets)."""
+    parts = url.split("?", 1)[0].split("/")
+    for i in range(len(parts) - 3):
+        if parts[i] == "projects" and parts[i + 2] == "locations":
+            return "/".join(parts[i:i + 4])
+    return ""
 
 
 def location_of(name: str) -> str:
@@ -40,9 +58,10 @@ class VertexClient:
     def __init__(self, http: httpx.Client, *, endpoint: str | None = None, policy: RetryPolicy | None = None,
                  limiter: RateLimiter | None = None, page_size: int = DEFAULT_PAGE_SIZE,
                  sleep: Callable[[float], None] = time.sleep, session: Session | None = None):
-        self.session = session or Session(http, policy=policy, limiter=limiter, sleep=sleep)
+        self.session = session or Session(http, policy=policy, limiter=limiter, sleep=sleep, bucket=quota_bucket)
         self.endpoint = endpoint.rstrip("/") if endpoint else None
         self.page_size = page_size
+        self.unfiltered_job_lists: set[str] = set()  # parents whose tuningJobs.list refused a label filter
 
     def __repr__(self) -> str:
         return f"VertexClient(endpoint={redact_url(self.endpoint) if self.endpoint else None!r})"
@@ -62,7 +81,24 @@ class VertexClient:
 
     def list_tuning_jobs(self, parent: str, filter: str | None = None,
                          page_size: int | None = None) -> Iterator[dict]:
-        return self._list(parent, "tuningJobs", filter, page_size)
+        """Label filters are documented for models and endpoints, not for tuning jobs: when the service refuses
+        one here (400 INVALID_ARGUMENT), the jobs are listed unfiltered and the labels compared here, and the
+        parent is remembered for the rest of the run (this client's life). Callers check ownership anyway."""
+        wanted = label_terms(filter)
+        if wanted is not None and parent in self.unfiltered_job_lists:
+            yield from _labelled(self._list(parent, "tuningJobs", None, page_size), wanted)
+            return
+        started = False
+        try:
+            for job in self._list(parent, "tuningJobs", filter, page_size):
+                started = True
+                yield job
+        except InvalidArgument:
+            if wanted is None or started:
+                raise
+            log.info("tuningJobs.list in %s refused the label filter; listing all and filtering here", parent)
+            self.unfiltered_job_lists.add(parent)
+            yield from _labelled(self._list(parent, "tuningJobs", None, page_size), wanted)
 
     def cancel_tuning_job(self, name: str) -> dict:
         """A terminal job answers FailedPrecondition; it is raised as such for the caller to judge."""
@@ -89,6 +125,25 @@ class VertexClient:
         """Operation; fails with FailedPrecondition while any endpoint still serves the model."""
         return self.session.call("DELETE", self.url(name), idempotent=True)
 
+    def delete_model_released(self, name: str, *, version: bool = False, window: float = RELEASE_WINDOW,
+                              before_retry: Callable[[], None] = lambda: None) -> dict:
+        """Delete a model (or, with `version`, the version `name`) and wait for it. A model undeployed moments ago
+        is refused with FailedPrecondition while the service releases it (python-aiplatform#2807): retried with
+        backoff for up to `window` seconds, `before_retry` called before each retry (it may raise to stop)."""
+        delay, waited = 2.0, 0.0
+        while True:
+            try:
+                answer = self.delete_model_version(name) if version else self.delete_model(name)
+                return self.wait_operation(answer)
+            except FailedPrecondition as err:
+                if isinstance(err, NotOwned) or waited + delay > window:
+                    raise
+                log.info("%s is not deletable yet (%s); retrying in %.0fs", name, err.api_message, delay)
+            before_retry()
+            self.session.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 60.0)
+
     def delete_model_version(self, name: str) -> dict:
         """`name` is `.../models/M@V`. Operation; the only version cannot be deleted (use delete_model)."""
         return self.session.call("DELETE", self.url(name, "deleteVersion"), idempotent=True)
@@ -112,8 +167,9 @@ class VertexClient:
     def get_operation(self, name: str) -> dict:
         return self._get(name)
 
-    def wait_operation(self, operation: dict, timeout: float = 600.0) -> dict:
-        """The finished operation; its `error`, if any, raised as the typed ApiError."""
+    def wait_operation(self, operation: dict, timeout: float | None = None) -> dict:
+        """The finished operation (followed with backoff for as long as it takes, unless `timeout`); its `error`,
+        if any, raised as the typed ApiError."""
         return poll_operation(self.get_operation, operation, timeout=timeout, sleep=self.session.sleep)
 
     def _get(self, name: str) -> dict:
@@ -122,3 +178,23 @@ class VertexClient:
     def _list(self, parent: str, collection: str, filter: str | None, page_size: int | None) -> Iterator[dict]:
         params = {"filter": filter, "pageSize": page_size or self.page_size}
         return self.session.pages(self.url(f"{parent}/{collection}"), collection, params)
+
+
+def label_terms(filter: str | None) -> dict[str, str] | None:
+    """`labels.a="x" AND labels.b="y"` -> {"a": "x", "b": "y"}; None for any other filter (or none)."""
+    if not filter:
+        return None
+    terms = {}
+    for part in filter.split(" AND "):
+        match = _LABEL_TERM.fullmatch(part)
+        if match is None:
+            return None
+        terms[match[1]] = match[2]
+    return terms
+
+
+def _labelled(items: Iterator[dict], wanted: dict[str, str]) -> Iterator[dict]:
+    for item in items:
+        labels = item.get("labels") if isinstance(item, dict) else None
+        if isinstance(labels, dict) and all(labels.get(k) == v for k, v in wanted.items()):
+            yield item

@@ -30,10 +30,20 @@ def policy(entry: LockEntry, desired: DesiredResource) -> tuple[FieldDiff, ...]:
     return tuple(replace(d, path=f"policy.{d.path}") for d in values(recorded, desired.policy.model_dump()))
 
 
-def mutable(desired: DesiredResource, current: Generation) -> tuple[FieldDiff, ...]:
-    """The fields the manifest sets, as live now against as written; fields it leaves alone are not drift."""
-    live = {k: current.live.get(k) for k in desired.mutable}
-    return values(live, dict(desired.mutable))
+def mutable(desired: DesiredResource, current: Generation, entry: LockEntry | None = None) -> tuple[FieldDiff, ...]:
+    """The fields the manifest sets, as live now against as written; fields it leaves alone are not drift.
+
+    Labels: only the keys this tool owns are compared, the manifest's and those it applied before (`entry`);
+    a key the manifest dropped that it applied is drift (removed), any other label (the service's system
+    labels, someone else's) never is."""
+    wanted = dict(desired.mutable)
+    owned = frozenset(wanted.get("labels") or ()) | (entry.spec.owned_labels if entry else frozenset())
+    if owned or "labels" in wanted:  # owned labels exist only where the platform has labels
+        wanted["labels"] = dict(wanted.get("labels") or {})
+    live = {k: current.live.get(k) for k in wanted}
+    if "labels" in wanted:
+        live["labels"] = {k: v for k, v in (current.live.get("labels") or {}).items() if k in owned}
+    return values(live, wanted)
 
 
 _PATH_PART = re.compile(r"\['([^']*)'\]|\[(\d+)\]")

@@ -6,11 +6,14 @@ serial, fingerprints of the live state and of the manifests) so that a saved pla
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: content-bound (id, state digest, per-name inputs), root relative
 
 Action = Literal["train", "update", "retrain", "cancel", "delete", "retire", "adopt", "forget", "noop"]
 
@@ -43,6 +46,9 @@ class Change:
     digest: str = ""  # the desired spec digest (train, retrain, update, adopt)
     after: str = ""  # a dependency that must have succeeded first (fromManifest)
     attention: str = ""  # a fact the reviewer should know even if nothing changes (failed job, deleted model)
+    spec: dict = field(default_factory=dict)  # train/retrain: the full planned spec (DesiredResource.to_json)
+    moved_from: str = ""  # train/retrain into another project/location: the scope the old generation lives in
+    reviewed_in: str = ""  # a follow-up a reviewed plan authorized (its id), carried out by a later apply
 
     @property
     def symbol(self) -> str:
@@ -62,10 +68,12 @@ class Plan:
     changes: tuple[Change, ...]
     lock_lineage: str = ""
     lock_serial: int = 0
+    state_digest: str = ""  # the whole state's content when the plan was made
+    inputs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # binding.inputs of what it acts on
     observed_fingerprint: str = ""
     desired_fingerprint: str = ""
     digest_algorithm: str = ""
-    root: str = ""  # manifest path the plan was computed from
+    root: str = ""  # the manifest path, relative to the directory plan ran in (a saved plan applies from any checkout)
     targets: tuple[str, ...] = ()
     replace: tuple[str, ...] = ()
     created_at: str = ""
@@ -75,16 +83,27 @@ class Plan:
     def has_changes(self) -> bool:
         return any(c.is_change for c in self.changes)
 
+    @property
+    def attention(self) -> tuple[Change, ...]:
+        """Facts a reviewer (or a drift check) must see even when nothing changes: they come first everywhere."""
+        return tuple(c for c in self.changes if c.attention)
+
+    @property
+    def id(self) -> str:
+        """A digest of the whole plan: what `apply` names it by, and what an edit to a saved plan breaks."""
+        return content_id(self.to_json(with_id=False))
+
     def counts(self) -> Counter:
         return Counter(c.action for c in self.changes if c.is_change)
 
-    def to_json(self) -> dict:
-        return {
+    def to_json(self, *, with_id: bool = True) -> dict:
+        data = {
             "formatVersion": self.format_version,
             "createdAt": self.created_at,
             "root": self.root,
             "digestAlgorithm": self.digest_algorithm,
-            "lock": {"lineage": self.lock_lineage, "serial": self.lock_serial},
+            "lock": {"lineage": self.lock_lineage, "serial": self.lock_serial, "digest": self.state_digest},
+            "inputs": {name: dict(parts) for name, parts in sorted(self.inputs.items())},
             "observedFingerprint": self.observed_fingerprint,
             "desiredFingerprint": self.desired_fingerprint,
             "targets": list(self.targets),
@@ -93,16 +112,19 @@ class Plan:
             "hasChanges": self.has_changes,
             "changes": [_change_to_json(c) for c in self.changes],
         }
+        return {"id": content_id(data), **data} if with_id else data
 
     @classmethod
     def from_json(cls, data: dict) -> Plan:
         version = data.get("formatVersion")
         if version != FORMAT_VERSION:
             raise ValueError(f"plan format {version!r} is not supported (expected {FORMAT_VERSION})")
-        return cls(
+        plan = cls(
             changes=tuple(_change_from_json(c) for c in data["changes"]),
             lock_lineage=data["lock"]["lineage"],
             lock_serial=data["lock"]["serial"],
+            state_digest=data["lock"]["digest"],
+            inputs={name: dict(parts) for name, parts in data["inputs"].items()},
             observed_fingerprint=data["observedFingerprint"],
             desired_fingerprint=data["desiredFingerprint"],
             digest_algorithm=data["digestAlgorithm"],
@@ -111,6 +133,19 @@ class Plan:
             replace=tuple(data.get("replace", ())),
             created_at=data.get("createdAt", ""),
         )
+        if data.get("id") != plan.id:
+            raise AlteredPlan(f"its content does not match its id {str(data.get('id'))[:12]!r}: it was edited "
+                              "after `reconciler plan` wrote it")
+        return plan
+
+
+class AlteredPlan(ValueError):
+    """A saved plan whose content no longer matches the id it was written with."""
+
+
+def content_id(data: dict) -> str:
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _change_to_json(change: Change) -> dict:

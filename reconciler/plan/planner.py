@@ -7,14 +7,15 @@ Field diffs come from `diff`; what differs between the APIs is asked of `platfor
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from reconciler import platforms
-from reconciler.desired import DesiredResource, DesiredState
-from reconciler.observed import ENDED_BADLY, Generation, ObservedState
+from reconciler.desired import DesiredState
+from reconciler.observed import ENDED_BADLY, Generation, ObservedState, state_word
 from reconciler.ownership import digest_matches
-from reconciler.plan import diff, order
+from reconciler.plan import binding, diff, order
 from reconciler.plan.model import Change, FieldDiff, Plan
+from reconciler.plan.situation import Situation
 from reconciler.state.model import Lock, LockEntry
 
 
@@ -47,10 +48,13 @@ def plan(desired: DesiredState, observed: ObservedState, lock: Lock | None, opti
         )
         changes.extend(_decide(situation))
     changes = order.order_dependents(changes, resources, observed, entries)
+    changes = [_reviewed(c, lock) for c in changes]
     return Plan(
         changes=tuple(changes),
         lock_lineage=lock.lineage if lock else "",
         lock_serial=lock.serial if lock else 0,
+        state_digest=binding.state_digest(lock),
+        inputs=binding.inputs(binding.bound_names(changes, resources), desired, lock, observed),
         observed_fingerprint=observed.fingerprint(),
         desired_fingerprint=desired.fingerprint(),
         digest_algorithm=options.digest_algorithm,
@@ -61,61 +65,13 @@ def plan(desired: DesiredState, observed: ObservedState, lock: Lock | None, opti
     )
 
 
+def _reviewed(change: Change, lock: Lock | None) -> Change:
+    """A change an earlier reviewed plan authorized as a follow-up (and that is still exactly that change)."""
+    found = lock.authorization(change.name, change.action, change.digest, change.targets) if lock else None
+    return replace(change, reviewed_in=found.plan) if found and change.is_change else change
+
+
 # --------------------------------------------------------------------------------------------- decisions
-
-
-@dataclass(frozen=True)
-class Situation:
-    """Everything known about one manifest name."""
-
-    name: str
-    desired: DesiredResource | None
-    entry: LockEntry | None
-    live: tuple[Generation, ...]
-    replace: bool = False
-    compare_specs: bool = False  # digest algorithm changed since the lock was written: compare specs instead
-    adopted: tuple[Generation, ...] = field(default=())
-
-    @property
-    def platform(self) -> str:
-        return self.desired.platform if self.desired else self.entry.platform if self.entry else self.live[0].platform
-
-    @property
-    def recorded_keys(self) -> frozenset[str]:
-        return self.entry.recorded_keys if self.entry else frozenset()
-
-    def live_of(self, key: str) -> Generation | None:
-        return next((g for g in self.live if g.key == key), None)
-
-    @property
-    def current(self) -> Generation | None:
-        """The live generation the lock (or an adoption in this plan) calls current."""
-        if self.adopted:
-            return self.adopted[-1]
-        if self.entry and self.entry.current:
-            return self.live_of(self.entry.current.key)
-        return None
-
-    @property
-    def superseded(self) -> tuple[Generation, ...]:
-        """Older generations still live: recorded as superseded, or pushed aside by an adoption."""
-        return tuple(g for g in self.older if g.model and g.model_exists)
-
-    @property
-    def older(self) -> tuple[Generation, ...]:
-        """Every older generation still live in any phase (a superseded job may still be cancelling)."""
-        keys = [r.key for r in self.entry.superseded] if self.entry else []
-        if self.adopted and self.entry and self.entry.current:
-            keys.append(self.entry.current.key)
-        keys += [g.key for g in self.adopted[:-1]]
-        current = self.current
-        return tuple(g for g in (self.live_of(k) for k in keys) if g and g is not current)
-
-    @property
-    def applied_digest(self) -> str:
-        if self.adopted:
-            return self.adopted[-1].digest
-        return self.entry.digest if self.entry else ""
 
 
 def _decide(s: Situation) -> list[Change]:
@@ -194,13 +150,16 @@ def _spec_change(s: Situation, current: Generation) -> list[Change]:
     why = "--replace requested" if s.replace and not _spec_changed(s) else _spec_change_reason(s)
     reusable = None if s.replace else _reusable(s)
 
-    def start(reason: str) -> Change:
-        return _reuse(s, reusable, reason) if reusable else _train(s, "retrain", reason, replacing=current)
+    def start(reason: str) -> list[Change]:
+        if reusable:
+            return [_reuse(s, reusable, reason)]
+        retrain = _train(s, "retrain", reason, replacing=current)
+        return [retrain, *_retire_after(s, retrain, current)]
 
     if not current.active:
-        return [start(why)]
+        return start(why)
     if current.phase == "cancelling":  # a cancel was already sent: never send another, just start the new job
-        return [start(f"{why}; {current.describe()} is being cancelled")]
+        return start(f"{why}; {current.describe()} is being cancelled")
     later = ("run --replace again once it ends (it is not remembered)" if s.replace and not _spec_changed(s)
              else "it will be retrained after it ends")
     if policy.protect:
@@ -211,7 +170,23 @@ def _spec_change(s: Situation, current: Generation) -> list[Change]:
         name=s.name, action="cancel", platform=current.platform, targets=(current.key,),
         reason=f"{why} while {current.describe()} is still training (whileRunning: restart)",
     )
-    return [cancel, start(f"{why}; replaces the cancelled job")]
+    return [cancel, *start(f"{why}; replaces the cancelled job")]
+
+
+def _retire_after(s: Situation, retrain: Change, current: Generation) -> list[Change]:
+    """The follow-up a retrain starts: once the new job succeeds, the model it replaces is retired. Shown (and
+    reviewed) now, carried out by this apply with --wait, or by a later apply as a reviewed follow-up."""
+    policy = s.desired.policy
+    if retrain.action != "retrain" or policy.previousVersion == "keep" or policy.protect \
+            or current.phase != "succeeded" or not current.model_exists:
+        return []
+    occupant = _id_occupant(s)
+    if occupant is not None and occupant.key == current.key:  # the retrain deletes it first (its id is reused)
+        return []
+    moved = f" (moved from {retrain.moved_from}: the old scope keeps nothing)" if retrain.moved_from else ""
+    return [Change(name=s.name, action="retire", platform=current.platform, targets=(current.key,), after=s.name,
+                   reason=f"once the retrained {s.name} succeeds, {current.describe()} is superseded "
+                          f"(previousVersion: retire){moved}")]
 
 
 def _reusable(s: Situation) -> Generation | None:
@@ -229,7 +204,7 @@ def _reuse(s: Situation, generation: Generation, why: str) -> Change:
 
 def _same_spec(s: Situation, current: Generation) -> list[Change]:
     if current.active:
-        return [_noop(s, _progress(current), diffs=diff.mutable(s.desired, current))]
+        return [_noop(s, _progress(current), diffs=diff.mutable(s.desired, current, s.entry))]
     if current.phase != "succeeded":
         error = f": {current.error}" if current.error else ""
         return [_noop(s, f"last job ended {current.phase.upper()}",
@@ -240,7 +215,7 @@ def _same_spec(s: Situation, current: Generation) -> list[Change]:
                       attention=f"model {current.model} was deleted out of band; it is not retrained automatically "
                                 f"(use --replace {s.name} to train it again)")]
     changes = _retirements(s, current)
-    diffs = diff.mutable(s.desired, current) + _policy_diffs(s)
+    diffs = diff.mutable(s.desired, current, s.entry) + _policy_diffs(s)
     if diffs:
         fields = ", ".join(sorted({d.path.split(".")[0] for d in diffs}))
         live = [d for d in diffs if not d.path.startswith("policy.")]
@@ -301,6 +276,23 @@ def _decide_removed(s: Situation) -> list[Change]:
 
 
 def _train(s: Situation, action: str, why: str, replacing: Generation | None = None) -> Change:
+    change = _train_change(s, action, why, replacing)
+    if change.action not in ("train", "retrain"):
+        return change
+    spec = {k: v for k, v in s.desired.to_json().items() if k not in ("examples", "source")}
+    return replace(change, spec=spec, moved_from=_moved_from(s))
+
+
+def _moved_from(s: Situation) -> str:
+    """The project/location the recorded generation lives in, when the manifest now names another."""
+    entry = s.entry
+    if entry is None or entry.current is None or (entry.project, entry.location) == (s.desired.project,
+                                                                                     s.desired.location):
+        return ""
+    return "/".join(p for p in (entry.project, entry.location) if p)
+
+
+def _train_change(s: Situation, action: str, why: str, replacing: Generation | None = None) -> Change:
     d = s.desired
     diffs = _immutable_diffs(s) if action == "retrain" else ()
     occupant = _id_occupant(s)
@@ -349,6 +341,11 @@ def _spec_change_reason(s: Situation) -> str:
     if not diffs:
         return f"spec digest changed ({s.applied_digest[:12]} → {s.desired.digest[:12]})"
     fields = sorted({d.path for d in diffs})
+    entry, d = s.entry, s.desired
+    if entry and (entry.project, entry.location) != (d.project, d.location):
+        before, after = ("/".join(x or "-" for x in scope) for scope in ((entry.project, entry.location),
+                                                                          (d.project, d.location)))
+        return f"moved from {before} to {after} (immutable fields changed: {', '.join(fields)})"
     if any(p.startswith("training") or p.startswith("examples") for p in fields):
         return "training data changed" if len(fields) == 1 else f"immutable fields changed: {', '.join(fields)}"
     return f"immutable fields changed: {', '.join(fields)}"
@@ -363,10 +360,10 @@ def _policy_diffs(s: Situation) -> tuple[FieldDiff, ...]:
 
 
 def _progress(g: Generation) -> str:
-    if g.phase == "cancelling":
-        return "cancelling"
-    percent = f", {g.progress:.0f}%" if g.progress is not None else ""
-    return f"training{percent}" if g.phase == "running" else f"queued ({g.state or g.phase})"
+    """`training, 40%`, `queued (JOB_STATE_PENDING)`, `cancelling`: the words status and wait show (state_word)."""
+    percent = f", {g.progress:.0f}%" if g.progress is not None and g.phase == "running" else ""
+    raw = f" ({g.state})" if g.state and g.phase not in ("running", "cancelling") else ""
+    return f"{state_word(g)}{percent}{raw}"
 
 
 def _entry_policy(entry: LockEntry | None) -> dict:

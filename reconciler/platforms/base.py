@@ -91,9 +91,11 @@ class Platform(Protocol):
         what the lock records, the specs wanted) and the `lock_keys` no listing returns; the returned function
         waits for the reads and turns them into generations."""
 
-    def poll(self, client: Any, generation: Generation) -> Generation | None:
-        """The generation as it is live now, or None when it no longer exists (its owner and digest kept where
-        the resource itself does not say them)."""
+    def observe(self, client: Any, generations: list[Generation], submit: Submit
+                ) -> Callable[[], dict[str, Generation | None]]:
+        """Start reading the generations the lock records, as they are live now, through the same listings as
+        `read` (one page set per scope, whatever their number; GETs only for what a listing cannot say); the
+        returned function waits and maps each generation's key to what it is now (None: gone)."""
 
     # --- changing -----------------------------------------------------------------------------------
     def create(self, client: Any, desired: DesiredResource, intent: str, upstream_model: str | None) -> Generation:
@@ -114,8 +116,10 @@ class Platform(Protocol):
         """Undeploy and delete what the generation created, only what it created and never what carries
         another `identity` than ours; gone already is fine."""
 
-    def patch(self, client: Any, desired: DesiredResource, generation: Generation, fields: Collection[str]) -> list[str]:
-        """Patch the mutable `fields` of the generation's model; returns the update mask sent."""
+    def patch(self, client: Any, desired: DesiredResource, generation: Generation, fields: Collection[str],
+              owned_labels: Collection[str] = ()) -> list[str]:
+        """Patch the mutable `fields` of the generation's model; returns the update mask sent. Of its labels
+        only `owned_labels` (the keys this tool applied) and the manifest's may change; the rest stay."""
 
     # --- importing ----------------------------------------------------------------------------------
     def importer(self) -> Importer:

@@ -53,14 +53,18 @@ def _source(resource: DesiredResource, field: str, model_key: str, upstream_mode
     if "fromManifest" in source:
         if not upstream_model:
             raise ValueError(f"{resource.name}: the model of {source['fromManifest']} is not known yet")
-        source = {model_key: upstream_model}
+        source = {model_key: upstream_model, **{k: v for k, v in source.items() if k != "fromManifest"}}
     return {field: source}
 
 
-def model_patch(resource: DesiredResource, fields: Collection[str],
-                live_labels: dict[str, str]) -> tuple[dict, list[str]]:
-    """A patch body and update mask for the mutable `fields`; the ownership labels a model carries stay."""
+def model_patch(resource: DesiredResource, fields: Collection[str], live_labels: dict[str, str],
+                owned_labels: Collection[str] = ()) -> tuple[dict, list[str]]:
+    """A patch body and update mask for the mutable `fields`. A labels patch replaces the whole map, so it
+    sends the merged map: every live label this tool does not own (`owned_labels`: the keys it applied; the
+    service's system labels, anyone else's) and its ownership labels stay; the owned ones become the manifest's."""
     body = {field: resource.mutable.get(field) for field in fields}
     if "labels" in body:
-        body["labels"] = {**(body["labels"] or {}), **ownership.only_ownership(live_labels)}
+        wanted = dict(body["labels"] or {})
+        kept = {k: v for k, v in live_labels.items() if k not in owned_labels and k not in wanted}
+        body["labels"] = {**kept, **wanted, **ownership.only_ownership(live_labels)}
     return body, sorted(fields)

@@ -1,5 +1,6 @@
 """Connecting to the platforms a run needs: credentials per platform from the environment (or the emulator's
-fake ones), an optional endpoint override for every call, and one rate limiter shared by all workers."""
+fake ones), an optional endpoint override for every call, and the rate limiters all workers share: one per quota
+bucket (Vertex AI: per project and region; the Gemini API: one), `RateLimits`."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import httpx
 
 from reconciler import platforms
 from reconciler.clients.auth import resolve_endpoint
-from reconciler.clients.http import RateLimiter, RetryPolicy
+from reconciler.clients.http import Limiter, RateLimiter, RateLimits, RetryPolicy
 from reconciler.errors import UserError
 
 USER_AGENT = "reconciler"
@@ -27,7 +28,7 @@ class Clients:
     """The API client of each platform connected, by platform name; close it, or use it as a context."""
 
     by_platform: dict[str, Any] = field(default_factory=dict)
-    limiter: RateLimiter | None = None
+    limiter: Limiter | None = None
     _owned: list[httpx.Client] = field(default_factory=list, repr=False)
 
     def __getitem__(self, platform: str) -> Any:
@@ -54,6 +55,33 @@ def resolve_auth(platform: str, *, token_client: httpx.Client, env: Mapping[str,
                                         emulator=emulator, adc=adc)
 
 
+def credentials_for(names: list[str], *, token_client: httpx.Client, env: Mapping[str, str],
+                    emulator: bool) -> dict[str, httpx.Auth]:
+    """The credentials of every platform in `names`; when some have none, one UserError listing all of them."""
+    found: dict[str, httpx.Auth] = {}
+    missing: list[str] = []
+    for name in names:
+        try:
+            found[name] = resolve_auth(name, token_client=token_client, env=env, emulator=emulator)
+        except UserError as err:
+            missing.append(str(err))
+    if len(missing) == 1:
+        raise UserError(missing[0])
+    if missing:
+        raise UserError("no credentials for several platforms this run needs:\n" +
+                        "\n".join(f"  - {problem}" for problem in missing))
+    return found
+
+
+def with_quota_project(env: Mapping[str, str], configured: str | None) -> Mapping[str, str]:
+    """`env` with reconciler.yaml's quota project as GOOGLE_CLOUD_QUOTA_PROJECT, unless that is already set."""
+    from reconciler.clients.auth import QUOTA_PROJECT_ENV
+
+    if not configured or env.get(QUOTA_PROJECT_ENV):
+        return env
+    return {**env, QUOTA_PROJECT_ENV: configured}
+
+
 def request_policy(env: Mapping[str, str]) -> RetryPolicy:
     """The default policy, its per-request deadline from RECONCILER_REQUEST_DEADLINE when set."""
     text = env.get(DEADLINE_ENV)
@@ -69,29 +97,31 @@ def request_policy(env: Mapping[str, str]) -> RetryPolicy:
 
 
 def connect(names: Collection[str], *, api_endpoint: str | None = None, emulator: bool = False,
-            env: Mapping[str, str] | None = None, limiter: RateLimiter | None = None,
-            policy: RetryPolicy | None = None, transport: httpx.BaseTransport | None = None) -> Clients:
+            env: Mapping[str, str] | None = None, limiter: Limiter | None = None,
+            policy: RetryPolicy | None = None, transport: httpx.BaseTransport | None = None,
+            quota_project: str | None = None) -> Clients:
     """Clients for the platforms `names`.
 
     api_endpoint: the `--api-endpoint` flag (RECONCILER_API_ENDPOINT otherwise) sends every call there.
     emulator: use the fixed fake credentials the emulator accepts (requires an endpoint).
-    Raises UserError when a platform has no credentials.
+    quota_project: reconciler.yaml `quotaProject`, billed for OAuth calls unless GOOGLE_CLOUD_QUOTA_PROJECT is set.
+    Raises one UserError naming every platform that has no credentials, and what to set for each.
     """
-    env = os.environ if env is None else env
+    env = with_quota_project(os.environ if env is None else env, quota_project)
     endpoint = resolve_endpoint(api_endpoint, env)
     policy = policy or request_policy(env)
     if emulator and endpoint is None:
         raise ValueError("emulator mode needs the emulator's URL as api_endpoint")
     # The emulator has no steady quota (it can inject 429s): there, only server push-back slows workers down.
-    limiter = limiter or (RateLimiter(rate=10_000, burst=10_000) if emulator else RateLimiter())
+    limiter = limiter or (RateLimits(rate=10_000, burst=10_000) if emulator else RateLimits())
     clients = Clients(limiter=limiter)
     tls = httpx.create_ssl_context()  # one TLS context for every client: building each costs ~40 ms
     token_client = httpx.Client(transport=transport, headers={"user-agent": USER_AGENT}, verify=tls)
     clients._owned.append(token_client)
     try:
-        for name in sorted(set(names)):
+        auths = credentials_for(sorted(set(names)), token_client=token_client, env=env, emulator=emulator)
+        for name, auth in auths.items():
             platform = platforms.get(name)
-            auth = resolve_auth(name, token_client=token_client, env=env, emulator=emulator)
             http = httpx.Client(auth=auth, transport=transport, headers={"user-agent": USER_AGENT}, verify=tls)
             clients._owned.append(http)
             clients.by_platform[name] = platform.connect(http, endpoint=endpoint, policy=policy, limiter=limiter)

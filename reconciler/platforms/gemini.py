@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler import ownership
 from reconciler.desired import DesiredResource
-from reconciler.errors import NotFound, NotOwned
-from reconciler.observed import Generation, Phase
+from reconciler.errors import AlreadyExists, NotFound, NotOwned, PermissionDenied
+from reconciler.observed import Generation, Phase, loss_history
 from reconciler.platforms import bodies, decode
 from reconciler.platforms.base import Importer, Steps, Submit, get_or_none
 
@@ -34,6 +34,7 @@ STATE_NUMBERS = {0: "STATE_UNSPECIFIED", 1: "CREATING", 2: "ACTIVE", 3: "FAILED"
 PHASES: dict[str, Phase] = {"CREATING": "running", "ACTIVE": "succeeded", "FAILED": "failed"}
 WITH_OPERATION_DETAIL = ("CREATING", "FAILED")  # progress, or the server's reason
 LIVE_FIELDS = ("displayName", "description", "temperature", "topP", "topK")
+FEW = 3  # at most this many tuned models are followed by GETs: cheaper than the listing's page set
 
 
 class Gemini:
@@ -83,16 +84,34 @@ class Gemini:
                     for name, (model, owner) in sorted(models.items())]
         return join
 
-    def poll(self, client: GeminiClient, generation_: Generation) -> Generation | None:
-        try:
-            model = client.get_tuned_model(generation_.model)
-        except NotFound:
-            return None
-        operation = None
-        if generation_.operation and _state(model) in WITH_OPERATION_DETAIL:
-            operation = get_or_none(client.get_operation, generation_.operation)
-        owner = ownership.Recorded(generation_.owner, generation_.digest)  # an identity's id does not say them
-        return replace(generation(model, operation, owner=owner), operation=generation_.operation)
+    def observe(self, client: GeminiClient, generations: list[Generation], submit: Submit
+                ) -> Callable[[], dict[str, Generation | None]]:
+        """One listing of tuned models (GETs instead for at most FEW), then the create operation of each model
+        still CREATING (progress, snapshots) or FAILED (the reason): GETs only for those, concurrently."""
+        followed = [g for g in generations if g.model]
+        listing = submit(list, client.list_tuned_models()) if len(followed) > FEW else None
+
+        def join() -> dict[str, Generation | None]:
+            url = client.url("tunedModels")
+            listed = {m["name"]: m for m in (decode.at("GET", url, tuned_model, m)
+                                             for m in (listing.result() if listing else ()))}
+            fetched = {g.key: submit(get_or_none, client.get_tuned_model, g.model)
+                       for g in followed if g.model not in listed}
+            models = {g.key: listed.get(g.model) for g in followed}
+            for key, future in fetched.items():
+                found = future.result()
+                models[key] = decode.at("GET", client.url(key), tuned_model, found) if found is not None else None
+            details = {g.key: submit(get_or_none, client.get_operation, g.operation) for g in followed
+                       if g.operation and models[g.key] is not None and _state(models[g.key]) in WITH_OPERATION_DETAIL}
+            now: dict[str, Generation | None] = {}
+            for g in followed:
+                model = models[g.key]
+                operation = details[g.key].result() if g.key in details else None
+                owner = ownership.Recorded(g.owner, g.digest)  # an identity's id does not say them
+                now[g.key] = None if model is None else replace(generation(model, operation, owner=owner),
+                                                                operation=g.operation)
+            return now
+        return join
 
     # --- changing -----------------------------------------------------------------------------------
 
@@ -107,7 +126,12 @@ class Gemini:
                           operation=operation.get("name", ""), state="CREATING")
 
     def lookup(self, client: GeminiClient, desired: DesiredResource) -> list[Generation]:
-        model = get_or_none(client.get_tuned_model, self.occupant(desired))
+        """The tuned model at this spec's id, if it is ours. Ids are one global namespace: a 403 means another
+        account holds it, and it is never adopted (AlreadyExists, `taken`)."""
+        try:
+            model = get_or_none(client.get_tuned_model, self.occupant(desired))
+        except PermissionDenied:
+            raise taken(self.occupant(desired) or "", desired.name) from None
         owner = ownership.Recorded(desired.name, desired.digest[:ownership.ID_DIGEST])  # the id is this spec's
         return [generation(model, owner=owner)] if model is not None else []
 
@@ -130,7 +154,7 @@ class Gemini:
         _delete(client, name)
 
     def patch(self, client: GeminiClient, desired: DesiredResource, generation_: Generation,
-              fields: Collection[str]) -> list[str]:
+              fields: Collection[str], owned_labels: Collection[str] = ()) -> list[str]:
         body, mask = bodies.model_patch(desired, fields, {})
         client.patch_tuned_model(generation_.model, body, mask)
         return mask
@@ -139,6 +163,14 @@ class Gemini:
         from reconciler.platforms.gemini_import import GeminiImporter
 
         return GeminiImporter(tuned_model, generation)
+
+
+def taken(key: str, name: str) -> AlreadyExists:
+    """A create answered 409 but the id cannot be read as ours (403 / 404): someone else's tuned model holds it."""
+    return AlreadyExists(
+        f"{name}: the id {key} is taken by someone else: tuned-model ids are one global namespace across every "
+        "Google account, the create answered 409 and the model cannot be read as ours, so it is not adopted and "
+        "nothing was created; set a `stack:` in reconciler.yaml (it is mixed into the id) or rename the manifest")
 
 
 def generation(model: dict, operation: dict | None = None, *, owner: ownership.Recorded | None = None) -> Generation:
@@ -151,7 +183,7 @@ def generation(model: dict, operation: dict | None = None, *, owner: ownership.R
     operation = create_operation(operation, required=False) if operation is not None else None
     name, digest = owner or _parse(model["name"]) or ("", "")
     state = _state(model)
-    phase = PHASES.get(state, "pending")
+    phase = PHASES.get(state, "queued")
     progress, error = None, ""
     snapshots = (model.get("tuningTask") or {}).get("snapshots") or []
     if operation is not None:
@@ -174,6 +206,9 @@ def generation(model: dict, operation: dict | None = None, *, owner: ownership.R
         error=error if phase == "failed" else "",
         state=state,
         create_time=str(model.get("createTime", "")),
+        loss_history=loss_history([(s.get("step") or i, s["meanLoss"]) for i, s in enumerate(snapshots, 1)
+                                   if s.get("meanLoss") is not None]),
+        start_time=str((model.get("tuningTask") or {}).get("startTime") or ""),
     )
 
 
@@ -187,7 +222,9 @@ def tuned_model(data: object) -> dict:
         decode.string(model, key, what)
     for key in LIVE_FIELDS[2:]:
         decode.number(model, key, what)
-    _snapshots(decode.obj(model, "tuningTask", what), f"{what}'s tuningTask")
+    task = decode.obj(model, "tuningTask", what)
+    decode.string(task, "startTime", f"{what}'s tuningTask")
+    _snapshots(task, f"{what}'s tuningTask")
     return model
 
 
@@ -208,6 +245,7 @@ def create_operation(data: object, *, required: bool = True) -> dict:
 def _snapshots(parent: dict, what: str) -> None:
     for snapshot in decode.objects(parent, "snapshots", what):
         decode.number(snapshot, "meanLoss", f"{what}'s snapshots")
+        decode.int64(snapshot, "step", f"{what}'s snapshots")
 
 
 def _parse(name: str) -> tuple[str, str] | None:

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler import ownership
 from reconciler.desired import DesiredResource
-from reconciler.errors import FailedPrecondition, NotFound, NotOwned
+from reconciler.errors import FailedPrecondition, InvalidArgument, NotFound, NotOwned
 from reconciler.observed import Generation
-from reconciler.platforms import bodies, decode
+from reconciler.platforms import base_models, bodies, decode
 from reconciler.platforms.base import Importer, Steps, Submit
 from reconciler.platforms.vertex_read import (decode_endpoint, decode_job, decode_model, deployed_version, generation,
-                                               model_tail, read)
+                                               model_tail, observe, read)
 
 if TYPE_CHECKING:
     from reconciler.clients.vertex import VertexClient
@@ -66,19 +66,9 @@ class Vertex:
         return read(client, [parent(project, location) for _, project, location in scopes], lock_keys, claims,
                     submit)
 
-    def poll(self, client: VertexClient, generation_: Generation) -> Generation | None:
-        try:
-            job = client.get_tuning_job(generation_.job)
-        except NotFound:
-            return None
-        recorded = ownership.Recorded(generation_.owner, generation_.digest)  # for a job without labels
-        fresh = generation(job, recorded=recorded)
-        if fresh.model and fresh.phase == "succeeded":
-            try:
-                fresh = generation(job, client.get_model(fresh.model), recorded=recorded)
-            except NotFound:
-                fresh = replace(fresh, model_exists=False)
-        return fresh
+    def observe(self, client: VertexClient, generations: list[Generation], submit: Submit
+                ) -> Callable[[], dict[str, Generation | None]]:
+        return observe(client, generations, submit)
 
     # --- changing -----------------------------------------------------------------------------------
 
@@ -86,7 +76,11 @@ class Vertex:
                upstream_model: str | None) -> Generation:
         body = bodies.tuning_job(desired, intent, upstream_model)
         scope = parent(desired.project, desired.location)
-        return decode.at("POST", client.url(f"{scope}/tuningJobs"), generation, client.create_tuning_job(scope, body))
+        try:
+            answer = client.create_tuning_job(scope, body)
+        except InvalidArgument as err:  # a retired or unknown base model: said as `validate` says it
+            raise base_models.vertex_refusal(desired.immutable.get("baseModel"), err) from None
+        return decode.at("POST", client.url(f"{scope}/tuningJobs"), generation, answer)
 
     def lookup(self, client: VertexClient, desired: DesiredResource) -> list[Generation]:
         found = client.list_tuning_jobs(parent(desired.project, desired.location),
@@ -130,19 +124,19 @@ class Vertex:
             steps.learned(generation_)
         steps.before_request()
         versions = list(client.list_model_versions(base))
-        try:
+        try:  # right after the undeploys the service may still refuse: retried for a bounded window
             if len(versions) > 1:
-                client.wait_operation(client.delete_model_version(generation_.model))
+                client.delete_model_released(generation_.model, version=True, before_retry=steps.before_request)
             else:
-                client.wait_operation(client.delete_model(base))
+                client.delete_model_released(base, before_retry=steps.before_request)
         except NotFound:
             pass
 
     def patch(self, client: VertexClient, desired: DesiredResource, generation_: Generation,
-              fields: Collection[str]) -> list[str]:
+              fields: Collection[str], owned_labels: Collection[str] = ()) -> list[str]:
         base = model_base(generation_.model)
         live = decode_model(client.get_model(base))
-        body, mask = bodies.model_patch(desired, fields, live.get("labels") or {})
+        body, mask = bodies.model_patch(desired, fields, live.get("labels") or {}, owned_labels)
         client.patch_model(base, body, mask)
         return mask
 

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from reconciler.clients.vertex import VertexClient
 
 PHASES: dict[str, Phase] = {
-    "JOB_STATE_QUEUED": "pending",
-    "JOB_STATE_PENDING": "pending",
+    "JOB_STATE_QUEUED": "queued",
+    "JOB_STATE_PENDING": "queued",
     "JOB_STATE_RUNNING": "running",
     "JOB_STATE_UPDATING": "running",
     "JOB_STATE_PAUSED": "running",
@@ -66,6 +66,77 @@ def read(client: VertexClient, parents: list[str], lock_keys: list[str], claims:
     return join
 
 
+FEW = 3  # at most this many jobs in a scope are followed by GETs: cheaper than a listing's page set
+
+
+def observe(client: VertexClient, generations: list[Generation], submit: Submit
+            ) -> Callable[[], dict[str, Generation | None]]:
+    """Follow recorded jobs (`status`, `wait`): per scope one label-filtered listing of tuning jobs (GETs instead
+    when a scope has at most FEW of them, and for any job the listing leaves out), then, only where a job has
+    succeeded, the models and endpoints: listed where its jobs were, fetched elsewhere. Requests per poll are
+    the pages plus a constant per scope, whatever the number of jobs. Keys map to None for a job gone."""
+    followed = [g for g in generations if g.job]
+    by_parent: dict[str, list[Generation]] = {}
+    for g in followed:
+        by_parent.setdefault(job_parent(g.job), []).append(g)
+    listed_parents = sorted(p for p, gs in by_parent.items() if len(gs) > FEW)
+    listings = {p: submit(_each, decode_job, client.list_tuning_jobs(p, ownership.MANAGED_FILTER),
+                          client.url(f"{p}/tuningJobs")) for p in listed_parents}
+
+    def join() -> dict[str, Generation | None]:
+        listed = {name_tail(j["name"]): j for future in listings.values() for j in future.result()}
+        fetched = {g.key: submit(_get, decode_job, client.get_tuning_job, g.job, client.url(g.job))
+                   for g in followed if name_tail(g.job) not in listed}
+        jobs = {g.key: listed[name_tail(g.job)] if g.key not in fetched else fetched[g.key].result()
+                for g in followed}
+        made = {key: _job_model(j) for key, j in jobs.items()
+                if j is not None and PHASES.get(str(j.get("state"))) == "succeeded" and _job_model(j)}
+        models, serving = _made_models(client, made.values(), set(listed_parents), submit)
+        now: dict[str, Generation | None] = {}
+        for g in followed:
+            job, recorded = jobs[g.key], ownership.Recorded(g.owner, g.digest)  # for a job without labels
+            if job is None:
+                now[g.key] = None
+            elif g.key in made:
+                tail = model_tail(made[g.key])
+                now[g.key] = generation(job, models.get(tail), model_exists=tail in models, job_name=g.job,
+                                        serving=_serving_version(serving, made[g.key]), recorded=recorded,
+                                        decoded=True)
+            else:
+                now[g.key] = generation(job, job_name=g.job, recorded=recorded, decoded=True)
+        return now
+    return join
+
+
+def _made_models(client: VertexClient, made: Iterable[str], listed_parents: set[str],
+                 submit: Submit) -> tuple[dict[str, dict], dict[str, set[str]]]:
+    """The models succeeded jobs made (by model tail; absent: gone) and the endpoints serving each version:
+    one model and one endpoint listing per scope whose jobs were listed, GETs for the others."""
+    names = {model_tail(m): m for m in made}
+    parents = sorted({job_parent(m) for m in names.values()} & listed_parents)
+    started = [(submit(_each, decode_model, client.list_models(p, ownership.MANAGED_FILTER),
+                       client.url(f"{p}/models")),
+                submit(_each, decode_endpoint, client.list_endpoints(p, ownership.MANAGED_FILTER),
+                       client.url(f"{p}/endpoints"))) for p in parents]
+    models: dict[str, dict] = {}
+    endpoints: list[dict] = []
+    for listed_models, listed_endpoints in started:
+        models.update({model_tail(m["name"]): m for m in listed_models.result()})
+        endpoints += listed_endpoints.result()
+    gets = {tail: submit(_get, decode_model, client.get_model, name, client.url(name))
+            for tail, name in sorted(names.items()) if tail not in models}
+    for tail, future in gets.items():
+        found = future.result()
+        if found is not None:
+            models[tail] = found
+    return models, _serving(endpoints)
+
+
+def job_parent(name: str) -> str:
+    """`projects/P/locations/L/tuningJobs/J` (or `.../models/M@V`) -> `projects/P/locations/L`."""
+    return "/".join(name.split("/")[:4])
+
+
 def _generations(client: VertexClient, listings: list[_Listing], lock_keys: list[str], claims: ownership.Claims,
                  submit: Submit) -> list[Generation]:
     records = {name_tail(k): record for k, record in claims.recorded.items()}
@@ -99,13 +170,13 @@ def _generations(client: VertexClient, listings: list[_Listing], lock_keys: list
         made_tail = model_tail(_job_model(job) or "")
         generations.append(generation(job, models.get(made_tail), model_exists=made_tail in models,
                                       serving=_serving_version(serving, _job_model(job) or ""),
-                                      job_name=spelling.get(tail), recorded=records.get(tail)))
+                                      job_name=spelling.get(tail), recorded=records.get(tail), decoded=True))
     return generations
 
 
 def generation(job: dict, model: dict | None = None, *, model_exists: bool = True,
                serving: Collection[str] = (), job_name: str | None = None,
-               recorded: ownership.Recorded | None = None) -> Generation:
+               recorded: ownership.Recorded | None = None, decoded: bool = False) -> Generation:
     """A tuning job as a Generation, joined with its Model when that was read.
 
     model_exists: False when the job names a model that a read showed to be gone; a job read on its own
@@ -113,17 +184,19 @@ def generation(job: dict, model: dict | None = None, *, model_exists: bool = Tru
     serving: endpoints found elsewhere (an endpoint listing) that have the model deployed.
     recorded: what the lock records for the job: its owner and digest where the job has no labels saying them
     (one made by hand and recorded by import).
+    decoded: both went through their decoders already (every listing item and GET here does).
     Raises BadResponse when the job (or model) is not the published shape.
     """
-    job = decode_job(job)
-    model = decode_model(model) if model is not None else None
+    if not decoded:  # decoding 10,000 listed jobs twice was a tenth of a plan's refresh
+        job = decode_job(job)
+        model = decode_model(model) if model is not None else None
     labels = job.get("labels") or {}
     state = str(job.get("state") or "JOB_STATE_UNSPECIFIED")
     return Generation(
         platform="vertex",
         owner=labels.get(ownership.NAME_LABEL) or (recorded.name if recorded else ""),
         digest=labels.get(ownership.DIGEST_LABEL) or (recorded.digest if recorded else ""),
-        phase=PHASES.get(state, "pending"),
+        phase=PHASES.get(state, "queued"),
         job=job_name or job["name"],
         model=_job_model(job),
         model_exists=model_exists or _job_model(job) is None,
@@ -133,15 +206,43 @@ def generation(job: dict, model: dict | None = None, *, model_exists: bool = Tru
         error=str((job.get("error") or {}).get("message", "")),
         state=state,
         create_time=str(job.get("createTime", "")),
+        progress=_progress(job, PHASES.get(state)),
+        data_stats=_data_stats(job),
+        start_time=str(job.get("startTime") or ""),
     )
+
+
+DATA_STATS = {"examples": "tuningDatasetExampleCount", "tokens": "totalBillableTokenCount",
+              "steps": "tuningStepCount"}  # what a person watching a job reads, of supervisedTuningDataStats
+
+
+def _data_stats(job: dict) -> dict:
+    stats = (job.get("tuningDataStats") or {}).get("supervisedTuningDataStats") or {}
+    found = {ours: decode.int64(stats, theirs, "the tuning job's tuningDataStats")
+             for ours, theirs in DATA_STATS.items()}
+    return {k: v for k, v in found.items() if v is not None}
+
+
+def _progress(job: dict, phase: str | None) -> float | None:
+    """Vertex reports no percent: while running, the last exported checkpoint's step of the job's step count."""
+    steps = _data_stats(job).get("steps")
+    checkpoints = (job.get("tunedModel") or {}).get("checkpoints") or ()
+    done = max((decode.int64(c, "step", "a checkpoint") or 0 for c in checkpoints), default=0)
+    if phase != "running" or not steps or not done:
+        return None
+    return min(100.0, 100.0 * done / steps)
 
 
 def decode_job(data: object) -> dict:
     """A TuningJob as read, every field `generation` uses checked (see `decode`)."""
     job = decode.resource(data, "a tuning job")
     what = f"the tuning job {decode.name(job, 'a tuning job')}"
-    for key in ("state", "createTime", "tunedModelDisplayName", "description"):
+    for key in ("state", "createTime", "startTime", "tunedModelDisplayName", "description"):
         decode.string(job, key, what)
+    stats = decode.obj(decode.obj(job, "tuningDataStats", what), "supervisedTuningDataStats",
+                       f"{what}'s tuningDataStats")
+    for key in DATA_STATS.values():
+        decode.int64(stats, key, f"{what}'s tuningDataStats")
     decode.labels(job, "labels", what)
     decode.status(job, "error", what)
     tuned = decode.obj(job, "tunedModel", what)
@@ -149,6 +250,7 @@ def decode_job(data: object) -> dict:
         decode.string(tuned, key, f"{what}'s tunedModel")
     for checkpoint in decode.objects(tuned, "checkpoints", f"{what}'s tunedModel"):
         decode.string(checkpoint, "endpoint", f"{what}'s checkpoint")
+        decode.int64(checkpoint, "step", f"{what}'s checkpoint")
     return job
 
 

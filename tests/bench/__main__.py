@@ -1,10 +1,11 @@
 """Run every benchmark and print one figures table: `python -m tests.bench` (what `make bench` runs).
 
-    .venv/bin/python -m tests.bench [--only plan,apply,emulator,gcs] [--json-out FILE] [--strict]
-                                    [--plan-manifests 1000] [--apply-manifests 200] [--gcs-manifests 200]
+    .venv/bin/python -m tests.bench [--only emulator,plan,status,apply,gcs] [--json-out FILE] [--strict]
+                                    [--plan-manifests 10000] [--status-manifests 1000] [--apply-manifests 1000]
+                                    [--gcs-manifests 200]
 
-Each benchmark runs as its own subprocess (bench_emulator.py, bench_plan.py, bench_apply.py, bench_gcs.py, in
-that order) and prints its own table as it finishes; the combined table comes last. Exit 0 unless a benchmark
+Each benchmark runs as its own subprocess (bench_emulator.py, bench_plan.py, bench_status.py, bench_apply.py,
+bench_gcs.py, in that order) and prints its own table as it finishes; the combined table comes last. Exit 0 unless a benchmark
 could not run, or --strict and a target was missed.
 """
 
@@ -24,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 EMULATOR_LINE = re.compile(r"emulator: (\d+) get/list requests from (\d+) threads in ([\d.]+)s = (\d+) requests/s"
                            r".*floor (\d+)/s")
-BENCHMARKS = ("emulator", "plan", "apply", "gcs")
+BENCHMARKS = ("emulator", "plan", "status", "apply", "gcs")
 
 
 def run_script(name: str, args: list[str], timeout: float) -> tuple[int, str, float]:
@@ -64,16 +65,31 @@ def combined_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, st
         elif name == "emulator":
             target(name, figures, "requests/s", "get/list requests/s", ".0f")
         elif name == "plan":
-            n = figures["manifests"]
-            target(name, figures, "requests", f"{n} in sync: HTTP requests", "d")
+            n, scopes = figures["manifests"], figures["scopes"]
+            target(name, figures, "requests", f"{n} in sync, {scopes} scopes: HTTP requests", "d")
             target(name, figures, "wall", f"{n} in sync: wall time, median (s)", ".3f")
-            rows.append((f"{name}: SDK tunings.get loop over {n} jobs (s)", f"{figures['sdk_loop']['wall_s']:.2f}",
-                         "", ""))
+            target(name, figures, "rss", f"{n} in sync: peak RSS (MB)", ".0f")
+            target(name, figures, "validate", f"validate {n} files: wall time, median (s)", ".3f")
+            sdk = figures["sdk_loop"]
+            rows.append((f"{name}: SDK tunings.get loop, {sdk['jobs']} jobs scaled to {n} (s)",
+                         f"{sdk['scaled_wall_s']:.1f}", "", ""))
             target(name, figures, "speedup", "speed-up over the SDK loop (x)", ".1f")
+            fallback = figures.get("fallback")
+            if fallback:
+                rows.append((f"{name}: {fallback['manifests']} jobs, label filter refused: requests, wall (s)",
+                             f"{max(fallback['fallback']['requests'])}, {fallback['fallback']['wall_median_s']:.3f} "
+                             f"(normal: {max(fallback['normal']['requests'])}, "
+                             f"{fallback['normal']['wall_median_s']:.3f})", "", ""))
+        elif name == "status":
+            n = figures["manifests"]
+            target(name, figures, "requests", f"{n} in flight: HTTP requests", "d")
+            target(name, figures, "per_poll", f"{n} in flight: requests per poll of wait", ".1f")
+            target(name, figures, "wall", f"{n} in flight: status wall time, median (s)", ".3f")
         elif name == "apply":
             for run in figures["runs"]:
                 key = f"rate {run['rate_limit']:g}"
-                rows.append((f"{name} {figures['manifests']}, --rate-limit {run['rate_limit']:g}: wall, optimum, 429s",
+                rows.append((f"{name} {figures['manifests']} in {figures.get('regions', 1)} regions, --rate-limit "
+                             f"{run['rate_limit']:g}: wall, per-region bound, 429s",
                              f"{run['wall_s']:.2f} s, {run['optimum_s']:.2f} s, {run['requests_429']}", "", ""))
                 target(name, figures, f"{key}: wall/optimum", f"  {key}: wall / optimum", ".2f")
                 target(name, figures, f"{key}: failures", f"  {key}: failures", "d")
@@ -94,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(BENCHMARKS),
                         help="comma-separated subset of: " + ", ".join(BENCHMARKS))
-    parser.add_argument("--plan-manifests", type=int, default=1000)
-    parser.add_argument("--apply-manifests", type=int, default=200)
+    parser.add_argument("--plan-manifests", type=int, default=10_000)
+    parser.add_argument("--status-manifests", type=int, default=1000)
+    parser.add_argument("--apply-manifests", type=int, default=1000)
     parser.add_argument("--gcs-manifests", type=int, default=200)
     parser.add_argument("--timeout", type=float, default=1800.0, help="bound on each benchmark (s)")
     parser.add_argument("--json-out", metavar="FILE")
@@ -118,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
                 results[name] = emulator_figures(code, stdout)
                 broken |= "error" in results[name]
                 continue
-            size = {"plan": options.plan_manifests, "apply": options.apply_manifests,
-                    "gcs": options.gcs_manifests}[name]
+            size = {"plan": options.plan_manifests, "status": options.status_manifests,
+                    "apply": options.apply_manifests, "gcs": options.gcs_manifests}[name]
             args = ["--manifests", str(size), "--json-out", str(out)]
             code, _, _ = run_script(name, args, options.timeout)
             if code == 2 or not out.exists():

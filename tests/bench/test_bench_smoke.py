@@ -24,32 +24,59 @@ def _run(script: str, *args: str, timeout: float = 120) -> subprocess.CompletedP
 
 def test_bench_plan_runs_at_a_tiny_size(tmp_path: Path) -> None:
     out = tmp_path / "plan.json"
-    done = _run("bench_plan.py", "--manifests", "4", "--repeats", "1", "--latency-ms", "1",
-                "--workdir", str(tmp_path / "work"), "--json-out", str(out))
+    done = _run("bench_plan.py", "--manifests", "8", "--scopes", "4", "--repeats", "1", "--latency-ms", "1",
+                "--sdk-jobs", "4", "--fallback-manifests", "5", "--workdir", str(tmp_path / "work"),
+                "--json-out", str(out), timeout=300)
     assert done.returncode == 0, done.stderr
     figures = json.loads(out.read_text())
-    assert figures["pages_needed"] == 3                                  # one page per managed listing
-    assert figures["plan"]["requests"] == [3] and figures["plan"]["non_200"] == 0
+    assert figures["pages_needed"] == 12                                 # 3 managed listings x 4 scopes, 1 page each
+    assert figures["plan"]["requests"] == [12]
+    assert set(figures["plan"]["requests_by_route"]) == {f"GET /v1/.../{c} 200"
+                                                         for c in ("tuningJobs", "models", "endpoints")}
     assert figures["sdk_loop"]["jobs"] == 4 and figures["sdk_loop"]["requests"] == 4
     assert figures["sdk_loop"]["states"] == {"JobState.JOB_STATE_SUCCEEDED": 4}
-    assert set(figures["targets"]) == {"requests", "wall", "speedup"}
+    assert figures["sdk_loop"]["scaled_wall_s"] == figures["sdk_loop"]["wall_s"] * 2
+    assert figures["plan"]["rss_max_mb"] > 10 and figures["validate"]["wall_median_s"] > 0
+    fallback = figures["fallback"]
+    assert fallback["normal"]["requests"] == [3]
+    # one refused filtered listing, then the unfiltered one (filtered here), models and endpoints as usual
+    assert fallback["fallback"]["requests"] == [4]
+    assert fallback["fallback"]["requests_by_route"]["GET /v1/.../tuningJobs 400"] == 1
+    assert set(figures["targets"]) == {"requests", "wall", "speedup", "rss", "validate"}
     assert "plan benchmark" in done.stdout and "speed-up" in done.stdout
+
+
+def test_bench_status_runs_at_a_tiny_size(tmp_path: Path) -> None:
+    out = tmp_path / "status.json"
+    done = _run("bench_status.py", "--manifests", "6", "--repeats", "1", "--latency-ms", "1", "--wait-seconds", "1",
+                "--workdir", str(tmp_path / "work"), "--json-out", str(out), timeout=300)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(out.read_text())
+    assert figures["status"]["requests"] == [1]                          # one page of the tuningJobs listing
+    assert figures["status"]["states"] == {"queued": 6}
+    assert figures["wait"]["polls"] >= 1 and figures["wait"]["requests_per_poll"] == 1.0
+    assert set(figures["targets"]) == {"wall", "requests", "per_poll"}
+    assert "status benchmark" in done.stdout
 
 
 def test_bench_apply_runs_at_a_tiny_size(tmp_path: Path) -> None:
     out = tmp_path / "apply.json"
-    done = _run("bench_apply.py", "--manifests", "5", "--gemini", "1", "--rate-limits", "50",
+    done = _run("bench_apply.py", "--manifests", "9", "--gemini", "1", "--regions", "2", "--rate-limits", "50",
                 "--latency-ms", "1", "--workdir", str(tmp_path / "work"), "--json-out", str(out))
     assert done.returncode == 0, done.stderr
     figures = json.loads(out.read_text())
     [run] = figures["runs"]
-    assert run["exit_code"] == 0 and run["outcomes"] == {"done": 5}
-    assert run["jobs_per_manifest"] == {"1": 5} and run["duplicates"] == 0 and run["missing"] == []
-    # one listing per collection read (3 Vertex, 1 Gemini API) and one create per manifest; 429s not counted
-    assert run["requests_by_route"] == {"GET /v1/.../tuningJobs": 1, "GET /v1/.../models": 1,
-                                        "GET /v1/.../endpoints": 1, "GET /v1beta/tunedModels": 1,
-                                        "POST /v1/.../tuningJobs": 4, "POST /v1beta/tunedModels": 1}
-    assert run["requests_needed"] == 4 + 5 and run["optimum_s"] == run["requests_needed"] / 50
+    assert run["exit_code"] == 0 and run["outcomes"] == {"done": 9}
+    assert run["jobs_per_manifest"] == {"1": 9} and run["duplicates"] == 0 and run["missing"] == []
+    # per region: one listing per collection and one create per manifest; 429s not counted
+    routes = run["requests_by_route"]
+    assert {k: routes[k] for k in ("GET /v1/.../tuningJobs", "GET /v1/.../models", "GET /v1/.../endpoints",
+                                   "POST /v1/.../tuningJobs", "POST /v1beta/tunedModels")} == {
+        "GET /v1/.../tuningJobs": 2, "GET /v1/.../models": 2, "GET /v1/.../endpoints": 2,
+        "POST /v1/.../tuningJobs": 8, "POST /v1beta/tunedModels": 1}
+    assert run["requests_needed"] == sum(routes.values())
+    assert run["requests_by_bucket"]["us-central1"] == run["requests_by_bucket"]["europe-west4"] == 3 + 4
+    assert run["optimum_s"] == max(run["requests_by_bucket"].values()) / 50
     assert "apply benchmark" in done.stdout and "wall / optimum" in done.stdout
 
 
@@ -62,13 +89,14 @@ def test_bench_gcs_runs_at_a_tiny_size(tmp_path: Path) -> None:
     local, gcs = (next(r for r in figures["runs"] if r["backend"] == b) for b in ("local", "gcs"))
     for run in (local, gcs):
         assert run["exit_code"] == 0 and run["duplicates"] == 0 and run["missing"] == []
-        assert run["requests_api"] == 8          # 4 listings (3 Vertex, 1 Gemini API) + 4 creates, either backend
+        # 4 listings (3 Vertex, 1 Gemini API), the Gemini base model checked (models.get) + 4 creates, either backend
+        assert run["requests_api"] == 9
     # local state: no Cloud Storage at all; gcs: one lock create and release, the state read before and under
     # the lock (absent: 404), and at least one write (intents, then every create recorded)
-    assert local["requests_total"] == 8 and local["state_reads"] == local["state_writes"] == 0
+    assert local["requests_total"] == 9 and local["state_reads"] == local["state_writes"] == 0
     assert gcs["lock_by_kind"] == {"lock-create": 1, "lock-release": 1}
     assert gcs["state_reads"] == 2 and gcs["state_writes"] >= 2 and gcs["storage_other"] == 0
-    assert gcs["requests_total"] == 8 + 2 + 2 + gcs["state_writes"]
+    assert gcs["requests_total"] == 9 + 2 + 2 + gcs["state_writes"]
     assert gcs["state_write_ms"] > 0
     assert set(figures["targets"]) == {"overhead", "correctness"} and figures["targets"]["correctness"]["met"]
     assert "gcs backend overhead" in done.stdout and "state object reads / writes" in done.stdout

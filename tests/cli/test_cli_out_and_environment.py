@@ -31,7 +31,7 @@ def refused(result: reconciler_cli.Result, message: str) -> None:
 def test_out_writes_a_new_plan_then_replaces_only_a_saved_plan(cli):
     first = run(cli, "plan", "manifests", "--out", "saved.json")
     assert first.code == 0, first
-    assert json.loads((cli.cwd / "saved.json").read_text())["formatVersion"] == 1
+    assert json.loads((cli.cwd / "saved.json").read_text())["formatVersion"] == 2
     again = run(cli, "plan", "manifests", "--out", "saved.json")
     assert again.code == 0, again
     assert [p.name for p in cli.cwd.iterdir() if p.name.endswith(".tmp")] == []  # atomic: no temp left

@@ -33,10 +33,10 @@ def test_json_and_markdown_renderings(cli):
     as_json = cli.run("plan", "manifests", "--json")
     assert as_json.returncode == 0
     data = json.loads(as_json.stdout)
-    assert data["formatVersion"] == 1 and data["summary"]["train"] == 5
+    assert data["formatVersion"] == 2 and data["summary"]["train"] == 5
     assert all(c["reason"] for c in data["changes"])
     markdown = cli.run("plan", "manifests", "--markdown")
-    assert markdown.stdout.startswith("### reconciler plan")
+    assert markdown.stdout.startswith("<!-- reconciler-plan: ") and "\n### reconciler plan\n" in markdown.stdout
     assert "start a paid tuning job" in markdown.stdout
 
 
@@ -45,9 +45,9 @@ def test_a_saved_plan_is_applied_exactly_once(cli):
     assert saved.returncode == 0 and (cli.cwd / "tfplan.json").exists()
     assert cli.run("apply", "tfplan.json").returncode == 0
     jobs_after_first = _creates(cli)
-    again = cli.run("apply", "tfplan.json")
-    assert again.returncode == 1
-    assert "stale" in again.stderr and "Traceback" not in again.stderr
+    again = cli.run("apply", "tfplan.json")  # applied before: only its reviewed follow-ups are left (none here)
+    assert again.returncode == 0, again.stderr
+    assert "already applied" in again.stdout + again.stderr and "Traceback" not in again.stderr
     assert _creates(cli) == jobs_after_first
 
 
@@ -105,9 +105,10 @@ def test_missing_credentials_name_what_to_do(cli):
 
 
 def status_rows(stdout: str) -> dict[str, dict[str, str]]:
-    """`reconciler status` as {name: {state, progress, resource}}, cut at the header's column starts."""
-    header, *rows = stdout.rstrip("\n").splitlines()
-    columns = ["name", "state", "progress", "resource"]
+    """`reconciler status` as {name: {state, progress, ..., resource}}, cut at the header's column starts (the
+    lines after the table say what needs attention)."""
+    header, *rows = [line for line in stdout.rstrip("\n").splitlines() if not line.startswith("⚠")]
+    columns = ["name", "state", "progress", "elapsed", "loss", "data", "resource"]
     starts = [header.index(column) for column in columns]
     assert header.split() == columns and starts == sorted(starts), header
     cells = [[row[a:b].strip() for a, b in zip(starts, [*starts[1:], None])] for row in rows]
@@ -123,11 +124,11 @@ def test_status_and_wait_resume_from_the_lock(cli):
     status = cli.run("status", "manifests")
     assert status.returncode == 0
     rows = status_rows(status.stdout)
-    # hour-long jobs: Vertex jobs are queued, then pending (both shown "pending") for their first 12 virtual
+    # hour-long jobs: Vertex jobs are queued, then pending (both shown "queued", the plan's word) for their first 12 virtual
     # minutes, Gemini API tunes run at once; the continuation waits for support-bot: nothing in the lock yet
     assert {name: row["state"] for name, row in rows.items()} == {
-        "math-bot": "running", "number-generator": "running", "support-bot": "pending",
-        "support-bot-tier2": "pending"}, status.stdout
+        "math-bot": "training", "number-generator": "training", "support-bot": "queued",
+        "support-bot-tier2": "queued"}, status.stdout
     assert rows["support-bot"]["resource"].startswith("projects/"), status.stdout
     assert rows["math-bot"]["resource"].startswith("tunedModels/math-bot-"), status.stdout
     short = cli.run("wait", "manifests", "--timeout", "0.5")
@@ -185,16 +186,30 @@ def test_usage_errors_exit_1_never_2_which_means_changes(cli):
         assert "Traceback" not in result.stderr
 
 
-def test_a_saved_plan_is_recognised_by_its_content_and_works_from_another_directory(cli):
+def test_a_saved_plan_made_in_one_checkout_applies_in_another_and_changes_that_checkouts_state(cli):
     assert cli.run("plan", "manifests", "--out", "review.out").returncode == 0
-    elsewhere = cli.cwd / "elsewhere"
-    elsewhere.mkdir()
-    (cli.cwd / "review.out").rename(elsewhere / "review.out")
-    result = reconciler_cli.run("apply", "review.out", "--api-endpoint", cli.endpoint, cwd=elsewhere, timeout=60,
+    assert json.loads((cli.cwd / "review.out").read_text())["root"] == "manifests"  # relative: portable
+    other = cli.cwd / "checkout-b"  # another absolute path, as a CI job's own directory is
+    shutil.copytree(cli.cwd / "manifests", other / "manifests")
+    (cli.cwd / "review.out").rename(other / "review.out")  # recognised by content, whatever its name
+    shutil.rmtree(cli.cwd / "manifests")  # the checkout it was made in is gone
+    result = reconciler_cli.run("apply", "review.out", "--api-endpoint", cli.endpoint, cwd=other, timeout=60,
                                 env=reconciler_cli.bare_environment({"GOOGLE_OAUTH_ACCESS_TOKEN": "t",
                                                                      "GEMINI_API_KEY": "k", "NO_GCE_CHECK": "True"}))
     assert result.returncode == 0, result.stdout + result.stderr
     assert _creates(cli) == 4
+    assert (other / "manifests" / "reconciler.lock").exists()
+    assert not (cli.cwd / "manifests").exists()
+
+
+def test_a_saved_plan_names_the_missing_root_when_applied_from_the_wrong_directory(cli):
+    assert cli.run("plan", "manifests", "--out", "review.out").returncode == 0
+    elsewhere = cli.cwd / "elsewhere"
+    elsewhere.mkdir()
+    result = reconciler_cli.run("apply", str(cli.cwd / "review.out"), "--api-endpoint", cli.endpoint, cwd=elsewhere,
+                                timeout=60, env=reconciler_cli.bare_environment({"GOOGLE_OAUTH_ACCESS_TOKEN": "t"}))
+    assert result.returncode == 1 and "there is no 'manifests' here" in result.stderr, result.stderr
+    assert _creates(cli) == 0
 
 
 def _only(cli, keep: str) -> None:
@@ -216,7 +231,7 @@ def test_a_gemini_replace_deletes_the_old_tune_then_really_starts_a_new_one(cli)
     assert "started tunedModels/math-bot-" in replaced.stdout, replaced.stdout
     assert _creates(cli) == 2
     status = cli.run("status", "manifests")
-    assert {name: row["state"] for name, row in status_rows(status.stdout).items()} == {"math-bot": "running"}, \
+    assert {name: row["state"] for name, row in status_rows(status.stdout).items()} == {"math-bot": "training"}, \
         status.stdout
     cli.emulator.advance(3600)
     assert "Plan: no changes" in cli.run("plan", "manifests").stdout

@@ -1,16 +1,25 @@
 """The CI recipes of examples/ci/, run: every shell line of both YAML files runs as written, with bash, against
 one emulator (the "cloud") and the gcs state backend, each job in a fresh clone of a manifest repository.
 
-Flow proven for each recipe:
-  1. a merge request / pull request with a broken manifest: the job fails, and the comment says why;
-  2. the PR that adds the manifests (checkout A): validate and plan; a comment with the plan, the saved plan
-     as an artifact, and nothing written to the cloud;
-  3. the push of its merge to main (checkout B): the saved plan from A is applied, every tuning job created
-     exactly once, the state in the bucket and its run lock released; re-running it refuses the stale plan;
-  4. a push not merged from a PR with nothing to do: exit 0, nothing created;
-  5. the scheduled drift check (checkout C): exit 0 in sync; after a live model's displayName is edited out of
-     band with a PATCH on the Vertex API, it fails with exit 2 and says "drift"; after an API error, it fails
-     and says it is an error, not drift.
+Flow proven for each recipe (every job in its own checkout, at its own path: saved plans are portable):
+  1. a merge request / pull request with a broken manifest: the job fails, and the comment (from
+     `plan --markdown`, with its marker and the commit in the title) carries the located errors;
+     a plan that fails for another reason (an API error) gets a short fallback comment, with the marker;
+  2. the PR that adds the manifests, a fromManifest dependent included: a comment with the plan and its
+     `then:` follow-up, the saved plan as an artifact, and nothing written to the cloud;
+  3. the push of its merge to main: the saved plan is applied, every tuning job created exactly once (the
+     dependent deferred: its upstream is training), the state in the bucket and its run lock released;
+     re-running the job is a no-op that exits 0 ("already applied"), nothing created;
+  4. a push not merged from a PR with nothing unreviewed to do (the reviewed follow-up pending): exit 0,
+     nothing created or written;
+  5. the scheduled follow-ups and drift jobs: while the upstream trains, the follow-up is deferred and the
+     drift check passes; once it succeeded, the follow-ups job starts the dependent ("reviewed in plan") and
+     leaves an out-of-band displayName edit alone, which the drift check then reports (exit 2, "drift");
+     in sync once the edit is undone;
+  6. two PRs planned from the same main: applying the first does not make the second's plan stale; a third
+     whose model is edited out of band after its review is refused as stale ("was not applied"), nothing written;
+  7. a model deleted out of band is drift (attention), and the follow-ups job retrains nothing; after an API
+     error both scheduled jobs fail, the drift check saying it is an error, not drift.
 
 What is not shell is simulated, each way written down in one table below, and nothing else is:
   - GitHub `uses:` steps: ACTIONS (an action missing from it fails the test);
@@ -24,8 +33,10 @@ What is not shell is simulated, each way written down in one table below, and no
     before the Application Default Credentials WIF writes) plus RECONCILER_API_ENDPOINT=<the emulator>. The
     GitLab recipe writes its external-account ADC file itself (shell, run as written): the test loads it with
     google-auth.
-Every job of a workflow clones to the same path (GITHUB_WORKSPACE, GitLab's GIT_CLONE_PATH), as hosted runners
-do, the previous job's checkout moved away first: a saved plan records the absolute path of its manifests.
+Every job clones to a path of its own (as jobs on different self-hosted runners do), the previous job's checkout
+moved away first: a saved plan records its root relative to the working directory, so it applies from any
+checkout. A job runs after the jobs it `needs:`, and is skipped when one of them failed unless its condition says
+`!cancelled()` (GitHub) or its rule `when: always` (GitLab).
 """
 
 from __future__ import annotations
@@ -47,7 +58,7 @@ import yaml
 from google.auth import identity_pool
 
 from tests.testing import ROOT
-from tests.testing.emulators import VERTEX_AUTH
+from tests.testing.emulators import GEMINI_AUTH, VERTEX_AUTH
 
 RECIPES = ROOT / "examples" / "ci"
 PROJECT, LOCATION = "acme-ml", "us-central1"
@@ -64,10 +75,11 @@ state:
   bucket: {BUCKET}
   prefix: {PREFIX}
 """
-# The repository's examples, but for support-bot-continued: a fromManifest dependent is deferred by a detached
-# apply until its upstream succeeds, and a later apply (a new reviewed plan) starts it; see examples/ci/README.md.
-LEFT_OUT = {"reconciler.yaml", "vertex/support-bot-continued.yaml"}
+# The repository's examples, all of them: support-bot-continued (fromManifest: support-bot) is a reviewed
+# follow-up of the plan that trains support-bot, started by the follow-ups job once support-bot succeeded.
+LEFT_OUT = {"reconciler.yaml"}
 VERTEX_BOTS, GEMINI_BOTS = {"support-bot", "support-bot-tier2"}, {"math-bot", "number-generator"}
+DEPENDENT = "support-bot-continued"
 BROKEN = "apiVersion: reconciler/v1\nkind: TunedModel\nmetadata: {name: broken-bot}\nspec:\n  platform: vertex\n" \
          "  baseModel: gemini-2.5-flash\n  training: {dataset: gs://acme/train.jsonl}\n  hyperParameters: {epochs: 2}\n"
 FAKE_OIDC_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0ZXN0In0.c2lnbmF0dXJl"
@@ -231,7 +243,7 @@ RUN_SIMULATIONS: dict[str, str] = {
     'python -m pip install "$RECONCILER_PIP"': 'test -n "$RECONCILER_PIP" && command -v reconciler',
     'python -m pip install --quiet "$RECONCILER_PIP"': 'test -n "$RECONCILER_PIP" && command -v reconciler',
     # GitLab: the MR note -> $SIMULATED_NOTE (the test reads it as the MR's one note)
-    "# post plan.md as one note on the merge request, edited in place on every push":
+    "# post plan.md as one note on the merge request, edited in place on every push: the note is found by the":
         'if [ -s plan.md ]; then cp plan.md "$SIMULATED_NOTE"; fi',
     # GitLab: the reviewed plan of the merged MR -> copied from the artifact store, when the commit merged one
     "# fetch the plan reviewed in the merge request this commit merged":
@@ -247,6 +259,7 @@ EXPRESSIONS: dict[str, Callable[[GitHubJob], str]] = {
     "vars.GCP_APPLY_SERVICE_ACCOUNT": lambda job: VARIABLES["GCP_APPLY_SERVICE_ACCOUNT"],
     "steps.pr.outputs.number": lambda job: job.outputs.get("pr", {}).get("number", ""),
     "github.ref": lambda job: job.ref,
+    "github.event.pull_request.head.sha": lambda job: job.event.sha,
 }
 
 # `if:` -> its value for a job (a step without `if:` runs while no earlier step failed).
@@ -256,6 +269,7 @@ CONDITIONS: dict[str, Callable[[GitHubJob], bool]] = {
     "github.event_name == 'push' && github.ref == 'refs/heads/main'":
         lambda job: job.event.kind == "push" and job.ref == "refs/heads/main",
     "github.event_name == 'schedule'": lambda job: job.event.kind == "schedule",
+    "!cancelled() && github.event_name == 'schedule'": lambda job: job.event.kind == "schedule",
     "always() && hashFiles('plan.md') != ''": lambda job: (job.workspace / "plan.md").is_file(),
     "steps.pr.outputs.number != ''": lambda job: EXPRESSIONS["steps.pr.outputs.number"](job) != "",
     "steps.pr.outputs.number == ''": lambda job: EXPRESSIONS["steps.pr.outputs.number"](job) == "",
@@ -309,6 +323,7 @@ class GitHubJob:
         self.env = {**world.runner_env(), "CI": "true", "GITHUB_ACTIONS": "true",
                     "GITHUB_WORKSPACE": str(self.workspace), "GITHUB_EVENT_NAME": self.event.kind,
                     "GITHUB_SHA": self.event.sha, "GITHUB_REF": self.ref, "GITHUB_REPOSITORY": "acme/tuning",
+                    "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "4242",
                     "RUNNER_TEMP": str(home), **{k: str(v) for k, v in files.items()},
                     **{k: self.expand(v) for k, v in declared.items()}}
         if "concurrency" in self.spec:
@@ -357,10 +372,18 @@ def _key_values(path: Path) -> dict[str, str]:
 
 def github_run(world: World, event: Event) -> dict[str, Job]:
     workflow = yaml.safe_load((RECIPES / "github-actions.yml").read_text(encoding="utf-8"))
-    workspace = world.tmp / "runner" / "work" / "tuning" / "tuning"
-    jobs = {}
-    for name, spec in workflow["jobs"].items():
+    jobs: dict[str, Job] = {}
+    for name, spec in workflow["jobs"].items():   # in file order: a job comes after the jobs it needs
+        workspace = world.tmp / f"runner-{world.runs + 1:02d}" / "work" / "tuning" / "tuning"
         job = GitHubJob(world, name, spec, workflow, event, workspace)
+        needs = spec.get("needs", [])
+        needs = [needs] if isinstance(needs, str) else needs
+        assert all(n in workflow["jobs"] and list(workflow["jobs"]).index(n) < list(workflow["jobs"]).index(name)
+                   for n in needs), f"{name} needs {needs}: list them first"
+        if any(n not in jobs for n in needs) and not spec["if"].startswith("!cancelled()"):
+            continue   # a needed job was skipped
+        if any(not jobs[n].ok for n in needs if n in jobs) and not spec["if"].startswith("!cancelled()"):
+            continue   # a needed job failed
         if job.condition(spec["if"]):
             jobs[name] = job.run()
     return jobs
@@ -393,13 +416,15 @@ def _merged(base: dict, extra: dict) -> dict:
     return out
 
 
-def _rules(world: World, rules: list[dict], variables: dict[str, str]) -> bool:
+def _rules(world: World, rules: list[dict], variables: dict[str, str]) -> str | None:
+    """The `when:` of the first rule that matches (on_success unless it says), None when none does."""
     for rule in rules:
-        assert set(rule) == {"if"} and rule["if"] in RULES, f"unknown rule {rule}: add it to RULES"
+        assert set(rule) <= {"if", "when"} and rule["if"] in RULES, f"unknown rule {rule}: add it to RULES"
+        assert rule.get("when", "on_success") in ("on_success", "always"), rule
         world.used.add(rule["if"])
         if RULES[rule["if"]](variables):
-            return True
-    return False
+            return rule.get("when", "on_success")
+    return None
 
 
 def _items(world: World, items: list[str]) -> str:
@@ -420,6 +445,7 @@ def gitlab_run(world: World, event: Event) -> dict[str, Job]:
     builds = world.tmp / "builds"
     variables = {"CI": "true", "GITLAB_CI": "true", "CI_PIPELINE_SOURCE": SOURCES[event.kind],
                  "CI_DEFAULT_BRANCH": "main", "CI_COMMIT_SHA": event.sha, "CI_BUILDS_DIR": str(builds),
+                 "CI_COMMIT_SHORT_SHA": event.sha[:8], "CI_JOB_URL": "https://gitlab.com/acme/tuning/-/jobs/4242",
                  "CI_PROJECT_PATH": "acme/tuning", "CI_PROJECT_NAME": "tuning", "CI_PROJECT_ID": "42",
                  "CI_API_V4_URL": "http://127.0.0.1:9/api/v4",   # nothing listens: a real API call fails
                  **({"CI_COMMIT_BRANCH": "main"} if event.kind != "pull_request" else
@@ -429,15 +455,20 @@ def gitlab_run(world: World, event: Event) -> dict[str, Job]:
         return {}
     for name, value in pipeline["variables"].items():
         variables[name] = _expand_gitlab(value, variables)
-    workspace = Path(variables["GIT_CLONE_PATH"])
-    assert workspace.is_relative_to(builds)
-    jobs = {}
-    for name, spec in pipeline.items():
+    assert "GIT_CLONE_PATH" not in variables, "saved plans are portable: no pinned clone path"
+    jobs: dict[str, Job] = {}
+    for name, spec in pipeline.items():   # in file order: a job comes after the jobs it needs
         if name.startswith(".") or name in ("workflow", "variables", "default", "stages") or "extends" not in spec:
             continue
         spec = _merged(pipeline[spec["extends"]], spec)
-        if _rules(world, spec["rules"], variables):
-            jobs[name] = _gitlab_job(world, name, spec, dict(variables), event, workspace)
+        when = _rules(world, spec["rules"], variables)
+        needs = spec.get("needs", [])
+        assert all(isinstance(n, str) and n in pipeline and list(pipeline).index(n) < list(pipeline).index(name)
+                   for n in needs), f"{name} needs {needs}: list them first"
+        if when is None or (when != "always" and any(n not in jobs or not jobs[n].ok for n in needs)):
+            continue
+        workspace = builds / f"runner-{world.runs + 1:02d}" / variables["CI_PROJECT_PATH"]
+        jobs[name] = _gitlab_job(world, name, spec, dict(variables), event, workspace)
     return jobs
 
 
@@ -533,84 +564,179 @@ def example_manifests() -> dict[str, Path]:
             if p.is_file() and str(p.relative_to(source)) not in LEFT_OUT}
 
 
-def only(jobs: dict[str, Job], name: str) -> Job:
-    assert list(jobs) == [name], f"expected only {name} to run, ran {list(jobs)}"
-    return jobs[name]
+def only(jobs: dict[str, Job], *names: str) -> Job:
+    assert list(jobs) == list(names), f"expected only {names} to run, ran {list(jobs)}"
+    return jobs[names[-1]]
 
 
-RUNNERS = {"github": (github_run, "plan", "apply", "drift"),
-           "gitlab": (gitlab_run, "reconciler:plan", "reconciler:apply", "reconciler:drift")}
+RUNNERS = {"github": (github_run, "plan", "apply", "follow-ups", "drift"),
+           "gitlab": (gitlab_run, "reconciler:plan", "reconciler:apply", "reconciler:follow-ups",
+                      "reconciler:drift")}
+MARKER = "<!-- reconciler-plan: manifests -->"
 
 
 @pytest.mark.parametrize("recipe", sorted(RUNNERS))
-def test_the_ci_recipe_plans_in_review_applies_the_reviewed_plan_once_and_catches_drift(world: World, recipe):
-    run, plan_job, apply_job, drift_job = RUNNERS[recipe]
+def test_the_ci_recipe_plans_in_review_applies_the_reviewed_plan_then_its_follow_ups_and_catches_drift(
+        world: World, recipe):
+    run, plan_job, apply_job, follow_ups_job, drift_job = RUNNERS[recipe]
+    trained = {"tuningJobs": len(VERTEX_BOTS), "tunedModels": len(GEMINI_BOTS)}
 
-    # 1. A PR with a broken manifest: the job fails, and the comment carries the diagnostics.
+    # 1. A PR with a broken manifest: the job fails, and the comment (plan --markdown) carries the errors.
     broken = commit_on_branch(world, "broken", {"manifests/broken-bot.yaml": BROKEN})
     job = only(run(world, Event("pull_request", broken, pr=6)), plan_job)
-    assert not job.ok and "Validation failed" in world.comments[6], job.log
-    assert "unknown field 'epochs'; did you mean 'epochCount'?" in world.comments[6]
+    comment = world.comments[6]
+    assert not job.ok and job.code == 1 and comment.startswith(MARKER + "\n"), job.log
+    assert "The manifests are invalid" in comment and broken[:8] in comment.splitlines()[1]   # --title
+    assert "`manifests/broken-bot.yaml:8:21`" in comment
+    assert "unknown field 'epochs'; did you mean 'epochCount'?" in comment
     assert (6, "reconciler-plan") not in world.artifacts
 
-    # 2. The PR adding the manifests, in checkout A: a comment with the plan, the saved plan as an artifact.
+    # 2. The PR adding the manifests. A plan that fails for another reason than validation (the API refuses):
+    #    a short fallback comment, with the marker and no stderr text in it, and no artifact.
     head = commit_on_branch(world, "tuning", example_manifests())
+    world.cloud.faults([{"method": "GET", "path": "*", "status": 403}])
+    job = only(run(world, Event("pull_request", head, pr=7)), plan_job)
+    world.cloud.clear_faults()
+    comment = world.comments[7]
+    assert not job.ok and comment.startswith(MARKER + "\n") and "**Plan failed** (exit 1)" in comment, job.log
+    assert "403" not in comment and "`" not in comment and "403" in job.log, comment
+    assert (7, "reconciler-plan") not in world.artifacts
+    #    Re-run: the same sticky comment now holds the plan and its follow-up; the saved plan is the artifact.
     job = only(run(world, Event("pull_request", head, pr=7)), plan_job)
     assert job.ok, job.log
     comment = world.comments[7]
-    assert "**Plan: 4 to train ($).**" in comment and all(f"`{n}`" in comment for n in VERTEX_BOTS | GEMINI_BOTS)
+    assert comment.startswith(MARKER + "\n") and head[:8] in comment.splitlines()[1], comment
+    assert all(f"`{n}`" in comment for n in VERTEX_BOTS | GEMINI_BOTS | {DEPENDENT}), comment
+    assert re.search(rf"then:? .*train.*{DEPENDENT}", comment), comment
     saved = json.loads((world.artifacts[(7, "reconciler-plan")] / "plan.json").read_text())
-    assert {k: v for k, v in saved["summary"].items() if v} == {"train": 4} and saved["root"].endswith("/manifests")
+    assert saved["root"] == "manifests"   # relative: it applies from any checkout
+    assert {c["name"] for c in saved["changes"] if c["action"] == "train"} >= VERTEX_BOTS | GEMINI_BOTS
     assert world.writes() == [], "planning writes nothing to the cloud"
 
-    # 3. The merge, pushed to main, in checkout B: exactly the reviewed plan is applied; every job created once.
+    # 3. The merge, pushed to main: exactly the reviewed plan is applied; every job created once, the dependent
+    #    deferred (its upstream is training) and recorded as an authorized follow-up.
     world.git("merge", "-q", "--no-ff", "-m", "Merge !7", "tuning")
     merge = world.git("rev-parse", "HEAD")
     job = only(run(world, Event("push", merge, pr=7)), apply_job)
-    assert job.ok, job.log
-    assert world.creates() == {"tuningJobs": len(VERTEX_BOTS), "tunedModels": len(GEMINI_BOTS)}
+    assert job.ok and "deferred" in job.log, job.log
+    assert world.creates() == trained
     state = world.cloud.get(f"/storage/v1/b/{BUCKET}/o/{PREFIX.replace('/', '%2F')}%2Fdefault%2Freconciler.lock")
     assert int(state["generation"]) > 0
     names = [o["name"] for o in world.cloud.get(f"/storage/v1/b/{BUCKET}/o").get("items", [])]
     assert names == [f"{PREFIX}/default/reconciler.lock"], "the run lock was released"
-    # the same reviewed plan again (a re-run of the job): stale, refused loudly, nothing created
+    # the same reviewed plan again (a re-run of the job): already applied, a no-op that passes, nothing created
     job = only(run(world, Event("push", merge, pr=7)), apply_job)
-    assert not job.ok and "the saved plan is stale" in job.log, job.log
-    assert world.creates() == {"tuningJobs": len(VERTEX_BOTS), "tunedModels": len(GEMINI_BOTS)}
+    assert job.ok and "was already applied" in job.log, job.log
+    assert world.creates() == trained
 
-    # 4. A push not merged from a PR, nothing to do: exit 0, nothing created or written.
+    # 4. A push not merged from a PR, nothing unreviewed to do (only the reviewed follow-up): exit 0, no write.
     world.git("commit", "-q", "--allow-empty", "-m", "docs")
+    sha = world.git("rev-parse", "HEAD")
     before = len(world.writes())
-    job = only(run(world, Event("push", world.git("rev-parse", "HEAD"))), apply_job)
+    job = only(run(world, Event("push", sha)), apply_job)
     assert job.ok and job.code == 0, job.log
     assert len(world.writes()) == before
 
-    # 5. The scheduled drift check, in checkout C: in sync, then drift made out of band, then an error.
-    world.cloud.advance(120)   # every job succeeded: models live
-    sha = world.git("rev-parse", "HEAD")
-    job = only(run(world, Event("schedule", sha)), drift_job)
-    assert job.ok, job.log
+    # 5. The schedule: follow-ups, then the drift check.
+    #    a. The upstream still trains: the follow-up waits, and a pending reviewed follow-up is not drift.
+    jobs = run(world, Event("schedule", sha))
+    only(jobs, follow_ups_job, drift_job)
+    assert jobs[follow_ups_job].ok and "deferred" in jobs[follow_ups_job].log, jobs[follow_ups_job].log
+    assert jobs[drift_job].ok and "Only reviewed follow-ups are pending" in jobs[drift_job].log, jobs[drift_job].log
+    assert world.creates() == trained
+    #    b. Every job succeeded, and a live model is edited out of band: the follow-ups job starts the dependent
+    #       (reviewed in plan ...) and reverts nothing; the drift check reports the edit.
+    world.cloud.advance(120)
     models = world.cloud.listing(f"/v1/projects/{PROJECT}/locations/{LOCATION}/models", "models")
     support = next(m for m in models if m["labels"].get("reconciler-name") == "support-bot")
     with httpx.Client(base_url=world.cloud.base_url, headers=VERTEX_AUTH, timeout=30) as http:
         edited = http.patch(f"/v1/{support['name']}", params={"updateMask": "displayName"},
                             json={"displayName": "Edited by hand"})
+        assert edited.status_code == 200, edited.text
+        patches = len([w for w in world.writes() if w["method"] == "PATCH"])
+        jobs = run(world, Event("schedule", sha))
+        only(jobs, follow_ups_job, drift_job)
+        follow_ups, drift = jobs[follow_ups_job], jobs[drift_job]
+        assert follow_ups.ok and f"+ train {DEPENDENT}" in follow_ups.log and "reviewed in plan" in follow_ups.log
+        assert world.creates() == {**trained, "tuningJobs": trained["tuningJobs"] + 1}, follow_ups.log
+        assert len([w for w in world.writes() if w["method"] == "PATCH"]) == patches, "no unreviewed update"
+        assert http.get(f"/v1/{support['name']}").json()["displayName"] == "Edited by hand"
+        assert not drift.ok and drift.code == 2 and "Edited by hand" in drift.log, drift.log
+        assert re.search(r"drift", drift.log, re.I) and "an error, not drift" not in drift.log
+        if recipe == "github":
+            assert "support-bot" in drift.summary and "Edited by hand" in drift.summary
+        #  c. The edit undone by hand, the dependent trained: in sync, nothing to follow up.
+        undone = http.patch(f"/v1/{support['name']}", params={"updateMask": "displayName"},
+                            json={"displayName": support["displayName"]})
+        assert undone.status_code == 200, undone.text
+    world.cloud.advance(120)
+    jobs = run(world, Event("schedule", sha))
+    only(jobs, follow_ups_job, drift_job)
+    assert jobs[follow_ups_job].ok and jobs[drift_job].ok, jobs[follow_ups_job].log + jobs[drift_job].log
+    assert "No drift" in jobs[drift_job].log, jobs[drift_job].log
+
+    # 6. Two PRs planned from the same main: applying one does not make the other's plan stale. A third, whose
+    #    model is edited out of band after its review, is refused as stale and nothing is written.
+    tier2 = (ROOT / "manifests" / "vertex" / "support-bot-tier2.yaml").read_text(encoding="utf-8")
+    numbers = (ROOT / "manifests" / "gemini" / "number-generator.yaml").read_text(encoding="utf-8")
+    def renamed(text: str, old: str, new: str) -> str:
+        assert f"displayName: {old}\n" in text
+        return text.replace(f"displayName: {old}\n", f"displayName: {new}\n")
+    pr8 = commit_on_branch(world, "pr8", {"manifests/vertex/support-bot-tier2.yaml":
+                                          renamed(tier2, "Support bot (tier 2)", "Support bot (escalations)")})
+    pr9 = commit_on_branch(world, "pr9", {"manifests/gemini/number-generator.yaml":
+                                          renamed(numbers, "number generator model", "Number generator")})
+    for number, head in ((8, pr8), (9, pr9)):
+        assert only(run(world, Event("pull_request", head, pr=number)), plan_job).ok
+        assert "**Plan: 1 to update.**" in world.comments[number], world.comments[number]
+    for number, branch in ((8, "pr8"), (9, "pr9")):
+        world.git("merge", "-q", "--no-ff", "-m", f"Merge !{number}", branch)
+        job = only(run(world, Event("push", world.git("rev-parse", "HEAD"), pr=number)), apply_job)
+        assert job.ok and "stale" not in job.log, job.log
+    patched = [w for w in world.writes() if w["method"] == "PATCH"]
+    assert len(patched) == patches + 1 + 2, patched   # the hand edit's undo, then one update per PR
+    pr10 = commit_on_branch(world, "pr10", {"manifests/gemini/number-generator.yaml":
+                                            renamed(numbers, "number generator model", "Numbers")})
+    assert only(run(world, Event("pull_request", pr10, pr=10)), plan_job).ok
+    with httpx.Client(base_url=world.cloud.base_url, headers=GEMINI_AUTH, timeout=30) as http:
+        edited = http.patch(f"/v1beta/tunedModels/{_tuned_model_id(world, 'number-generator')}",
+                            params={"updateMask": "displayName"}, json={"displayName": "Edited by hand"})
     assert edited.status_code == 200, edited.text
-    job = only(run(world, Event("schedule", sha)), drift_job)
-    assert not job.ok and job.code == 2 and "Edited by hand" in job.log, job.log
-    assert re.search(r"drift", job.log, re.I) and "an error, not drift" not in job.log
-    if recipe == "github":
-        assert "support-bot" in job.summary and "Edited by hand" in job.summary
+    world.git("merge", "-q", "--no-ff", "-m", "Merge !10", "pr10")
+    before = len(world.writes())
+    job = only(run(world, Event("push", world.git("rev-parse", "HEAD"), pr=10)), apply_job)
+    assert not job.ok and job.code == 1 and "stale" in job.log and "was not applied" in job.log, job.log
+    assert [w for w in world.writes()[before:] if "/o" not in w["path"]] == [], "nothing but the state lock"
+    sha = world.git("rev-parse", "HEAD")
+
+    # 7. A production model deleted out of band: drift (a fact that needs attention); nothing retrains it.
+    with httpx.Client(base_url=world.cloud.base_url, headers=GEMINI_AUTH, timeout=30) as http:
+        gone = http.delete(f"/v1beta/tunedModels/{_tuned_model_id(world, 'math-bot')}")
+    assert gone.status_code == 200, gone.text
+    jobs = run(world, Event("schedule", sha))
+    only(jobs, follow_ups_job, drift_job)
+    assert jobs[follow_ups_job].ok and world.creates()["tunedModels"] == trained["tunedModels"]
+    drift = jobs[drift_job]
+    assert not drift.ok and drift.code == 2 and "math-bot" in drift.log and "an error, not drift" not in drift.log
+    #    An API error: both fail, and the drift check (which runs even so) says it is an error, not drift.
     world.cloud.faults([{"method": "GET", "path": "*/tuningJobs", "status": 403}])
-    job = only(run(world, Event("schedule", sha)), drift_job)
-    assert not job.ok and job.code == 1 and "an error, not drift" in job.log, job.log
+    jobs = run(world, Event("schedule", sha))
+    only(jobs, follow_ups_job, drift_job)
+    assert not jobs[follow_ups_job].ok, jobs[follow_ups_job].log
+    drift = jobs[drift_job]
+    assert not drift.ok and drift.code == 1 and "an error, not drift" in drift.log, drift.log
     world.cloud.clear_faults()
-    assert world.creates() == {"tuningJobs": len(VERTEX_BOTS), "tunedModels": len(GEMINI_BOTS)}
+    assert world.creates() == {**trained, "tuningJobs": trained["tuningJobs"] + 1}
 
     # every simulation the tables describe was needed by this recipe (none is dead weight hiding a rename)
     own = {"github": set(ACTIONS) | set(CONDITIONS) | set(EXPRESSIONS) | {'python -m pip install "$RECONCILER_PIP"'},
            "gitlab": set(RULES) | {k for k in RUN_SIMULATIONS if k != 'python -m pip install "$RECONCILER_PIP"'}}
     assert own[recipe] <= world.used, own[recipe] - world.used
+
+
+def _tuned_model_id(world: World, name: str) -> str:
+    models = world.cloud.listing("/v1beta/tunedModels", "tunedModels")
+    return next(m["name"].split("/")[-1] for m in models if m["name"].split("/")[-1].startswith(f"{name}-"))
 
 
 def test_the_github_workflow_asks_for_the_least_it_needs():
@@ -620,14 +746,21 @@ def test_the_github_workflow_asks_for_the_least_it_needs():
     assert jobs["plan"]["permissions"] == {"contents": "read", "id-token": "write", "pull-requests": "write"}
     assert jobs["apply"]["permissions"] == {"contents": "read", "pull-requests": "read", "actions": "read",
                                             "id-token": "write"}
+    assert jobs["follow-ups"]["permissions"] == {"contents": "read", "id-token": "write"}
     assert jobs["drift"]["permissions"] == {"contents": "read", "id-token": "write"}
-    assert jobs["apply"]["concurrency"] == {"group": "reconciler-${{ github.ref }}", "cancel-in-progress": False}
-    assert "--lock-timeout" in "".join(s.get("run", "") for s in jobs["apply"]["steps"])
+    for writer in ("apply", "follow-ups"):   # the two jobs that change things run one at a time, never cancelled
+        assert jobs[writer]["concurrency"] == {"group": "reconciler-${{ github.ref }}", "cancel-in-progress": False}
+        assert "--lock-timeout" in "".join(s.get("run", "") for s in jobs[writer]["steps"])
+    assert "--reviewed-only" in "".join(s.get("run", "") for s in jobs["follow-ups"]["steps"])
+    runs = "\n".join(s.get("run", "") for job in jobs.values() for s in job["steps"])
+    assert not re.search(r"reconciler apply[^\n]*--yes", runs), "nothing is applied unreviewed"
     assert set(workflow[True]) == {"pull_request", "push", "schedule"}   # YAML 1.1 reads `on:` as True
 
 
 def test_the_gitlab_pipeline_serialises_applies():
     pipeline = yaml.safe_load((RECIPES / "gitlab-ci.yml").read_text(encoding="utf-8"))
-    assert pipeline["reconciler:apply"]["resource_group"] == "reconciler-prod"
-    assert "--lock-timeout" in "".join(pipeline["reconciler:apply"]["script"])
+    for writer in ("reconciler:apply", "reconciler:follow-ups"):
+        assert pipeline[writer]["resource_group"] == "reconciler-prod"
+        assert "--lock-timeout" in "".join(pipeline[writer]["script"])
+    assert "--reviewed-only" in "".join(pipeline["reconciler:follow-ups"]["script"])
     assert pipeline["reconciler:plan"]["artifacts"]["paths"] == ["plan.json", "plan.md"]

@@ -71,10 +71,43 @@ def test_an_unresolved_upstream_is_refused_before_any_request():
         bodies.tuning_job(dependent, "i")
 
 
-def test_a_label_patch_keeps_the_ownership_labels():
+def test_a_label_patch_sends_the_merged_map_ownership_and_unowned_labels_kept():
     resource = DESIRED.resources["support-bot"]
-    live = {"managed-by": "reconciler", "reconciler-name": "support-bot", "team": "old", "extra": "x"}
-    body, mask = bodies.model_patch(resource, ["labels", "displayName"], live)
+    live = {"managed-by": "reconciler", "reconciler-name": "support-bot", "team": "old", "extra": "x",
+            "dropped": "y", "google-vertex-llm-tuning-base-model-id": "gemini-2_5-flash"}
+    body, mask = bodies.model_patch(resource, ["labels", "displayName"], live, owned_labels={"team", "dropped"})
     assert mask == ["displayName", "labels"]
+    # the manifest's labels; the ownership labels; and what this tool does not own (the service's system label,
+    # one added by someone else) stays, as a labels patch replaces the whole map. "dropped" was applied: removed.
     assert body["labels"] == {**resource.mutable["labels"], "managed-by": "reconciler",
-                              "reconciler-name": "support-bot"}
+                              "reconciler-name": "support-bot", "extra": "x",
+                              "google-vertex-llm-tuning-base-model-id": "gemini-2_5-flash"}
+
+
+def test_a_pre_tuned_checkpoint_is_sent_and_the_emulator_checks_it(apis):
+    """`preTunedModel.checkpointId` is part of the digest, so it must reach the create body, also when the
+    upstream is named by `fromManifest`; a checkpoint the upstream version does not have is a 400."""
+    from dataclasses import replace
+
+    from reconciler.errors import InvalidArgument
+
+    vertex, _, emulator = apis
+    resource = next(r for r in DESIRED.resources.values() if r.depends_on)
+    parent = DESIRED.resources[resource.depends_on]
+    parent = replace(parent, immutable={**parent.immutable, "exportLastCheckpointOnly": False,
+                                        "hyperParameters": {"epochCount": 2}})
+    scope = f"projects/{parent.project}/locations/{parent.location}"
+    made = vertex.create_tuning_job(scope, bodies.tuning_job(parent, "up"))
+    emulator.advance(3600)
+    upstream = vertex.get_tuning_job(made["name"])["tunedModel"]["model"]
+    for checkpoint, accepted in (("1", True), ("99", False)):
+        pre = {**resource.immutable["preTunedModel"], "checkpointId": checkpoint}
+        wanted = replace(resource, immutable={**resource.immutable, "preTunedModel": pre})
+        body = bodies.tuning_job(wanted, "i", upstream)
+        assert body["preTunedModel"] == {"tunedModelName": upstream, "checkpointId": checkpoint}
+        if accepted:
+            job = vertex.create_tuning_job(f"projects/{wanted.project}/locations/{wanted.location}", body)
+            assert job["preTunedModel"]["checkpointId"] == "1"
+        else:
+            with pytest.raises(InvalidArgument, match="Checkpoint '99' does not exist"):
+                vertex.create_tuning_job(f"projects/{wanted.project}/locations/{wanted.location}", body)

@@ -92,8 +92,12 @@ def test_a_succeeded_job_joined_with_its_model_and_endpoints(emulator, clients):
     checkpoint_endpoints = {c["endpoint"] for c in tuned.get("checkpoints", [])}
     assert set(generation.endpoints) == {tuned["endpoint"]} | checkpoint_endpoints
     assert len(generation.endpoints) == 3  # three epochs: three checkpoints, each served somewhere
+    # the live labels as read: without the ownership labels, with the service's system labels (the planner
+    # compares only the keys this tool owns)
     assert generation.live == {"displayName": "support-bot", "description": "support-bot bot",
-                               "labels": {"team": "support"}}
+                               "labels": {"team": "support", "tune-type": "sft",
+                                          "google-vertex-llm-tuning-base-model-id": "gemini-2_5-flash",
+                                          "google-vertex-llm-tuning-job-id": job["name"].rsplit("/", 1)[1]}}
     assert (generation.digest, generation.intent, generation.phase) == ("0123456789ab", "intent-support-bot",
                                                                         "succeeded")
 

@@ -106,10 +106,10 @@ def test_a_succeeded_job_is_joined_to_its_model_and_every_endpoint():
 
 
 @pytest.mark.parametrize(("state", "phase", "error"), [
-    ("JOB_STATE_QUEUED", "pending", ""), ("JOB_STATE_PENDING", "pending", ""), ("JOB_STATE_RUNNING", "running", ""),
+    ("JOB_STATE_QUEUED", "queued", ""), ("JOB_STATE_PENDING", "queued", ""), ("JOB_STATE_RUNNING", "running", ""),
     ("JOB_STATE_CANCELLING", "cancelling", ""), ("JOB_STATE_FAILED", "failed", "quota exceeded"),
     ("JOB_STATE_CANCELLED", "cancelled", "cancelled by user"), ("JOB_STATE_EXPIRED", "expired", ""),
-    ("JOB_STATE_UNSPECIFIED", "pending", ""),
+    ("JOB_STATE_UNSPECIFIED", "queued", ""),
 ])
 def test_a_job_before_success_reports_its_phase_error_and_live_fields_from_the_job(state, phase, error):
     apis = FakeApis()

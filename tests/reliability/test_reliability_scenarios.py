@@ -175,7 +175,7 @@ def test_damaged_or_lost_lock_is_a_clear_error_or_rebuilt_and_nothing_is_retrain
     result = repo.apply(*(() if damage == "deleted-while-training" else ("--wait",)))
     assert result.code == 0, str(result)
     text = repo.lock_path.read_text()
-    backup = repo.manifests / "reconciler.lock.backup"
+    backup = repo.manifests / ".reconciler" / "reconciler.lock.backup"  # where git does not see it
     assert backup.exists()  # every create wrote the lock: the previous version is kept
     if damage == "truncated":
         repo.lock_path.write_text(text[: len(text) // 2])
@@ -190,8 +190,8 @@ def test_damaged_or_lost_lock_is_a_clear_error_or_rebuilt_and_nothing_is_retrain
             refused = repo.run(*command)
             print(f"\n{damage} lock, {command[0]}: exit {refused.code}: {said(refused)}")
             assert refused.code == 1, str(refused)
-            assert "reconciler.lock is corrupt" in refused.err and "reconciler.lock.backup" in refused.err, \
-                str(refused)
+            assert "reconciler.lock is corrupt" in refused.err and \
+                ".reconciler/reconciler.lock.backup or delete it" in refused.err, str(refused)
         assert len(creates(emu)) == 4
         repo.lock_path.write_bytes(backup.read_bytes())  # the advice: restore the backup
     else:
@@ -237,8 +237,8 @@ def test_out_of_band_deletion_label_edit_and_failed_job_are_facts_never_retraine
     plan = repo.plan()
     print(f"\nout-of-band: plan exit {plan.code}\n{plan.out}")
     assert plan.code == 2, str(plan)
-    assert changes(plan.out) == [("noop", "gm-d"), ("noop", "gm-e"), ("noop", "vx-a"), ("update", "vx-b"),
-                                 ("noop", "vx-f")], str(plan)
+    assert changes(plan.out) == [("update", "vx-b"), ("noop", "gm-d"), ("noop", "gm-e"), ("noop", "vx-a"),
+                                 ("noop", "vx-f")], str(plan)  # facts first, then changes, then what is in sync
     assert 'labels.team: "edited-by-hand" → "rel"' in plan.out and "Plan: 1 to update." in plan.out, str(plan)
     assert plan.out.count("deleted out of band") == 2, str(plan)
     assert "FAILED" in plan.out and "dataset row 17 is malformed" in plan.out, str(plan)
@@ -249,8 +249,8 @@ def test_out_of_band_deletion_label_edit_and_failed_job_are_facts_never_retraine
     assert len(creates(emu)) == before, "apply retrained something on its own"
     patches = [r for r in emu.requests() if r["method"] == "PATCH"]
     assert len(patches) == 1 and patches[0]["path"].endswith(model_b.split("/", 2)[2]), patches
-    after = repo.plan()
-    assert after.code == 0 and "no changes" in after.out, str(after)
+    after = repo.plan()  # nothing to change, but the facts remain: a drift check still exits 2
+    assert after.code == 2 and "no changes" in after.out and "3 facts need attention" in after.out, str(after)
     assert after.out.count("deleted out of band") == 2 and "FAILED" in after.out, str(after)
     census(emu, repo).check("out-of-band", expect_jobs=expected)
 
@@ -324,13 +324,13 @@ def test_stale_saved_plan_is_refused_and_the_same_plan_twice_makes_one_job(start
     repo.write("gm-d", gemini_manifest("gm-d"))
     saved = repo.run("plan", "m", "--out", "first.json")
     assert saved.code == 0, str(saved)
-    stale = repo.run("plan", "m", "--out", "stale.json")
+    stale = repo.run("plan", "m", "--out", "stale.json", "--target", "vx-a")  # another plan (the same content is the same plan)
     assert stale.code == 0
     applied = repo.run("apply", "first.json")
     assert applied.code == 0, str(applied)
     twice = repo.run("apply", "first.json")
     print(f"\nsame saved plan twice: exit {applied.code}, then exit {twice.code}: {said(twice)}")
-    assert twice.code == 1 and "stale" in twice.err, str(twice)
+    assert twice.code == 0 and "already applied" in twice.out + twice.err, str(twice)  # only follow-ups left
     other = repo.run("apply", "stale.json")
     assert other.code == 1 and "stale" in other.err, str(other)
 

@@ -22,6 +22,6 @@ def run(args: argparse.Namespace) -> Result:
     with session.workspace(args, args.path, connect_apis=False) as workspace:
         holder = workspace.backend.force_unlock(args.lock_id)
         where = workspace.backend.location
-    render.console().print(f"Removed the state lock of {holder.describe()} from {where}.", markup=False,
-                           highlight=False)
+    render.console().print(render.for_terminal(f"Removed the state lock of {holder.describe()} from {where}."),
+                           markup=False, highlight=False)  # the holder is what another machine wrote
     return "ok"

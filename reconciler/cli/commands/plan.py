@@ -8,7 +8,7 @@ from pathlib import Path
 
 from reconciler.cli import session
 from reconciler.cli.commands import Result
-from reconciler.errors import UserError
+from reconciler.errors import ManifestError, UserError
 
 
 def add_parser(subparsers) -> None:
@@ -19,7 +19,10 @@ def add_parser(subparsers) -> None:
     style = parser.add_mutually_exclusive_group()
     style.add_argument("--json", action="store_true", help="print the plan as JSON (versioned format)")
     style.add_argument("--markdown", action="store_true", help="print the plan as a pull-request comment")
-    parser.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when the plan has changes")
+    parser.add_argument("--title", default="", metavar="TEXT",
+                        help="add TEXT (a commit SHA, an environment) to the --markdown comment's heading")
+    parser.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when the plan has changes or facts that need attention "
+                        "(a model deleted or a job failed out of band): for drift checks")
     parser.add_argument("--target", action="append", default=[], metavar="NAME", help="plan only this manifest")
     parser.add_argument("--replace", action="append", default=[], metavar="NAME",
                         help="retrain this manifest even though nothing changed")
@@ -31,21 +34,27 @@ def run(args: argparse.Namespace) -> Result:
 
     if args.out:
         _check_out(args.out)
-    with session.workspace(args, args.path) as workspace:
-        session.print_warnings(workspace.desired.warnings)
-        workspace.refresh()
-        plan = workspace.plan(frozenset(args.target), frozenset(args.replace))
+    try:
+        with session.workspace(args, args.path, targets=frozenset(args.target)) as workspace:
+            warnings = workspace.desired.warnings
+            session.print_warnings(warnings)
+            workspace.refresh()
+            plan = workspace.plan(frozenset(args.target), frozenset(args.replace))
+    except ManifestError as err:
+        if args.markdown:  # the pull request shows why there is no plan; the errors still go to stderr (exit 1)
+            sys.stdout.write(render.markdown_invalid(err.diagnostics, root=args.path, title=args.title))
+        raise
     if args.out:
         _save(Path(args.out), render.as_json(plan).encode())
     if args.json:
         sys.stdout.write(render.as_json(plan))
     elif args.markdown:
-        sys.stdout.write(render.markdown(plan))
+        sys.stdout.write(render.markdown(plan, title=args.title, warnings=warnings))
     else:
         render.text(plan, render.console())
         if args.out:
             print(f"\nSaved the plan to {args.out}: apply exactly this with `reconciler apply {args.out}`.")
-    return "changes" if args.detailed_exitcode and plan.has_changes else "ok"
+    return "changes" if args.detailed_exitcode and (plan.has_changes or plan.attention) else "ok"
 
 
 def _check_out(out: str) -> None:

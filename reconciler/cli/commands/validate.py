@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 
 from reconciler.cli import session
 from reconciler.cli.commands import Result
@@ -26,5 +28,18 @@ def run(args: argparse.Namespace) -> Result:
     except ManifestError as err:
         render.invalid(err.diagnostics, as_json=args.json)
         return "failed"
-    render.valid(state, as_json=args.json)
+    session.announce_root(args, args.path, state)
+    render.valid(_narrowed(state, args.path), as_json=args.json)
     return "ok"
+
+
+def _narrowed(state, path: str):
+    """On part of a root, the manifests and warnings under the path given (the whole root was checked: an error
+    anywhere in it fails, as it would fail a plan)."""
+    if state.selected is None:
+        return state
+    given = os.path.abspath(path)
+    under = [w for w in state.warnings if os.path.abspath(w.path) == given
+             or os.path.abspath(w.path).startswith(given.rstrip(os.sep) + os.sep)]
+    resources = {name: r for name, r in state.resources.items() if name in state.selected}
+    return dataclasses.replace(state, resources=resources, warnings=tuple(under))

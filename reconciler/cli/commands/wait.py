@@ -23,7 +23,9 @@ def run(args: argparse.Namespace) -> Result:
     stop = session.stop_on_interrupt()
     options = operations.ApplyOptions(timeout=args.timeout, poll_interval=session.poll_interval())
     with session.workspace(args, args.path) as workspace:
-        ok = operations.wait(workspace, workspace.lock, None, options, session.Terminal(out), stop)
+        selected = workspace.desired.selected  # a sub-path of the root: only its manifests (None: all)
+        ok = operations.wait(workspace, workspace.lock, None if selected is None else set(selected), options,
+                             session.Terminal(out), stop)
     if stop.is_set():
         return "interrupted"
     return "ok" if ok else "failed"

@@ -1,0 +1,64 @@
+"""Everything the planner knows about one manifest name: its manifest, its lock entry and its live generations,
+with the derived facts each decision reads (which generation is current, which are superseded)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from reconciler.desired import DesiredResource
+from reconciler.observed import Generation
+from reconciler.state.model import LockEntry
+
+
+@dataclass(frozen=True)
+class Situation:
+    """Everything known about one manifest name."""
+
+    name: str
+    desired: DesiredResource | None
+    entry: LockEntry | None
+    live: tuple[Generation, ...]
+    replace: bool = False
+    compare_specs: bool = False  # digest algorithm changed since the lock was written: compare specs instead
+    adopted: tuple[Generation, ...] = field(default=())
+
+    @property
+    def platform(self) -> str:
+        return self.desired.platform if self.desired else self.entry.platform if self.entry else self.live[0].platform
+
+    @property
+    def recorded_keys(self) -> frozenset[str]:
+        return self.entry.recorded_keys if self.entry else frozenset()
+
+    def live_of(self, key: str) -> Generation | None:
+        return next((g for g in self.live if g.key == key), None)
+
+    @property
+    def current(self) -> Generation | None:
+        """The live generation the lock (or an adoption in this plan) calls current."""
+        if self.adopted:
+            return self.adopted[-1]
+        if self.entry and self.entry.current:
+            return self.live_of(self.entry.current.key)
+        return None
+
+    @property
+    def superseded(self) -> tuple[Generation, ...]:
+        """Older generations still live: recorded as superseded, or pushed aside by an adoption."""
+        return tuple(g for g in self.older if g.model and g.model_exists)
+
+    @property
+    def older(self) -> tuple[Generation, ...]:
+        """Every older generation still live in any phase (a superseded job may still be cancelling)."""
+        keys = [r.key for r in self.entry.superseded] if self.entry else []
+        if self.adopted and self.entry and self.entry.current:
+            keys.append(self.entry.current.key)
+        keys += [g.key for g in self.adopted[:-1]]
+        current = self.current
+        return tuple(g for g in (self.live_of(k) for k in keys) if g and g is not current)
+
+    @property
+    def applied_digest(self) -> str:
+        if self.adopted:
+            return self.adopted[-1].digest
+        return self.entry.digest if self.entry else ""
