@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler import platforms
+from reconciler.apply import watch
 from reconciler.desired import DesiredResource
 from reconciler.observed import Generation, ObservedState
 from reconciler.platforms.base import Platform
@@ -59,6 +60,17 @@ class Context:
     def record(self, name: str, generation: Generation) -> None:
         """What was just learned about a recorded generation."""
         self.journal.update(name, lambda e: e.with_generation(generation) if e else None)
+
+    def succeeded(self, name: str, generation: Generation | None, waits: str) -> Generation:
+        """`generation` of `name` as live now, once it succeeded: at once, after waiting for it (--wait), or
+        never in this run (Deferred, saying what `waits` for it and its state)."""
+        live = watch.poll(generation, self.clients) if generation else None
+        if live is not None and live.active and self.wait_for_upstream is not None:
+            live = self.wait_for_upstream(name)
+        if live is None or live.phase != "succeeded" or not live.model:
+            state = live.phase if live else "not trained with its current spec yet"
+            raise Deferred(f"{waits} (it is {state}); run apply again once it has, or use --wait")
+        return live
 
     def steps(self, name: str) -> _Steps:
         return _Steps(self, name)

@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from reconciler.apply import watch
-from reconciler.apply.context import Context, Deferred
+from reconciler.apply.context import Context
 from reconciler.desired import DesiredResource
 from reconciler.errors import (AlreadyExists, BadResponse, DeadlineExceeded, Internal, ResourceExhausted, TransportError,
                                Unavailable)
@@ -189,11 +188,5 @@ def _upstream_model(ctx: Context, desired: DesiredResource) -> str:
                  if g.phase == "succeeded" and g.model and g.model_exists]
     matching = [g for g in recorded + live_done if wanted is None or digest_matches(wanted.digest, g.digest)]
     current = matching[0] if matching else None  # never the model of an older upstream spec
-    live = watch.poll(current, ctx.clients) if current else None
-    if live is not None and live.active and ctx.wait_for_upstream is not None:
-        live = ctx.wait_for_upstream(desired.depends_on)
-    if live is None or live.phase != "succeeded" or not live.model:
-        state = live.phase if live else "not trained with its current spec yet"
-        raise Deferred(f"waits for {desired.depends_on} to succeed (it is {state}); "
-                       "run apply again once it has, or use --wait")
+    live = ctx.succeeded(desired.depends_on, current, waits=f"waits for {desired.depends_on} to succeed")
     return live.model

@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from reconciler.apply import actions, create, watch
+from reconciler.apply import actions, create
 from reconciler.apply.context import Context, Deferred, Interrupted
 from reconciler.desired import DesiredState
 from reconciler.errors import ApiError
@@ -106,12 +106,6 @@ class Executor:
     def _follow_up_ready(self, change: Change) -> None:
         """A follow-up (the retire of the model a retrain supersedes) starts only once the retrain succeeded:
         at once, after waiting (--wait), or in a later apply (Deferred: the lock keeps it as reviewed)."""
-        ctx = self.context
-        entry = ctx.journal.entry(change.after)
-        live = watch.poll(entry.current, ctx.clients) if entry and entry.current else None
-        if live is not None and live.active and ctx.wait_for_upstream is not None:
-            live = ctx.wait_for_upstream(change.after)
-        if live is None or live.phase != "succeeded" or not live.model:
-            state = live.phase if live else "not started"
-            raise Deferred(f"waits for the retrained {change.after} to succeed (it is {state}); reviewed: a later "
-                           "apply carries it out once it has, or use --wait")
+        entry = self.context.journal.entry(change.after)
+        self.context.succeeded(change.after, entry.current if entry else None,
+                               waits=f"reviewed: waits for the retrained {change.after} to succeed")

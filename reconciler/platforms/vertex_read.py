@@ -123,13 +123,19 @@ def _made_models(client: VertexClient, made: Iterable[str], listed_parents: set[
     for listed_models, listed_endpoints in started:
         models.update({model_tail(m["name"]): m for m in listed_models.result()})
         endpoints += listed_endpoints.result()
+    _get_missing_models(client, models, names, submit)
+    return models, _serving(endpoints)
+
+
+def _get_missing_models(client: VertexClient, models: dict[str, dict], names: dict[str, str],
+                        submit: Submit) -> None:
+    """Models named (tail -> name) that no listing returned, fetched one by one, concurrently, into `models`."""
     gets = {tail: submit(_get, decode_model, client.get_model, name, client.url(name))
             for tail, name in sorted(names.items()) if tail not in models}
     for tail, future in gets.items():
         found = future.result()
         if found is not None:
             models[tail] = found
-    return models, _serving(endpoints)
 
 
 def job_parent(name: str) -> str:
@@ -157,12 +163,7 @@ def _generations(client: VertexClient, listings: list[_Listing], lock_keys: list
             jobs[tail] = job
 
     made = {model_tail(m): m for m in (_job_model(j) for j in jobs.values()) if m}
-    model_gets = {tail: submit(_get, decode_model, client.get_model, name, client.url(name))
-                  for tail, name in sorted(made.items()) if tail not in models}
-    for tail, future in model_gets.items():
-        found = future.result()
-        if found is not None:
-            models[tail] = found
+    _get_missing_models(client, models, made, submit)
 
     serving = _serving(endpoints)
     generations = []
