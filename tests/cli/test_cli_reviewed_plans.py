@@ -13,6 +13,7 @@ import pytest
 from tests.testing import cli as reconciler_cli
 
 LONG_JOBS = pytest.mark.parametrize("cli", [{"job_duration": 3600}], ids=["hour-long-jobs"], indirect=True)
+SHORT_JOBS = pytest.mark.parametrize("cli", [{"job_duration": 4}], ids=["4-second-jobs"], indirect=True)  # --wait
 
 
 def creates(cli) -> int:
@@ -104,6 +105,7 @@ def test_a_saved_plan_survives_an_unrelated_apply_and_leaves_unreviewed_changes_
 # --------------------------------------------------------------------------------------------- follow-ups
 
 
+@SHORT_JOBS
 def test_apply_wait_of_a_reviewed_plan_finishes_the_whole_sequence(cli):
     only(cli, "vertex/support-bot.yaml", "vertex/support-bot-continued.yaml")
     planned = cli.run("plan", "manifests", "--out", "p1.json")
@@ -144,6 +146,7 @@ def test_a_later_apply_finishes_reviewed_follow_ups_and_nothing_else(cli):
 # --------------------------------------------------------------------------------------------- drift
 
 
+@SHORT_JOBS
 def test_a_model_deleted_out_of_band_is_drift_for_a_scheduled_check(cli):
     only(cli, "gemini/math-bot.yaml", "vertex/support-bot.yaml")
     assert cli.run("apply", "manifests", "--yes", "--wait").returncode == 0

@@ -38,6 +38,7 @@ def _patches(cli) -> list[dict]:
     return [r for r in cli.emulator.requests() if r["method"] == "PATCH" and "/models/" in r["path"]]
 
 
+@pytest.mark.parametrize("cli", [{"job_duration": 4}], indirect=True)
 def test_system_labels_are_not_drift_and_a_label_edit_keeps_them(cli):
     manifest = cli.cwd / "manifests" / "bot.yaml"
     _only(cli, {"bot.yaml": vertex_manifest("bot", labels={"team": "a", "tier": "gold"})})
@@ -71,7 +72,7 @@ def test_system_labels_are_not_drift_and_a_label_edit_keeps_them(cli):
     assert again.returncode == 0 and "Plan: no changes" in again.stdout, again.stdout
 
 
-@pytest.mark.parametrize("cli", [{"record_bodies": True}], indirect=True)
+@pytest.mark.parametrize("cli", [{"record_bodies": True, "job_duration": 4}], indirect=True)
 def test_a_pre_tuned_checkpoint_reaches_the_create_body(cli):
     dependent = vertex_manifest("follow", from_manifest="base").replace(
         "preTunedModel: {fromManifest: base}", "preTunedModel: {fromManifest: base, checkpointId: '1'}")
@@ -85,7 +86,7 @@ def test_a_pre_tuned_checkpoint_reaches_the_create_body(cli):
     assert plan.returncode == 0 and "Plan: no changes" in plan.stdout, plan.stdout
 
 
-@pytest.mark.parametrize("cli", [{"record_bodies": True}], indirect=True)
+@pytest.mark.parametrize("cli", [{"record_bodies": True, "job_duration": 4}], indirect=True)
 def test_a_checkpoint_the_upstream_does_not_have_is_refused_by_the_api(cli):
     dependent = vertex_manifest("follow", from_manifest="base").replace(
         "preTunedModel: {fromManifest: base}", "preTunedModel: {fromManifest: base, checkpointId: '7'}")
