@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest -n 4 tests
+	$(PY) -m pytest -n 6 tests
 
 demo: $(STAMP)
 	$(PY) scripts/demo.py

@@ -15,7 +15,7 @@ from typing import Any
 from reconciler.desired import DesiredResource
 from reconciler.observed import Generation, name_tail
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: "queued" for "pending", no volatile fields, authorized follow-ups, applied plans (1 is still read)
 APPLIED_PLANS = 20  # saved plans remembered as applied: applying one again only finishes its follow-ups
 
 

@@ -157,6 +157,12 @@ def test_a_model_deleted_out_of_band_is_drift_for_a_scheduled_check(cli):
         drift = cli.run("plan", "manifests", "--detailed-exitcode", *style)
         assert drift.returncode == 2, (style, drift.stdout + drift.stderr)
         assert "deleted out of band" in drift.stdout
+    text = cli.run("plan", "manifests").stdout
+    assert text.startswith("⚠ support-bot:") and "deleted out of band" in text.splitlines()[0], text  # facts first
+    markdown = cli.run("plan", "manifests", "--markdown").stdout
+    assert markdown.index("deleted out of band") < markdown.index("| action |"), markdown
+    data = json.loads(cli.run("plan", "manifests", "--json").stdout)
+    assert [a["name"] for a in data["attention"]] == ["support-bot"]
     status = cli.run("status", "manifests")
     assert status.returncode == 1, status.stdout
 
