@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,7 +24,7 @@ from reconciler.apply.executor import Executor, Outcome
 from reconciler.desired import DIGEST_ALGORITHM, Config, DesiredState
 from reconciler.errors import Unauthenticated, UserError
 from reconciler.observed import Generation, ObservedState, name_tail
-from reconciler.plan import binding, planfile, planner
+from reconciler.plan import binding, order, planfile, planner
 from reconciler.plan.model import Plan
 from reconciler.platforms import base_models
 from reconciler.state.backend import StateBackend
@@ -128,10 +128,6 @@ def needed(desired: DesiredState, lock: Lock | None, targets: frozenset[str]) ->
     What is not needed is neither read nor connected to: a Vertex-only --target needs no Gemini credentials."""
     if not targets:
         return desired, lock
-    from dataclasses import replace
-
-    from reconciler.plan import order
-
     names = order.select(targets, desired.resources, targets)
     narrowed = replace(desired, resources={n: r for n, r in desired.resources.items() if n in names})
     return narrowed, replace(lock, entries={n: e for n, e in lock.entries.items() if n in names}) if lock else None
@@ -255,7 +251,7 @@ def apply(workspace: Workspace, saved: Plan | None, options: ApplyOptions, liste
                               f"({', '.join(sorted({c.name for c in left})[:10])}); review them in a new plan")
         else:
             fresh = workspace.plan(options.targets, options.replace)
-            plan = _reviewed_only(fresh) if options.reviewed_only else fresh
+            plan = replace(fresh, changes=fresh.reviewed_follow_ups) if options.reviewed_only else fresh
         listener.planned(plan)
         if not plan.has_changes:
             return ApplyResult(plan)
@@ -300,21 +296,12 @@ def refresh_only(workspace: Workspace, options: ApplyOptions, listener: Listener
 def _gone(observed: ObservedState) -> Callable[[Any], Any]:
     """A recorded current model that refresh no longer finds (deleted out of band: refresh read every scope the
     state names, or failed) is recorded as gone; the entry stays, so the plan keeps saying it needs attention."""
-    from dataclasses import replace
-
     def record(entry: Any) -> Any:
         generation = entry.current if entry else None
         if generation is None or not generation.model_exists or observed.find(generation.key) is not None:
             return entry
         return replace(entry, current=replace(generation, model_exists=False))
     return record
-
-
-def _reviewed_only(fresh: Plan) -> Plan:
-    """`apply --reviewed-only`: the follow-ups earlier reviewed plans authorized, and nothing else."""
-    from dataclasses import replace
-
-    return replace(fresh, changes=tuple(c for c in fresh.changes if c.reviewed_in and c.is_change))
 
 
 def status(workspace: Workspace) -> dict[str, Generation | None]:

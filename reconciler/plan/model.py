@@ -89,6 +89,11 @@ class Plan:
         return tuple(c for c in self.changes if c.attention)
 
     @property
+    def reviewed_follow_ups(self) -> tuple[Change, ...]:
+        """Changes an earlier reviewed plan authorized (`reviewed in plan X`): carried out without a new review."""
+        return tuple(c for c in self.changes if c.reviewed_in and c.is_change)
+
+    @property
     def id(self) -> str:
         """A digest of the whole plan: what `apply` names it by, and what an edit to a saved plan breaks."""
         return content_id(self.to_json(with_id=False))

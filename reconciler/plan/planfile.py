@@ -69,7 +69,7 @@ def verify(saved: Plan, fresh: Plan, lock: Lock | None, now: Mapping[str, Mappin
     if saved.lock_lineage and lineage and saved.lock_lineage != lineage:
         raise StalePlanError(f"the saved plan was made against other state (lineage {saved.lock_lineage}, this "
                              f"checkout's state is lineage {lineage}): refusing it, nothing was done")
-    follow_ups = tuple(c for c in fresh.changes if c.reviewed_in and c.is_change)
+    follow_ups = fresh.reviewed_follow_ups
     if lock and saved.id in lock.applied_plans:  # applied before: only its follow-ups are left to do
         return replace(fresh, changes=follow_ups)
     acted = _by_name(c for c in saved.changes if c.is_change)

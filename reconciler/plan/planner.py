@@ -289,7 +289,11 @@ def _moved_from(s: Situation) -> str:
     if entry is None or entry.current is None or (entry.project, entry.location) == (s.desired.project,
                                                                                      s.desired.location):
         return ""
-    return "/".join(p for p in (entry.project, entry.location) if p)
+    return _scope_text(entry.project, entry.location)
+
+
+def _scope_text(project: str | None, location: str | None) -> str:
+    return "/".join(x or "-" for x in (project, location))
 
 
 def _train_change(s: Situation, action: str, why: str, replacing: Generation | None = None) -> Change:
@@ -343,9 +347,8 @@ def _spec_change_reason(s: Situation) -> str:
     fields = sorted({d.path for d in diffs})
     entry, d = s.entry, s.desired
     if entry and (entry.project, entry.location) != (d.project, d.location):
-        before, after = ("/".join(x or "-" for x in scope) for scope in ((entry.project, entry.location),
-                                                                          (d.project, d.location)))
-        return f"moved from {before} to {after} (immutable fields changed: {', '.join(fields)})"
+        return (f"moved from {_scope_text(entry.project, entry.location)} to {_scope_text(d.project, d.location)} "
+                f"(immutable fields changed: {', '.join(fields)})")
     if any(p.startswith("training") or p.startswith("examples") for p in fields):
         return "training data changed" if len(fields) == 1 else f"immutable fields changed: {', '.join(fields)}"
     return f"immutable fields changed: {', '.join(fields)}"

@@ -100,17 +100,15 @@ def _alerts(plan: Plan, warnings: Sequence) -> str:
     blocks = []
     facts = attention(plan)
     if facts:
-        lines = [f"**{_count(len(facts), 'fact')} need{'s' if len(facts) == 1 else ''} attention:**"]
-        lines += [f"- {in_code(c.name)}: {for_markdown(_cut_short(c.attention))}" for c in facts[:MARKDOWN_NAMES]]
-        if len(facts) > MARKDOWN_NAMES:
-            lines.append(f"- … and {len(facts) - MARKDOWN_NAMES} more (`reconciler plan --json`: `attention`)")
-        blocks.append(_alert("IMPORTANT", lines))
+        head = f"**{_count(len(facts), 'fact')} need{'s' if len(facts) == 1 else ''} attention:**"
+        items = [f"{in_code(c.name)}: {for_markdown(_cut_short(c.attention))}" for c in facts]
+        blocks.append(_alert("IMPORTANT", _listed(head, items, "(`reconciler plan --json`: `attention`)")))
     costly = [c for c in plan.changes if c.action in COSTLY]
     if costly:
         blocks.append(_alert("WARNING", [f"**{_count(len(costly), 'change')} start{_s(costly)} a paid tuning "
                                          f"job:** {_names(costly)}"]))
     destructive = [c for c in plan.changes if c.action in DESTRUCTIVE]
-    moves = [c for c in plan.changes if getattr(c, "moved_from", "")]
+    moves = [c for c in plan.changes if c.moved_from]
     if destructive or moves:
         lines = [f"**{_count(len(destructive), 'change')} cancel{_s(destructive)} or "
                  f"delete{_s(destructive)} live resources:** {_names(destructive)}"] if destructive else []
@@ -121,12 +119,18 @@ def _alerts(plan: Plan, warnings: Sequence) -> str:
                 "Check the project and location variables before approving."]
         blocks.append(_alert("CAUTION", lines))
     if warnings:
-        lines = [f"**{_count(len(warnings), 'manifest warning')}:**"]
-        lines += [f"- {in_code(_where(w))}: {for_markdown(w.message)}" for w in warnings[:MARKDOWN_NAMES]]
-        if len(warnings) > MARKDOWN_NAMES:
-            lines.append(f"- … and {len(warnings) - MARKDOWN_NAMES} more (`reconciler validate`)")
-        blocks.append(_alert("NOTE", lines))
+        items = [f"{in_code(_where(w))}: {for_markdown(w.message)}" for w in warnings]
+        blocks.append(_alert("NOTE", _listed(f"**{_count(len(warnings), 'manifest warning')}:**", items,
+                                             "(`reconciler validate`)")))
     return "".join(blocks)
+
+
+def _listed(head: str, items: list[str], where_all: str) -> list[str]:
+    """An alert's lines: `head`, then the first MARKDOWN_NAMES items as a list, then how many more and where."""
+    lines = [head] + [f"- {item}" for item in items[:MARKDOWN_NAMES]]
+    if len(items) > MARKDOWN_NAMES:
+        lines.append(f"- … and {len(items) - MARKDOWN_NAMES} more {where_all}")
+    return lines
 
 
 def _cut_short(text: str, most: int = ALERT_TEXT) -> str:
@@ -247,13 +251,13 @@ def _body(change: Change, follows: bool) -> list[str]:
     lines = [for_markdown(change.reason), ""]
     if change.after and not follows:
         lines += [f"Runs after {in_code(change.after)} succeeds.", ""]
-    moved = getattr(change, "moved_from", "")
+    moved = change.moved_from
     if moved:
         lines += [f"**Moves** from {in_code(moved)}.", ""]
-    reviewed = getattr(change, "reviewed_in", "")
+    reviewed = change.reviewed_in
     if reviewed:
         lines += [f"_Reviewed in plan {in_code(reviewed)}._", ""]
-    spec = getattr(change, "spec", None) or {}
+    spec = change.spec
     if spec:
         lines += ["**Planned spec**", "", fence(_spec_lines(spec), "yaml"), ""]
     if change.diffs:

@@ -161,10 +161,10 @@ def _text_details(change: Change, indent: str, follows: bool = False) -> list[Te
     lines = []
     if change.after and not follows:
         lines.append(Text(f"{indent}after {_line(change.after)} succeeds", style="dim"))
-    moved = getattr(change, "moved_from", "")
+    moved = change.moved_from
     if moved:
         lines.append(Text(f"{indent}moves from {_line(moved)}", style="bold red"))
-    reviewed = getattr(change, "reviewed_in", "")
+    reviewed = change.reviewed_in
     if reviewed:
         lines.append(Text(f"{indent}reviewed in plan {_line(reviewed)}", style="dim"))
     lines += [Text(f"{indent}{_line(diff_line(diff))}", style=style) for diff in change.diffs]

@@ -65,7 +65,7 @@ class Authorization:
     targets: tuple[str, ...] = ()  # what it acts on (retire: the superseded generation)
 
     def matches(self, name: str, action: str, digest: str, targets: tuple[str, ...]) -> bool:
-        return (self.name, self.action) == (name, action) and self.digest == (digest if self.digest else "") \
+        return (self.name, self.action) == (name, action) and (not self.digest or self.digest == digest) \
             and (not self.targets or tuple(self.targets) == tuple(targets))
 
 

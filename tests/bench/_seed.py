@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -161,3 +162,24 @@ def _swap(text: str, swaps: list[tuple[str, str]]) -> str:
     for old, new in swaps:
         text = text.replace(old, new)
     return text
+
+
+def seed_or_reuse(work: Path, manifests: int, scopes: int, *, job_duration: float, advance: float, timeout: float,
+                  noun: str) -> dict[str, Any]:
+    """Seed `manifests` models over `scopes` (see `seed`), or reuse what an earlier run seeded in the same
+    --workdir with the same sizes. `noun` names them in the log ("models", "jobs in flight")."""
+    directory, state_file, marker = work / "manifests", work / "emulator-state.json", work / "seeded.json"
+    per_scope = [manifests // scopes + (1 if s < manifests % scopes else 0) for s in range(scopes)]
+    if marker.exists() and state_file.exists():
+        seeded = json.loads(marker.read_text(encoding="utf-8"))
+        if seeded.get("per_scope") == per_scope:
+            h.log(f"reusing the {manifests} {noun} seeded in {work}")
+            return seeded
+    h.log(f"seeding {manifests} {noun} in {scopes} scopes through the emulator's state file")
+    started = time.perf_counter()
+    facts = seed(directory, state_file, per_scope, job_duration=job_duration, advance=advance, timeout=timeout)
+    seeded = {"per_scope": per_scope, "seed_s": time.perf_counter() - started,
+              "template_apply_s": facts["template_apply_s"]}
+    marker.write_text(json.dumps(seeded), encoding="utf-8")
+    h.log(f"seeded in {seeded['seed_s']:.1f}s")
+    return seeded

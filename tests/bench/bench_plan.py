@@ -80,22 +80,7 @@ def h_root() -> Path:
 # ---------------------------------------------------------------------------------------------- seeding
 
 def seed_or_reuse(work: Path, manifests: int, scopes: int, timeout: float) -> dict[str, Any]:
-    """Seed (or reuse what an earlier run seeded in the same --workdir with the same sizes)."""
-    directory, state_file, marker = work / "manifests", work / "emulator-state.json", work / "seeded.json"
-    per_scope = [manifests // scopes + (1 if s < manifests % scopes else 0) for s in range(scopes)]
-    if marker.exists() and state_file.exists():
-        seeded = json.loads(marker.read_text(encoding="utf-8"))
-        if seeded.get("per_scope") == per_scope:
-            h.log(f"reusing the {manifests} models seeded in {work}")
-            return seeded
-    h.log(f"seeding {manifests} models in {scopes} scopes through the emulator's state file")
-    started = time.perf_counter()
-    facts = _seed.seed(directory, state_file, per_scope, job_duration=60, advance=86_400, timeout=timeout)
-    seeded = {"per_scope": per_scope, "seed_s": time.perf_counter() - started,
-              "template_apply_s": facts["template_apply_s"]}
-    marker.write_text(json.dumps(seeded), encoding="utf-8")
-    h.log(f"seeded in {seeded['seed_s']:.1f}s")
-    return seeded
+    return _seed.seed_or_reuse(work, manifests, scopes, job_duration=60, advance=86_400, noun="models", timeout=timeout)
 
 
 def pages_needed(emu: EmulatorProcess, scopes: int) -> dict[str, dict[str, int]]:

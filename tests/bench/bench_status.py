@@ -16,11 +16,9 @@ Targets: status wall (median) <= 1 s; requests per poll <= pages + 3 per scope. 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -38,19 +36,7 @@ JOB_DURATION = 36_000.0      # ten virtual hours: nothing ends while measuring
 
 
 def seed_or_reuse(work: Path, manifests: int, scopes: int, timeout: float) -> dict[str, Any]:
-    directory, state_file, marker = work / "manifests", work / "emulator-state.json", work / "seeded.json"
-    per_scope = [manifests // scopes + (1 if s < manifests % scopes else 0) for s in range(scopes)]
-    if marker.exists() and state_file.exists():
-        seeded = json.loads(marker.read_text(encoding="utf-8"))
-        if seeded.get("per_scope") == per_scope:
-            h.log(f"reusing the {manifests} jobs seeded in {work}")
-            return seeded
-    h.log(f"seeding {manifests} jobs in flight in {scopes} scopes through the emulator's state file")
-    started = time.perf_counter()
-    _seed.seed(directory, state_file, per_scope, job_duration=JOB_DURATION, advance=0, timeout=timeout)
-    seeded = {"per_scope": per_scope, "seed_s": time.perf_counter() - started}
-    marker.write_text(json.dumps(seeded), encoding="utf-8")
-    return seeded
+    return _seed.seed_or_reuse(work, manifests, scopes, job_duration=JOB_DURATION, advance=0, noun="jobs in flight", timeout=timeout)
 
 
 def run(options: argparse.Namespace) -> dict[str, Any]:
