@@ -14,6 +14,7 @@ from reconciler.apply import watch
 from reconciler.observed import Generation
 from reconciler.platforms import vertex_read
 from reconciler.platforms.connect import connect
+from tests.testing.clock import FakeClock
 from tests.testing.emulators import running
 from tests.testing.manifests import write_manifests
 
@@ -108,20 +109,9 @@ def test_poll_intervals_back_off_to_a_minute_for_hour_long_waits(elapsed, base, 
     assert watch.interval(elapsed, base) == pytest.approx(expected)
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.mark.parametrize("ends_at", [3.0, 401.0, 1799.0, 5400.5])
 def test_a_job_ending_is_seen_within_one_interval(ends_at):
-    clock = _Clock()
+    clock = FakeClock()
     running_ = Generation(platform="vertex", owner="bot", digest="d", phase="running", job="j")
     polls: list[float] = []
 
@@ -137,7 +127,7 @@ def test_a_job_ending_is_seen_within_one_interval(ends_at):
 
 
 def test_a_stop_ends_a_long_pause_promptly():
-    clock = _Clock()
+    clock = FakeClock()
     stop_at = 4000.0 + 2.5
     running_ = Generation(platform="vertex", owner="bot", digest="d", phase="running", job="j")
     watch.watch({"bot": running_}, None, interval=5.0, sleep=clock.sleep, clock=clock,

@@ -14,6 +14,7 @@ from reconciler.clients.rpc import error_from_status
 from reconciler.errors import (Aborted, AlreadyExists, ApiError, BadResponse, DeadlineExceeded, FailedPrecondition, Internal,
                                InvalidArgument, NotFound, PermissionDenied, ResourceExhausted, TransportError,
                                Unauthenticated, Unavailable)
+from tests.testing.clock import FakeClock
 
 URL = "https://us-central1-aiplatform.googleapis.com/v1/projects/p/locations/us-central1/tuningJobs"
 NOW = 1_800_000_000.0
@@ -290,21 +291,8 @@ def test_pages_refuses_a_repeated_token():
         list(http.pages(URL, "items", {"filter": 'labels.managed-by="reconciler"', "pageSize": 2}))
 
 
-class FakeClock:
-    def __init__(self):
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def test_rate_limiter_is_a_token_bucket():
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     limiter = RateLimiter(rate=2.0, burst=3, clock=clock, sleep=clock.sleep)
     for _ in range(3):
         limiter.acquire()
@@ -314,7 +302,7 @@ def test_rate_limiter_is_a_token_bucket():
 
 
 def test_a_429_pauses_every_user_of_a_shared_limiter():
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     limiter = RateLimiter(rate=100.0, burst=100, clock=clock, sleep=clock.sleep)
     throttled = Script(rpc_error(429, "RESOURCE_EXHAUSTED", headers={"Retry-After": "9"}))
     first = Session(httpx.Client(transport=httpx.MockTransport(throttled)), limiter=limiter,
@@ -336,7 +324,7 @@ def test_operation_errors_are_translated():
 
 
 def test_poll_operation_until_done_and_raise_its_error():
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     answers = iter([{"name": "op", "done": False}, {"name": "op", "done": True, "error": {"code": 5, "message": "x"}}])
     with pytest.raises(NotFound):
         poll_operation(lambda name: next(answers), {"name": "op"}, timeout=60, sleep=clock.sleep, clock=clock)
@@ -344,7 +332,7 @@ def test_poll_operation_until_done_and_raise_its_error():
 
 
 def test_poll_operation_gives_up_at_the_timeout():
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     with pytest.raises(DeadlineExceeded, match="not done after 5s"):
         poll_operation(lambda name: {"name": name, "done": False}, {"name": "op"}, timeout=5,
                        sleep=clock.sleep, clock=clock)

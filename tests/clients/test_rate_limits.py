@@ -11,23 +11,13 @@ from reconciler.clients.http import RateLimiter, RateLimits, RetryPolicy
 from reconciler.clients.vertex import VertexClient, quota_bucket
 from reconciler.emulator import Emulator
 from reconciler.errors import ResourceExhausted
+from tests.testing.clock import FakeClock
 
 EAST, WEST = "projects/p/locations/us-east1", "projects/p/locations/us-west1"
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def test_two_regions_do_not_throttle_each_other():
-    clock = _Clock()
+    clock = FakeClock()
     limits = RateLimits(rate=10, burst=10, clock=clock, sleep=clock.sleep)
     for _ in range(10):
         limits.bucket(EAST).acquire()
@@ -40,7 +30,7 @@ def test_two_regions_do_not_throttle_each_other():
 
 
 def test_a_pause_holds_back_only_its_bucket():
-    clock = _Clock()
+    clock = FakeClock()
     limits = RateLimits(rate=100, burst=100, clock=clock, sleep=clock.sleep)
     limits.bucket(EAST).pause(5.0)
     limits.bucket(WEST).acquire()
@@ -66,7 +56,7 @@ def _client(script, limits, clock) -> VertexClient:
 
 
 def test_a_429_in_one_region_pauses_only_that_region():
-    clock = _Clock()
+    clock = FakeClock()
     limits = RateLimits(rate=1000, burst=1000, clock=clock, sleep=clock.sleep)
 
     def script(request: httpx.Request) -> httpx.Response:
@@ -88,7 +78,7 @@ def test_a_429_in_one_region_pauses_only_that_region():
 
 
 def test_the_gemini_api_is_one_bucket_of_its_own():
-    clock = _Clock()
+    clock = FakeClock()
     limits = RateLimits(rate=5, clock=clock, sleep=clock.sleep)
     http = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, json={"name": "tunedModels/a"})))
     GeminiClient(http, endpoint="http://gemini.test", limiter=limits).get_tuned_model("tunedModels/a")
@@ -96,7 +86,7 @@ def test_the_gemini_api_is_one_bucket_of_its_own():
 
 
 def test_a_single_limiter_still_serves_every_call():
-    clock = _Clock()
+    clock = FakeClock()
     limiter = RateLimiter(rate=1, burst=1, clock=clock, sleep=clock.sleep)
     client = _client(lambda r: httpx.Response(200, json={"name": "x"}), limiter, clock)
     client.get_tuning_job(f"{EAST}/tuningJobs/1")

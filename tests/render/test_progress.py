@@ -20,6 +20,7 @@ from reconciler.render import jobs, status
 from reconciler.render.console import console
 from reconciler.render.plot import loss_svg
 from reconciler.render.sparkline import BLOCKS, sparkline
+from tests.testing.clock import FakeClock
 
 progress = importlib.import_module("reconciler.render.progress")  # the package exports a function of that name
 HOSTILE = "<script>alert(1)</script> @octocat | `x` \x1b[31mred\x1b[0m\n# heading </details>"
@@ -106,14 +107,6 @@ def test_one_set_of_state_words(generation, word):
 
 
 # --- CI logs: one line per state change, at most one progress line per job per minute -----------------
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 def test_ci_lines_say_each_state_change_and_at_most_one_progress_line_a_minute():
     clock, lines = FakeClock(), []
