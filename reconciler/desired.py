@@ -33,6 +33,11 @@ class Policy(BaseModel):
         "restart", description="what a spec edit does to a running job: cancel and restart, or wait")
     previousVersion: Literal["retire", "keep"] = Field(
         "retire", description="the old model after a successful retrain: retire (delete) it, or keep it")
+    onDataChange: Literal["report", "retrain"] = Field(
+        "report", description="training data rewritten at the same gs:// URI: report it (a fact the plan shows), "
+                              "or retrain on it")
+    maxCost: float | None = Field(None, ge=0, description="refuse an apply whose estimated cost for this model "
+                                                          "exceeds this many US dollars")
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,14 @@ class StateSettings:
 
 
 @dataclass(frozen=True)
+class CostSettings:
+    """reconciler.yaml's `cost:`: how tokens are estimated from characters, and prices that override the table."""
+
+    chars_per_token: float = 4.0
+    prices: Mapping[str, float] = field(default_factory=dict)  # base model -> USD per 1M training tokens
+
+
+@dataclass(frozen=True)
 class Config:
     root: Path
     lock_path: Path  # the local backend's file (for this workspace)
@@ -63,6 +76,8 @@ class Config:
     stack: str | None = None  # this repository's identity (reconciler.yaml `stack:`)
     workspace: str = DEFAULT_WORKSPACE  # --workspace / RECONCILER_WORKSPACE
     quota_project: str | None = None  # reconciler.yaml `quotaProject`: billed for OAuth calls (x-goog-user-project)
+    staging: str | None = None  # reconciler.yaml `staging`: gs://BUCKET/PREFIX where local datasets are uploaded
+    cost: CostSettings = field(default_factory=CostSettings)
 
     @property
     def identity(self) -> str | None:
@@ -74,6 +89,26 @@ class Config:
     @classmethod
     def default(cls, root: Path) -> Config:
         return cls(root=root, lock_path=root / "reconciler.lock")
+
+
+@dataclass(frozen=True)
+class LocalData:
+    """A training file kept in the repository (Vertex `training.file`/`validationFile`): uploaded to the staging
+    location under its content digest before the job is created, so the same bytes are one object."""
+
+    field: str  # the manifest field: "file" or "validationFile"
+    path: str  # relative to the manifest root, "/"-separated
+    sha256: str
+    size: int
+    rows: int
+    characters: int  # of the text parts: what a token estimate is made from
+
+    def uri(self, staging: str) -> str:
+        return f"{staging.rstrip('/')}/sha256-{self.sha256}.jsonl"
+
+    def to_json(self) -> dict:
+        return {"field": self.field, "path": self.path, "sha256": self.sha256, "size": self.size,
+                "rows": self.rows, "characters": self.characters}
 
 
 @dataclass(frozen=True)
@@ -90,6 +125,27 @@ class DesiredResource:
     source: str
     examples: tuple[dict, ...] = ()
     identity: str | None = None  # Config.identity: carried by what is created, never part of the digest
+    data: tuple[LocalData, ...] = ()  # training files kept in the repository (their digests are in `immutable`)
+    staging: str | None = None  # where `data` is uploaded (reconciler.yaml `staging`), never part of the digest
+
+    @property
+    def remote_data(self) -> tuple[str, ...]:
+        """The gs:// datasets this spec trains on (not the repository's files, not Vertex dataset resources)."""
+        training = self.immutable.get("training") or {}
+        return tuple(v for k, v in sorted(training.items()) if isinstance(v, str) and v.startswith("gs://"))
+
+    def staged(self, field: str) -> str | None:
+        """The gs:// URI the local file of `field` is uploaded to (None: no such file, or no staging)."""
+        found = next((d for d in self.data if d.field == field), None)
+        return found.uri(self.staging) if found and self.staging else None
+
+    @property
+    def training_characters(self) -> int | None:
+        """Characters of the training rows this tool can read (examples, a local file); None: data not read."""
+        if self.examples:
+            return sum(len(row["textInput"]) + len(row["output"]) for row in self.examples)
+        found = next((d for d in self.data if d.field == "file"), None)
+        return found.characters if found else None
 
     @property
     def short_digest(self) -> str:
@@ -106,7 +162,8 @@ class DesiredResource:
 
     def to_json(self) -> dict:
         identity = {"identity": self.identity} if self.identity else {}
-        return {**identity, "name": self.name, "platform": self.platform, "project": self.project,
+        data = {"data": [d.to_json() for d in self.data], "staging": self.staging} if self.data else {}
+        return {**identity, **data, "name": self.name, "platform": self.platform, "project": self.project,
                 "location": self.location, "digest": self.digest, "digestAlgorithm": DIGEST_ALGORITHM,
                 "immutable": self.immutable, "mutable": self.mutable, "policy": self.policy.model_dump(),
                 "dependsOn": self.depends_on, "source": self.source, "examples": list(self.examples)}
@@ -116,7 +173,8 @@ class DesiredResource:
         return cls(name=data["name"], platform=data["platform"], project=data["project"],
                    location=data["location"], digest=data["digest"], immutable=data["immutable"],
                    mutable=data["mutable"], policy=Policy(**data["policy"]), depends_on=data["dependsOn"],
-                   source=data["source"], examples=tuple(data["examples"]), identity=data.get("identity"))
+                   source=data["source"], examples=tuple(data["examples"]), identity=data.get("identity"),
+                   data=tuple(LocalData(**d) for d in data.get("data", ())), staging=data.get("staging"))
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
+from collections.abc import Mapping
 from typing import Any, Literal
 
 # The one set of state words, shared by plan, status and wait (the Vertex QUEUED and PENDING states are both
@@ -92,6 +93,41 @@ GENERATION_KEYS: dict[str, str] = {
 }
 
 
+@dataclass(frozen=True)
+class DataVersion:
+    """A gs:// dataset as Cloud Storage reports it: which bytes a job trains (or trained) on."""
+
+    uri: str
+    generation: str = ""  # the object generation (an int64, as the API spells it)
+    crc32c: str = ""
+    md5: str = ""
+    size: int = 0
+    created: str = ""  # when this generation was written (RFC 3339)
+    problem: str = ""  # "" when read; "missing" (404), or why it could not be read
+
+    @property
+    def missing(self) -> bool:
+        return self.problem == "missing"
+
+    @property
+    def read(self) -> bool:
+        return not self.problem
+
+    def same_bytes(self, other: DataVersion) -> bool:
+        """The same object generation holding the same checksums (a rewrite makes a new generation)."""
+        return (self.generation, self.crc32c or other.crc32c, self.md5 or other.md5) == \
+            (other.generation, other.crc32c or self.crc32c, other.md5 or self.md5)
+
+    def to_json(self) -> dict:
+        return {"uri": self.uri, "generation": self.generation, "crc32c": self.crc32c, "md5": self.md5,
+                "size": self.size, "created": self.created, **({"problem": self.problem} if self.problem else {})}
+
+    @classmethod
+    def from_json(cls, data: dict) -> DataVersion:
+        return cls(**{k: data[k] for k in ("uri", "generation", "crc32c", "md5", "size", "created", "problem")
+                      if k in data})
+
+
 def loss_history(points) -> tuple[tuple[int, float], ...]:
     """(step, loss) pairs as a Generation holds them: at most LOSS_POINTS, evenly spaced, first and last kept."""
     pairs = [(int(step), float(loss)) for step, loss in points]
@@ -139,6 +175,7 @@ class ObservedState:
 
     generations: tuple[Generation, ...] = ()
     scopes: tuple[str, ...] = ()  # scopes that were read, e.g. "vertex:my-project:us-central1", "gemini-api"
+    data: Mapping[str, DataVersion] = field(default_factory=dict)  # gs:// datasets the manifests train on, by URI
 
     def of(self, owner: str) -> tuple[Generation, ...]:
         return self._by_owner.get(owner, ())
@@ -169,18 +206,22 @@ class ObservedState:
         Progress and the raw state name move on their own while a job trains; only phases count.
         """
         volatile = {GENERATION_KEYS[name] for name in VOLATILE_FIELDS}
-        stable = [{k: v for k, v in g.items() if k not in volatile} for g in self.to_json()["generations"]]
+        stable: list = [{k: v for k, v in g.items() if k not in volatile} for g in self.to_json()["generations"]]
+        if self.data:  # absent when no dataset was read, so that earlier fingerprints still hold
+            stable.append({uri: [v.generation, v.crc32c, v.problem] for uri, v in sorted(self.data.items())})
         canonical = json.dumps(stable, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def to_json(self) -> dict:
         ordered = sorted(self.generations, key=lambda g: (g.owner, g.create_time, g.key))
-        return {"scopes": sorted(self.scopes), "generations": [g.to_json() for g in ordered]}
+        found = {"data": [v.to_json() for _, v in sorted(self.data.items())]} if self.data else {}
+        return {"scopes": sorted(self.scopes), "generations": [g.to_json() for g in ordered], **found}
 
     @classmethod
     def from_json(cls, data: dict) -> ObservedState:
+        versions = (DataVersion.from_json(v) for v in data.get("data", ()))
         return cls(generations=tuple(Generation.from_json(g) for g in data.get("generations", ())),
-                   scopes=tuple(data.get("scopes", ())))
+                   scopes=tuple(data.get("scopes", ())), data={v.uri: v for v in versions})
 
 
 def name_tail(name: str) -> str:

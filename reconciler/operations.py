@@ -24,7 +24,8 @@ from reconciler.apply.executor import Executor, Outcome
 from reconciler.desired import DIGEST_ALGORITHM, Config, DesiredState
 from reconciler.errors import Unauthenticated, UserError
 from reconciler.observed import Generation, ObservedState, name_tail
-from reconciler.plan import binding, order, planfile, planner
+from reconciler.datasets import edits, planned
+from reconciler.plan import binding, costing, order, planfile, planner
 from reconciler.plan.model import Plan
 from reconciler.platforms import base_models
 from reconciler.state.backend import StateBackend
@@ -61,16 +62,18 @@ class Workspace:
     def refresh(self) -> ObservedState:
         self.observed_at = time.monotonic()
         records = self.lock.generations() if self.lock else []
+        desired, lock = needed(self.desired, self.lock, self.targets)
         self.observed = refresh.refresh(
             self.scopes(),
-            refresh.claims(*needed(self.desired, self.lock, self.targets)),
+            refresh.claims(desired, lock),
             clients=self.clients,
             operations={g.model: g.operation for g in records if g.operation and g.model},
+            data=[uri for r in desired.resources.values() for uri in r.remote_data],
         )
         released = {name_tail(key) for key in (self.lock.released if self.lock else ())}
         if released:  # `state rm` made them foreign: never adopted by their labels again, never deleted
-            self.observed = ObservedState(tuple(g for g in self.observed.generations
-                                                if name_tail(g.key) not in released), self.observed.scopes)
+            self.observed = replace(self.observed, generations=tuple(g for g in self.observed.generations
+                                                                     if name_tail(g.key) not in released))
         return self.observed
 
     def plan(self, targets: frozenset[str] = frozenset(), replace: frozenset[str] = frozenset()) -> Plan:
@@ -81,7 +84,9 @@ class Workspace:
                                   root=_portable(self.root), created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
         plan = planner.plan(self.desired, self.observed, self.lock, options)
         base_models.check(plan, self.desired, self.clients)  # before anything is paid for
-        return plan
+        planned.check(plan, self.desired, self.observed)
+        plan = edits.described(plan, self.desired, getattr(self.clients, "storage", None))
+        return costing.priced(plan, self.desired)
 
     def reviewed(self, saved: Plan) -> tuple[Plan, Plan]:
         """What of the saved plan may be carried out now (planfile.verify), and the fresh plan it came from."""
@@ -149,6 +154,10 @@ def open_workspace(path: str, *, api_endpoint: str | None = None, emulator: bool
         with connect(workspace.platforms(), api_endpoint=api_endpoint, emulator=emulator,
                      limiter=limiter, quota_project=desired.config.quota_project) as clients:
             workspace.clients = clients
+            if emulator and desired.config.staging and clients.storage is not None:
+                from reconciler.datasets.staging import split
+                _ensure_bucket(clients.storage, desired.config.defaults.project or "emulator-project",
+                               split(desired.config.staging)[0])
             yield workspace
 
 
@@ -170,7 +179,8 @@ def open_backend(config: Config, *, api_endpoint: str | None = None,
 
 
 def _ensure_bucket(client: Any, project: str, bucket: str) -> None:
-    """`--emulator` starts empty: create the configured bucket there, so that a demo needs one command."""
+    """`--emulator` starts empty: create the configured bucket there (the state's, the staging location's), so
+    that a demo needs one command."""
     from reconciler.errors import AlreadyExists
 
     try:
@@ -221,6 +231,7 @@ class ApplyOptions:
     poll_interval: float = 5.0
     lock_timeout: float = 0.0  # seconds to wait for another run's state lock
     reviewed_only: bool = False  # carry out only the follow-ups reviewed plans authorized (nothing to confirm)
+    max_cost: float | None = None  # --max-cost USD: refuse a plan whose estimated cost exceeds it (or is unknown)
 
 
 @dataclass
@@ -255,6 +266,7 @@ def apply(workspace: Workspace, saved: Plan | None, options: ApplyOptions, liste
         listener.planned(plan)
         if not plan.has_changes:
             return ApplyResult(plan)
+        costing.check_limits(plan, workspace.desired, options.max_cost)  # before anything starts
         if not saved and not options.reviewed_only:
             listener.confirm(plan)
         with Journal(workspace.backend, workspace.lock or Lock.empty(DIGEST_ALGORITHM)) as journal:

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from reconciler import platforms
+from reconciler.datasets import versions
 from reconciler.observed import Generation, ObservedState
 from reconciler.ownership import Claims, Recorded
 
@@ -51,7 +52,8 @@ def claims(desired: DesiredState, lock: Lock | None) -> Claims:
 
 
 def refresh(scopes: Iterable[tuple], claims: Claims, clients: Mapping[str, Any] | Any, *,
-            operations: Mapping[str, str] | None = None, max_workers: int = 8) -> ObservedState:
+            operations: Mapping[str, str] | None = None, max_workers: int = 8,
+            data: Iterable[str] = ()) -> ObservedState:
     """Everything of ours in `scopes`, plus whatever the lock names elsewhere.
 
     claims: the identity, the generation keys recorded in the lock and the specs wanted (`claims` above); a
@@ -59,6 +61,7 @@ def refresh(scopes: Iterable[tuple], claims: Claims, clients: Mapping[str, Any] 
     missing.
     clients: the API client of each platform read (a `Clients`, or any mapping by platform name).
     operations: model name -> the create operation recorded in the lock, to read progress directly.
+    data: gs:// datasets to read the metadata of (one GET each, alongside the listings), with `clients.storage`.
     """
     by_platform: dict[str, list[Scope]] = {}
     for scope in _distinct(scopes):
@@ -69,6 +72,7 @@ def refresh(scopes: Iterable[tuple], claims: Claims, clients: Mapping[str, Any] 
         if owner is not None:
             keys.setdefault(owner.name, []).append(key)
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="refresh") as pool:
+        data_read = versions.read(getattr(clients, "storage", None), data, pool.submit)
         joins = []
         for name in sorted(set(by_platform) | set(keys)):
             client = clients.get(name)
@@ -77,8 +81,9 @@ def refresh(scopes: Iterable[tuple], claims: Claims, clients: Mapping[str, Any] 
             joins.append(platforms.get(name).read(client, by_platform.get(name, []), keys.get(name, []), claims,
                                                   dict(operations or {}), pool.submit))
         generations = [g for join in joins for g in join()]
+        found = data_read()
     return ObservedState(generations=tuple(sorted(generations, key=lambda g: (g.owner, g.create_time, g.key))),
-                         scopes=tuple(s.key for ss in by_platform.values() for s in ss))
+                         scopes=tuple(s.key for ss in by_platform.values() for s in ss), data=found)
 
 
 def observe(generations: Mapping[str, Generation], clients: Mapping[str, Any] | Any, *,

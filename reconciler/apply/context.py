@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,7 @@ class Context:
     identity: str | None = None  # the stack (and workspace): what a resource must not contradict to be deleted
     declared: dict[str, str] = field(default_factory=dict)  # manifest -> id of the intent this run stored for it
     attempted: set[str] = field(default_factory=set)  # manifests whose create this run went on to attempt
+    root: Path | None = None  # the manifest root: where the training files kept in the repository are read
 
     def platform(self, name: str) -> Platform:
         return self.platforms[name]

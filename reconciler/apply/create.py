@@ -1,6 +1,8 @@
 """The exactly-once create: a paid tuning job is started once, whatever crashes or answers are lost.
 
-1. An intent is written to the lock before the create is sent.
+1. An intent is written to the lock before the create is sent; the repository's training files are uploaded
+   after it (content-addressed: a repeat is a no-op), so a crash between the upload and the create is adopted
+   or resent like any other.
 2. Before sending, the live API is searched for what this intent (or an earlier unrecorded attempt at the
    same spec) already created; found, it is adopted instead. This run's own seconds-old listing stands in
    for the search when no earlier run left an intent behind (the run lock keeps other applies out).
@@ -13,8 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from pathlib import Path
 
 from reconciler.apply.context import Context
+from reconciler.datasets import staging
 from reconciler.desired import DesiredResource
 from reconciler.errors import (AlreadyExists, BadResponse, DeadlineExceeded, Internal, ResourceExhausted, TransportError,
                                Unavailable)
@@ -80,10 +84,11 @@ def train(ctx: Context, change: Change) -> str:
     fresh = ours and ctx.clock() - ctx.observed_at < FRESH_LISTING_SECONDS
     found = _find_created(ctx, desired, intent, listed=ctx.observed.of(desired.name) if fresh else None)
     if found is not None:
-        _record_trained(ctx, desired, found)
+        _record_trained(ctx, desired, found, change)
         return f"adopted {found.key}, created by an earlier interrupted attempt"
+    staging.stage(getattr(ctx.clients, "storage", None), desired, ctx.root or Path("."))
     created, answered = _create(ctx, desired, intent, upstream_model)
-    _record_trained(ctx, desired, created)
+    _record_trained(ctx, desired, created, change)
     if not answered:
         how = ctx.platform(desired.platform).ownership
         return f"started {created.key} (its create answer was lost; found it by {how})"
@@ -165,12 +170,17 @@ def _clear_occupant(ctx: Context, change: Change, desired: DesiredResource) -> N
     ctx.journal.update(desired.name, lambda e: e.without_generation(key, keep_entry=True) if e else None)
 
 
-def _record_trained(ctx: Context, desired: DesiredResource, generation: Generation) -> None:
+def _record_trained(ctx: Context, desired: DesiredResource, generation: Generation, change: Change) -> None:
+    """The new generation, the spec it was created from, the gs:// data as read by this run's refresh (what a
+    later plan compares to notice changed data) and the estimate the reviewer saw."""
+    trained_on = tuple(ctx.observed.data[uri] for uri in desired.remote_data
+                       if uri in ctx.observed.data and ctx.observed.data[uri].read)
+
     def record(entry: LockEntry | None) -> LockEntry:
         entry = entry or LockEntry.new(desired)
         return entry.with_current(generation, digest=desired.digest, spec=AppliedSpec.of(desired),
                                   protect=desired.policy.protect, project=desired.project,
-                                  location=desired.location)
+                                  location=desired.location, trained_on=trained_on, estimate=dict(change.estimate))
     ctx.journal.update(desired.name, record)
 
 

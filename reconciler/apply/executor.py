@@ -47,7 +47,7 @@ class Executor:
         self.context = Context(desired=desired.resources, observed=observed, journal=journal, clients=clients,
                                stop=stop or threading.Event(), wait_for_upstream=wait_for_upstream, sleep=sleep,
                                clock=clock, observed_at=clock() if observed_at is None else observed_at,
-                               identity=desired.config.identity)
+                               identity=desired.config.identity, root=desired.config.root)
         self.parallelism = max(1, parallelism)
         self.report = report
 

@@ -4,6 +4,7 @@ against them, Ctrl-C handling, and the terminal listener that renders a run."""
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import stat
@@ -149,13 +150,21 @@ def duration(text: str) -> float:
 
 
 def positive(kind: type) -> Callable[[str], float]:
+    return _bounded(kind, lambda value: value > 0, "greater than 0")
+
+
+def non_negative(kind: type) -> Callable[[str], float]:
+    return _bounded(kind, lambda value: value >= 0, "0 or more")
+
+
+def _bounded(kind: type, holds: Callable[[float], bool], wanted: str) -> Callable[[str], float]:
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+        if not math.isfinite(value) or not holds(value):
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text}")
         return value
     return parse
 

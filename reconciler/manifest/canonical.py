@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.desired import DIGEST_ALGORITHM
+from reconciler.desired import DIGEST_ALGORITHM, LocalData
 from reconciler.manifest.schema import AnySpec
 
 
@@ -35,13 +35,16 @@ def examples_sha256(examples: tuple[dict, ...] | list[dict]) -> str:
     return hashlib.sha256(canonical_json(rows)).hexdigest()
 
 
-def canonical_immutable(spec: AnySpec, examples: tuple[dict, ...] = ()) -> dict:
-    """The user-written immutable fields, normalised: API names and number types, no defaults."""
+def canonical_immutable(spec: AnySpec, examples: tuple[dict, ...] = (), data: tuple[LocalData, ...] = ()) -> dict:
+    """The user-written immutable fields, normalised: API names and number types, no defaults. A file kept in
+    the repository enters by its content (digest, rows, bytes), never by its path: moving it retrains nothing."""
     written = spec.model_dump(mode="json", exclude_unset=True, include=set(spec.immutable_fields) - {"training"})
     if spec.trains_on_examples:
         written["training"] = {"exampleCount": len(examples), "examplesSha256": examples_sha256(examples)}
     else:
         written["training"] = spec.training.model_dump(mode="json", exclude_unset=True)
+        for file in data:
+            written["training"][file.field] = {"sha256": file.sha256, "rows": file.rows, "bytes": file.size}
     return _without_empty(written)
 
 

@@ -4,13 +4,13 @@ manifest and inside the manifest root, every row checked (and the whole file for
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from yaml.nodes import Node
 
 from reconciler.manifest.diagnostics import Diagnostics, did_you_mean, holds_secret
-from reconciler.manifest.files import inside, read_text
+from reconciler.manifest.data_files import resolve
+from reconciler.manifest.files import read_text
 from reconciler.manifest.yaml_nodes import Document, line_col, locate
 
 MAX_EXAMPLES_BYTES = 64 * 1024 * 1024
@@ -34,18 +34,10 @@ def read_examples(doc: Document, root: Path, diagnostics: Diagnostics) -> tuple[
 
 def _read_examples_file(doc: Document, written: str, node: Node, root: Path,
                         diagnostics: Diagnostics) -> tuple[dict, ...]:
-    if os.path.isabs(written):
-        diagnostics.at(doc.path, node, f"examples file {written!r} must be a path relative to the manifest")
+    located = resolve(doc, written, node, root, diagnostics, "examples file")
+    if located is None:
         return ()
-    file = doc.file.parent / written
-    shown = os.path.normpath(os.path.join(os.path.dirname(doc.path), written))
-    if not inside(file, root):
-        diagnostics.at(doc.path, node, f"examples file {written!r} resolves outside the manifest root; "
-                       "keep training data inside the repository")
-        return ()
-    if not file.exists():
-        diagnostics.at(doc.path, node, f"examples file {written!r} does not exist ({shown})")
-        return ()
+    file, shown = located
     text = read_text(file, shown, MAX_EXAMPLES_BYTES, root, diagnostics)
     if text is None or _holds_secret(text, shown, diagnostics):
         return ()

@@ -17,12 +17,14 @@ from pathlib import Path
 from pydantic import ValidationError
 from yaml.nodes import Node
 
-from reconciler.desired import DEFAULT_WORKSPACE, Config, Defaults, DesiredResource, DesiredState, StateSettings
+from reconciler.desired import (DEFAULT_WORKSPACE, Config, CostSettings, Defaults, DesiredResource, DesiredState,
+                                LocalData, StateSettings)
 from reconciler.errors import Diagnostic, ManifestError
 from reconciler.manifest import roots
 from reconciler.manifest.canonical import canonical_immutable, canonical_mutable, spec_digest
 from reconciler.manifest.causes import BrokenDefault, cause_first
 from reconciler.manifest.checks import check_all, upstream
+from reconciler.manifest.data_files import read_data_files
 from reconciler.manifest.diagnostics import Diagnostics, credentials
 from reconciler.manifest.examples import read_examples
 from reconciler.manifest.explain import report
@@ -63,11 +65,13 @@ class _Loader:
         check_all(valid, config, self.diagnostics)
         rows = {doc.model.metadata.name: read_examples(doc, self.root, self.diagnostics) for doc in valid
                 if doc.model.spec.trains_on_examples}
+        files = {doc.model.metadata.name: read_data_files(doc, self.root, config, self.diagnostics) for doc in valid
+                 if not doc.model.spec.trains_on_examples and doc.model.spec.training.local_files}
         selected = self._selected(documents, valid)
         self._warn_of_strays(config)
         if self.diagnostics.errors or self.diagnostics.unset:
             raise ManifestError(self._cause_first(config), ordered=True)
-        return DesiredState(_build(valid, rows, config), config, self.diagnostics.warnings, selected)
+        return DesiredState(_build(valid, rows, files, config), config, self.diagnostics.warnings, selected)
 
     def _files(self) -> Iterator[tuple[Path, str]]:
         """Every manifest of the root (names are unique across it and `fromManifest` may point anywhere in it),
@@ -203,8 +207,9 @@ def _read_config(root: Path, env: Mapping[str, str], diagnostics: Diagnostics,
     defaults = Defaults(parsed.defaults.project, parsed.defaults.location, dict(parsed.defaults.labels))
     lock_path = Config.default(root).lock_path if problem else root / lock_file
     state = StateSettings(parsed.state.backend, parsed.state.bucket, parsed.state.prefix)
+    cost = CostSettings(parsed.cost.charsPerToken, dict(parsed.cost.prices))
     return Config(root=root, lock_path=lock_path, defaults=defaults, state=state, stack=parsed.stack,
-                  workspace=workspace, quota_project=parsed.quotaProject), broken
+                  workspace=workspace, quota_project=parsed.quotaProject, staging=parsed.staging, cost=cost), broken
 
 
 SCOPE_DEFAULTS = ("project", "location")
@@ -275,19 +280,21 @@ def _dependency_order(docs: list[Document]) -> list[Document]:
 
 
 def _build(docs: list[Document], rows_by_name: dict[str, tuple[dict, ...]],
-           config: Config) -> dict[str, DesiredResource]:
+           files_by_name: dict[str, tuple[LocalData, ...]], config: Config) -> dict[str, DesiredResource]:
     built: dict[str, DesiredResource] = {}
     for doc in _dependency_order(docs):
         model, spec = doc.model, doc.model.spec
         name, rows = model.metadata.name, rows_by_name.get(model.metadata.name, ())
+        files = files_by_name.get(name, ())
         target = upstream(model)
         project, location = (spec.project, spec.location) if spec.scoped else (None, None)
-        immutable = canonical_immutable(spec, rows)
+        immutable = canonical_immutable(spec, rows, files)
         upstream_digest = built[target].digest if target else None
         labels = {**config.defaults.labels, **model.metadata.labels}
         built[name] = DesiredResource(
             name=name, platform=spec.platform, project=project, location=location,
             digest=spec_digest(spec.platform, project, location, immutable, upstream_digest, scoped=spec.scoped),
             immutable=immutable, mutable=canonical_mutable(spec, labels), policy=spec.policy,
-            depends_on=target, source=doc.source, examples=rows, identity=config.identity)
+            depends_on=target, source=doc.source, examples=rows, identity=config.identity, data=files,
+            staging=config.staging if files else None)
     return built

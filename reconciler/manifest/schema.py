@@ -73,9 +73,29 @@ class PreTunedModel(_Model):
         return self
 
 
+DataFile = Annotated[str, Field(min_length=1, description="a JSONL file in the repository, relative to this "
+                                                            "manifest; uploaded to reconciler.yaml `staging`")]
+
+
 class VertexTraining(_Model):
-    dataset: DatasetUri
+    dataset: DatasetUri | None = None
     validationDataset: DatasetUri | None = None
+    file: DataFile | None = None
+    validationFile: DataFile | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> VertexTraining:
+        if self.dataset is None and self.file is None:
+            raise invalid("missing required field 'dataset' (gs://BUCKET/OBJECT.jsonl) or 'file' (a JSONL file in "
+                          "the repository)", missing=("dataset",))
+        _require_one_of(self, ("dataset", "file"))
+        _require_one_of(self, ("validationDataset", "validationFile"), optional=True)
+        return self
+
+    @property
+    def local_files(self) -> dict[str, str]:
+        """The manifest fields naming files in the repository, and the paths written."""
+        return {name: getattr(self, name) for name in ("file", "validationFile") if getattr(self, name)}
 
 
 class VertexHyperParameters(_Model):
@@ -323,6 +343,13 @@ class StateConfig(_Model):
         return self
 
 
+class CostConfig(_Model):
+    charsPerToken: PositiveFloat = Field(4.0, description="characters per token when estimating training tokens "
+                                                          "offline (an estimate: the API counts the real tokens)")
+    prices: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict, description="base model -> USD per 1M training tokens; overrides the shipped table")
+
+
 class ConfigFile(_Model):
     """reconciler.yaml at the manifest root."""
 
@@ -333,6 +360,9 @@ class ConfigFile(_Model):
     state: StateConfig = Field(default_factory=StateConfig)
     quotaProject: ProjectId | None = Field(None, description="the project billed for OAuth calls (sent as "
                                                              "x-goog-user-project); GOOGLE_CLOUD_QUOTA_PROJECT wins")
+    staging: GcsPrefix | None = Field(None, description="gs://BUCKET/PREFIX: where training files kept in the "
+                                                        "repository are uploaded (named by content digest)")
+    cost: CostConfig = Field(default_factory=CostConfig)
 
 
 MANIFEST_ADAPTER = TypeAdapter(TunedModel)

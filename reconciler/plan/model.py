@@ -49,6 +49,7 @@ class Change:
     spec: dict = field(default_factory=dict)  # train/retrain: the full planned spec (DesiredResource.to_json)
     moved_from: str = ""  # train/retrain into another project/location: the scope the old generation lives in
     reviewed_in: str = ""  # a follow-up a reviewed plan authorized (its id), carried out by a later apply
+    estimate: dict = field(default_factory=dict)  # train/retrain: the cost estimate (cost.Estimate.to_json())
 
     @property
     def symbol(self) -> str:

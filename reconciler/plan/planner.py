@@ -38,13 +38,15 @@ def plan(desired: DesiredState, observed: ObservedState, lock: Lock | None, opti
     for name in names:
         if name not in selected:
             continue
+        wanted = resources.get(name)
         situation = Situation(
             name=name,
-            desired=resources.get(name),
+            desired=wanted,
             entry=entries.get(name),
             live=observed.of(name),
             replace=name in options.replace,
             compare_specs=algorithm_changed,
+            data=tuple(observed.data[uri] for uri in (wanted.remote_data if wanted else ()) if uri in observed.data),
         )
         changes.extend(_decide(situation))
     changes = order.order_dependents(changes, resources, observed, entries)
@@ -105,9 +107,17 @@ def _decide_desired(s: Situation) -> list[Change]:
     spec_changed = _spec_changed(s)
     if current is None:
         return [_missing(s, spec_changed)]
-    if spec_changed or s.replace:
-        return _spec_change(s, current)
-    return _same_spec(s, current)
+    data = s.data_reason
+    retrain_on_data = bool(data) and s.desired.policy.onDataChange == "retrain"
+    if spec_changed or s.replace or retrain_on_data:
+        return _spec_change(s, current, data if retrain_on_data else "")
+    changes = _same_spec(s, current)
+    if not data:
+        return changes
+    fact = (f"{data}; not retrained (policy.onDataChange: report): set onDataChange: retrain, or run with "
+            f"--replace {s.name}, to train on it")
+    first = changes[0]
+    return [replace(first, attention=f"{first.attention}; {fact}" if first.attention else fact), *changes[1:]]
 
 
 def _missing(s: Situation, spec_changed: bool) -> Change:
@@ -145,10 +155,15 @@ def _ended_without_model(s: Situation) -> Generation | None:
     return max(ended, key=lambda g: g.create_time) if ended else None
 
 
-def _spec_change(s: Situation, current: Generation) -> list[Change]:
+def _spec_change(s: Situation, current: Generation, data: str = "") -> list[Change]:
+    """A retrain: the spec changed, --replace, or (`data`, onDataChange: retrain) the data it trained on."""
     policy = s.desired.policy
-    why = "--replace requested" if s.replace and not _spec_changed(s) else _spec_change_reason(s)
-    reusable = None if s.replace else _reusable(s)
+    spec_changed = _spec_changed(s)
+    why = ("--replace requested" if s.replace and not spec_changed else _spec_change_reason(s) if spec_changed
+           else "")
+    why = "; ".join(part for part in (why, data) if part)
+    # a superseded model of the same spec was trained on other data: reusing it would not train on this data
+    reusable = None if s.replace or data else _reusable(s)
 
     def start(reason: str) -> list[Change]:
         if reusable:
@@ -298,7 +313,7 @@ def _scope_text(project: str | None, location: str | None) -> str:
 
 def _train_change(s: Situation, action: str, why: str, replacing: Generation | None = None) -> Change:
     d = s.desired
-    diffs = _immutable_diffs(s) if action == "retrain" else ()
+    diffs = _immutable_diffs(s) + s.data_diffs if action == "retrain" else ()
     occupant = _id_occupant(s)
     if occupant is not None and d.policy.protect and occupant.model_exists:
         return _noop(s, f"{why}, but {occupant.describe()} holds the id the new tune needs and is protected: "
@@ -349,8 +364,8 @@ def _spec_change_reason(s: Situation) -> str:
     if entry and (entry.project, entry.location) != (d.project, d.location):
         return (f"moved from {_scope_text(entry.project, entry.location)} to {_scope_text(d.project, d.location)} "
                 f"(immutable fields changed: {', '.join(fields)})")
-    if any(p.startswith("training") or p.startswith("examples") for p in fields):
-        return "training data changed" if len(fields) == 1 else f"immutable fields changed: {', '.join(fields)}"
+    if all(p.startswith(("training", "examples")) for p in fields):
+        return "training data changed"
     return f"immutable fields changed: {', '.join(fields)}"
 
 

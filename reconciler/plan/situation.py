@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from reconciler.desired import DesiredResource
-from reconciler.observed import Generation
+from reconciler.observed import DataVersion, Generation
+from reconciler.plan.model import FieldDiff
 from reconciler.state.model import LockEntry
 
 
@@ -21,6 +22,7 @@ class Situation:
     replace: bool = False
     compare_specs: bool = False  # digest algorithm changed since the lock was written: compare specs instead
     adopted: tuple[Generation, ...] = field(default=())
+    data: tuple[DataVersion, ...] = ()  # the gs:// datasets of the manifest as read now (those that were read)
 
     @property
     def platform(self) -> str:
@@ -56,6 +58,29 @@ class Situation:
         keys += [g.key for g in self.adopted[:-1]]
         current = self.current
         return tuple(g for g in (self.live_of(k) for k in keys) if g and g is not current)
+
+    @property
+    def data_changes(self) -> tuple[tuple[DataVersion, DataVersion], ...]:
+        """(trained on, now) for each gs:// dataset rewritten since the current generation was created on it."""
+        if not self.entry or self.adopted:
+            return ()
+        now = {v.uri: v for v in self.data}
+        return tuple((old, now[old.uri]) for old in self.entry.trained_on
+                     if old.uri in now and now[old.uri].read and not old.same_bytes(now[old.uri]))
+
+    @property
+    def data_reason(self) -> str:
+        """"training data changed at gs://…: generation A → B" for each rewritten dataset; "" for none."""
+        return "; ".join(f"training data changed at {new.uri}: generation {old.generation} → {new.generation}"
+                         for old, new in self.data_changes)
+
+    @property
+    def data_diffs(self) -> tuple[FieldDiff, ...]:
+        """Each rewritten dataset as a diff of its field's generation (`training.dataset.generation`)."""
+        training = (self.desired.immutable.get("training") or {}) if self.desired else {}
+        field_of = {uri: name for name, uri in training.items() if isinstance(uri, str)}
+        return tuple(FieldDiff(path=f"training.{field_of.get(new.uri, 'dataset')}.generation",
+                               before=old.generation, after=new.generation) for old, new in self.data_changes)
 
     @property
     def applied_digest(self) -> str:

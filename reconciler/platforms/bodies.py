@@ -11,10 +11,10 @@ from reconciler.desired import DesiredResource
 def tuning_job(resource: DesiredResource, intent: str, upstream_model: str | None = None) -> dict:
     """A Vertex `TuningJob` create body (v1)."""
     spec, mutable = resource.immutable, resource.mutable
-    training = spec.get("training", {})
-    supervised: dict = {"trainingDatasetUri": training["dataset"]}
-    if "validationDataset" in training:
-        supervised["validationDatasetUri"] = training["validationDataset"]
+    supervised: dict = {"trainingDatasetUri": _dataset(resource, "dataset", "file")}
+    validation = _dataset(resource, "validationDataset", "validationFile")
+    if validation:
+        supervised["validationDatasetUri"] = validation
     for key in ("hyperParameters", "exportLastCheckpointOnly", "evaluationConfig"):
         if key in spec:
             supervised[key] = spec[key]
@@ -31,6 +31,19 @@ def tuning_job(resource: DesiredResource, intent: str, upstream_model: str | Non
     owned = ownership.labels(resource.name, resource.digest, intent, resource.identity)
     body["labels"] = {**mutable.get("labels", {}), **owned}
     return body
+
+
+def _dataset(resource: DesiredResource, uri_field: str, file_field: str) -> str | None:
+    """The dataset URI written in the manifest, or the staged object of the repository's file."""
+    training = resource.immutable.get("training", {})
+    if uri_field in training:
+        return training[uri_field]
+    if file_field not in training:
+        return None
+    staged = resource.staged(file_field)
+    if staged is None:
+        raise ValueError(f"{resource.name}: training.{file_field} has no staging location")
+    return staged
 
 
 def tuned_model(resource: DesiredResource, upstream_model: str | None = None) -> dict:

@@ -29,6 +29,8 @@ class Clients:
 
     by_platform: dict[str, Any] = field(default_factory=dict)
     limiter: Limiter | None = None
+    # Cloud Storage with Vertex's credentials (cloud-platform covers it): the datasets a Vertex job trains on
+    storage: Any = None
     _owned: list[httpx.Client] = field(default_factory=list, repr=False)
 
     def __getitem__(self, platform: str) -> Any:
@@ -125,6 +127,10 @@ def connect(names: Collection[str], *, api_endpoint: str | None = None, emulator
             http = httpx.Client(auth=auth, transport=transport, headers={"user-agent": USER_AGENT}, verify=tls)
             clients._owned.append(http)
             clients.by_platform[name] = platform.connect(http, endpoint=endpoint, policy=policy, limiter=limiter)
+            if name == "vertex":
+                from reconciler.clients.storage import StorageClient
+                clients.storage = StorageClient(http, endpoint=endpoint, policy=policy,
+                                                limiter=RateLimiter(rate=100, burst=100))
     except BaseException:
         clients.close()
         raise

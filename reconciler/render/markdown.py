@@ -22,7 +22,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from reconciler.plan.model import COSTLY, DESTRUCTIVE, Change, Plan
-from reconciler.render.plan_text import Step, attention, diff_line, noops, short_id, steps, summary, then_line
+from reconciler.render.plan_text import (Step, attention, cost_summary, diff_line, estimate_of, noops, short_id, steps,
+                                         summary, then_line)
 from reconciler.render.untrusted import fence, for_html, for_marker, for_markdown, in_code
 
 MARKDOWN_LIMIT = 60_000  # GitHub refuses a comment over 65,536 characters
@@ -91,8 +92,10 @@ def _title(title: str) -> str:
 
 
 def _head(plan: Plan, title: str) -> str:
-    """The marker (to find the one sticky comment), the title and the summary."""
-    return "\n".join([MARKER.format(root=for_marker(plan.root)), _title(title), "", f"**{summary(plan)}**", "", ""])
+    """The marker (to find the one sticky comment), the title, the summary and the estimated cost."""
+    costs = cost_summary(plan)
+    return "\n".join([MARKER.format(root=for_marker(plan.root)), _title(title), "", f"**{summary(plan)}**", "",
+                      *([f"💲 {for_markdown(costs)}", ""] if costs else []), ""])
 
 
 def _alerts(plan: Plan, warnings: Sequence) -> str:
@@ -181,6 +184,8 @@ def _table(rows: list[str], more: int = 0) -> str:
 
 def _row(change: Change, parent: Change | None) -> str:
     action = f"`{change.symbol}` {change.action}" + (" 💲" if change.costly else "") + (" ⚠" if change.attention else "")
+    if change.estimate:
+        action += f" {for_markdown(estimate_of(change).short())}"
     if parent is not None:
         action = "↳ " + action
     reason = _short_reason(change.reason)
@@ -249,6 +254,8 @@ def _then(step: Step) -> list[str]:
 
 def _body(change: Change, follows: bool) -> list[str]:
     lines = [for_markdown(change.reason), ""]
+    if change.estimate:
+        lines += [_estimate_line(change), ""]
     if change.after and not follows:
         lines += [f"Runs after {in_code(change.after)} succeeds.", ""]
     moved = change.moved_from
@@ -266,6 +273,13 @@ def _body(change: Change, follows: bool) -> list[str]:
     if change.targets:
         lines += ["Acts on: " + ", ".join(in_code(t) for t in change.targets), ""]
     return lines
+
+
+def _estimate_line(change: Change) -> str:
+    estimate = estimate_of(change)
+    if not estimate.known:
+        return f"**Cost unknown:** {for_markdown(estimate.text().removeprefix('cost unknown: '))}"
+    return f"**Estimated cost:** {for_markdown(estimate.text())}"
 
 
 def _spec_lines(spec: dict) -> Iterable[str]:

@@ -15,6 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from reconciler import cost
 from reconciler.plan.model import SUMMARY_ORDER, Change, FieldDiff, Plan
 from reconciler.render.untrusted import for_terminal
 
@@ -36,6 +37,20 @@ def summary(plan: Plan) -> str:
         return "Plan: no changes. Live state matches the manifests."
     parts = [f"{counts[a]} {NOUNS[a]}" for a in SUMMARY_ORDER if counts.get(a)]
     return "Plan: " + ", ".join(parts) + "." + (f" {need}" if facts else "")
+
+
+def cost_summary(plan: Plan) -> str:
+    """`Estimated cost: ≈ $42.00 for 3 paid changes (1 unknown: data not read)`; "" when the plan holds no
+    estimate. A paid change without one counts as unknown: a total must not look complete when it is not."""
+    paid = [c for c in plan.changes if c.costly]
+    if not any(c.estimate for c in paid):
+        return ""
+    return cost.summary(estimate_of(c) for c in paid)
+
+
+def estimate_of(change: Change) -> cost.Estimate:
+    return cost.Estimate.from_json(change.estimate) if change.estimate else cost.Estimate(
+        None, None, None, None, unknown="not estimated")
 
 
 def attention(plan: Plan) -> tuple[Change, ...]:
@@ -120,6 +135,9 @@ def text(plan: Plan, out: Console, *, show_noops: bool = True) -> None:
         lines.append(Text(f"  = {len(in_sync) - len(listed)} in sync (not listed; `reconciler plan --json` lists "
                           "every resource)", style="dim"))
     lines += [Text(), Text(summary(plan), style="bold")]
+    costs = cost_summary(plan)
+    if costs:
+        lines.append(Text(_line(costs), style="bold"))
     out.print(Text("\n").join(lines))  # one print: a thousand separate prints cost a quarter of a second
 
 
@@ -167,6 +185,8 @@ def _text_details(change: Change, indent: str, follows: bool = False) -> list[Te
     reviewed = change.reviewed_in
     if reviewed:
         lines.append(Text(f"{indent}reviewed in plan {_line(reviewed)}", style="dim"))
+    if change.estimate:
+        lines.append(Text(f"{indent}{_line(estimate_of(change).text())}", style="bold"))
     lines += [Text(f"{indent}{_line(diff_line(diff))}", style=style) for diff in change.diffs]
     return lines
 

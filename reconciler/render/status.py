@@ -1,11 +1,18 @@
 """`reconciler status` as a document: `--json` (versioned, with a JSON Schema: SCHEMA) and `--markdown` (a table
 with loss sparklines, to paste into an issue or a pull request). `needs_attention` decides the exit code: a
-recorded job that failed, was cancelled or expired, or whose model is gone."""
+recorded job that failed, was cancelled or expired, or whose model is gone.
+
+`estimates` (by manifest name, each `cost.Estimate.to_json()` as the lock recorded it at apply) adds what each job
+was estimated to cost, beside the billable token count the API reported once the job ended."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
 
+from reconciler import cost
 from reconciler.observed import GONE, STATE_WORDS, Generation, needs_attention
 from reconciler.render import jobs
 from reconciler.render.untrusted import for_markdown, for_marker, in_code
@@ -19,10 +26,19 @@ def attention(now: dict[str, Generation | None]) -> list[tuple[str, str]]:
     return [(name, why) for name, g in sorted(now.items()) if (why := needs_attention(g))]
 
 
-def document(now: dict[str, Generation | None], *, at: float | None = None) -> dict:
+NONE: Mapping[str, Mapping] = MappingProxyType({})
+
+
+def estimates_from(entries: Mapping[str, Any]) -> dict[str, dict]:
+    """The estimates the lock recorded, by name, from its entries (`LockEntry.estimate`; {} when none)."""
+    return {name: dict(entry.estimate) for name, entry in entries.items() if entry.estimate}
+
+
+def document(now: dict[str, Generation | None], *, at: float | None = None,
+             estimates: Mapping[str, Mapping] = NONE) -> dict:
     """The `status --json` document (shape: SCHEMA)."""
     at = jobs.now_epoch() if at is None else at
-    entries = [_job(name, g, at) for name, g in sorted(now.items())]
+    entries = [_job(name, g, at) | _estimate(estimates.get(name)) for name, g in sorted(now.items())]
     summary: dict[str, int] = {}
     for entry in entries:
         summary[entry["state"]] = summary.get(entry["state"], 0) + 1
@@ -45,11 +61,29 @@ def _job(name: str, g: Generation | None, at: float) -> dict:
     }
 
 
-def as_json(now: dict[str, Generation | None]) -> str:
-    return json.dumps(document(now), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+def _estimate(data: Mapping | None) -> dict:
+    return {"estimate": cost.Estimate.from_json(data).to_json()} if data else {}
 
 
-def markdown(now: dict[str, Generation | None], *, title: str = "") -> str:
+def as_json(now: dict[str, Generation | None], *, estimates: Mapping[str, Mapping] = NONE) -> str:
+    return json.dumps(document(now, estimates=estimates), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def cost_text(estimate: Mapping | None, generation: Generation | None) -> str:
+    """`est. ≈ $18.00 (≈ 3.6 M tokens) · reported: 3.4 M tokens billable`: the estimate recorded at apply (tokens
+    × epochs) and, once the job ended, the billable token count its API reported (Vertex: totalBillableTokenCount)."""
+    parts = []
+    if estimate:
+        e = cost.Estimate.from_json(estimate)
+        trained = f" (≈ {cost.token_count(e.tokens * e.epochs)})" if e.tokens is not None and e.epochs else ""
+        parts.append(f"est. {e.short()}{trained}" if e.known else e.text())
+    reported = generation.data_stats.get("tokens") if generation is not None and not generation.active else None
+    if reported is not None:
+        parts.append(f"reported: {cost.token_count(reported)} billable")
+    return " · ".join(parts)
+
+
+def markdown(now: dict[str, Generation | None], *, title: str = "", estimates: Mapping[str, Mapping] = NONE) -> str:
     """A status comment: a marker, a title, what needs attention (first), then one table row per job."""
     heading = f"### Tuning jobs{': ' + for_markdown(title) if title else ''}"
     lines = [MARKER if not title else MARKER.replace(" -->", f": {for_marker(title)} -->"), heading, ""]
@@ -59,8 +93,9 @@ def markdown(now: dict[str, Generation | None], *, title: str = "") -> str:
     if found:
         lines += [f"**{len(found)} need{'s' if len(found) == 1 else ''} attention:**", ""]
         lines += [f"- **{for_markdown(name)}**: {for_markdown(why)}" for name, why in found] + [""]
-    lines += ["| model | state | progress | elapsed | loss | data | resource |",
-              "|---|---|---:|---:|---|---|---|"]
+    costed = any(estimates.get(name) for name in now)  # the cost column only where the lock recorded estimates
+    lines += ["| model | state | progress | elapsed | loss | data |" + (" cost |" if costed else "") + " resource |",
+              "|---|---|---:|---:|---|---|" + ("---|" if costed else "") + "---|"]
     at = jobs.now_epoch()
     for name, g in sorted(now.items()):
         v = jobs.view(name, g, now=at)
@@ -68,7 +103,9 @@ def markdown(now: dict[str, Generation | None], *, title: str = "") -> str:
         loss = f"{jobs.loss_text(v)} {in_code(v.spark, table=True) if v.spark else ''}".strip()
         resource = v.model if v.word == "succeeded" and v.model else v.resource
         cells = [f"**{for_markdown(name)}**", _word(v.word), progress, jobs.duration(v.elapsed), loss,
-                 for_markdown(jobs.data(v.stats)), in_code(resource, table=True) if resource else ""]
+                 for_markdown(jobs.data(v.stats))]
+        cells += [for_markdown(cost_text(estimates.get(name), g))] if costed else []
+        cells += [in_code(resource, table=True) if resource else ""]
         lines.append("| " + " | ".join(cells) + " |")
     counts = document(now, at=at)["summary"]
     lines += ["", ", ".join(f"{n} {word}" for word, n in sorted(counts.items())) + ".", ""]
@@ -113,6 +150,12 @@ SCHEMA: dict = {
                 "dataStats": {"type": "object", "additionalProperties": False, "properties": {
                     "examples": {"type": "integer"}, "tokens": {"type": "integer"}, "steps": {"type": "integer"}}},
                 "createTime": {"type": "string"}, "startTime": {"type": "string"},
+                "estimate": {"type": "object", "additionalProperties": False,
+                             "description": "What the job was estimated to cost when apply started it",
+                             "properties": {
+                                 "tokens": {"type": ["integer", "null"]}, "epochs": {"type": ["integer", "null"]},
+                                 "usd": _NULLABLE_NUMBER, "price": _NULLABLE_NUMBER, "unknown": {"type": "string"},
+                                 "epochs_assumed": {"type": "boolean"}}},
             }}},
     },
 }

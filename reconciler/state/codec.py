@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from reconciler.observed import (ACTIVE_PHASES, GENERATION_KEYS, OLD_PHASES, TELEMETRY_FIELDS, TERMINAL_PHASES,
-                                VOLATILE_FIELDS, Generation)
+                                VOLATILE_FIELDS, DataVersion, Generation)
 from reconciler.platforms import PLATFORMS
 from reconciler.state.model import FORMAT_VERSION, AppliedSpec, Authorization, Imported, Intent, Lock, LockEntry
 
@@ -88,6 +88,8 @@ def entry_to_json(entry: LockEntry) -> dict:
         **({"movedFrom": [{"project": p, "location": loc} for p, loc in entry.moved_from]} if entry.moved_from
            else {}),
         **({"imported": _imported_to_json(entry.imported)} if entry.imported else {}),
+        **({"trainedOn": [v.to_json() for v in entry.trained_on]} if entry.trained_on else {}),
+        **({"estimate": dict(entry.estimate)} if entry.estimate else {}),
     }
 
 
@@ -296,9 +298,22 @@ def _entry_from_json(name: str, data: Any, where: str) -> LockEntry:
         moved_from=tuple(_scope_from_json(s, f"{fields.at('movedFrom')}[{i}]")
                          for i, s in enumerate(fields.optional("movedFrom", list, default=[]))),
         imported=_imported_from_json(fields.optional("imported", dict, None), fields.at("imported")),
+        trained_on=tuple(_data_version_from_json(v, f"{fields.at('trainedOn')}[{i}]")
+                         for i, v in enumerate(fields.optional("trainedOn", list, default=[]))),
+        estimate=fields.optional("estimate", dict, default={}),
     )
     fields.finish()
     return entry
+
+
+def _data_version_from_json(data: Any, where: str) -> DataVersion:
+    fields = _Fields(data, where)
+    version = DataVersion(uri=fields.take("uri", str), generation=fields.take("generation", str),
+                          crc32c=fields.optional("crc32c", str, default=""), md5=fields.optional("md5", str, default=""),
+                          size=fields.optional("size", int, default=0), created=fields.optional("created", str, default=""),
+                          problem=fields.optional("problem", str, default=""))
+    fields.finish()
+    return version
 
 
 def _imported_from_json(data: Any, where: str) -> Imported | None:

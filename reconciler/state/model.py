@@ -13,9 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.desired import DesiredResource
-from reconciler.observed import Generation, name_tail
+from reconciler.observed import DataVersion, Generation, name_tail
 
-FORMAT_VERSION = 2  # 2: "queued" for "pending", no volatile fields, authorized follow-ups, applied plans (1 is still read)
+# 2: "queued" for "pending", no volatile fields, authorized follow-ups, applied plans; 3: what a job trained on
+# (`trainedOn`), its cost estimate, the data policies. Older formats are still read.
+FORMAT_VERSION = 3
 APPLIED_PLANS = 20  # saved plans remembered as applied: applying one again only finishes its follow-ups
 
 
@@ -117,6 +119,8 @@ class LockEntry:
     # still be there, awaiting retirement (state.scope accepts them there and nowhere else)
     moved_from: tuple[tuple[str | None, str | None], ...] = ()
     imported: Imported | None = None  # set by `reconciler import`
+    trained_on: tuple[DataVersion, ...] = ()  # the gs:// datasets the current generation was created on
+    estimate: Mapping[str, Any] = field(default_factory=dict)  # the cost estimate it was created with (Estimate JSON)
 
     @classmethod
     def new(cls, desired: DesiredResource) -> LockEntry:
@@ -146,7 +150,10 @@ class LockEntry:
                                               for g in self.superseded))
 
     def with_current(self, generation: Generation, **changes: Any) -> LockEntry:
-        """`generation` becomes current; every other recorded generation is superseded by it."""
+        """`generation` becomes current; every other recorded generation is superseded by it. What the old current
+        was trained on (its data and estimate) goes with it unless `changes` says what the new one was."""
+        changes.setdefault("trained_on", ())
+        changes.setdefault("estimate", {})
         older = tuple(g for g in self.generations if g.key != generation.key)
         moved = self.moved_from
         scope = (changes.get("project", self.project), changes.get("location", self.location))

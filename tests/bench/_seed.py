@@ -23,6 +23,7 @@ from typing import Any
 import _harness as h
 from tests.testing import cli
 from tests.testing.emulators import EmulatorProcess
+from tests.testing.manifests import SAMPLE_DATASET
 
 LOCATIONS = ("us-central1", "europe-west4", "asia-northeast1", "us-east4")
 LOCK_NAME = "reconciler.lock"
@@ -40,7 +41,7 @@ def manifest(scope: int, index: int) -> str:
         f"metadata: {{name: {manifest_name}, labels: {{team: bench}}}}",
         "spec:", "  platform: vertex", f"  project: {h.PROJECT}", f"  location: {LOCATIONS[scope]}",
         "  baseModel: gemini-2.5-flash", f"  displayName: {manifest_name}",
-        f"  training: {{dataset: gs://bench-tuning-data/{manifest_name}/train.jsonl}}",
+        f"  training: {{dataset: {SAMPLE_DATASET}}}",
         "  exportLastCheckpointOnly: true", ""])
 
 
@@ -95,6 +96,7 @@ def clone(state: dict[str, Any], lock: dict[str, Any], names: dict[int, list[str
     counter = [10**17]
     for scope, scope_names in names.items():
         template = scope_names[TEMPLATE_INDEX]
+        trained_on = entries[template].pop("trainedOn", None)  # object generations: no ids to substitute
         entry_text = json.dumps(entries[template])
         job = state["tuningJobs"][_canonical(entries[template]["current"]["job"], state)]
         tokens = _tokens(entries[template], job, template, digests[template])
@@ -110,6 +112,8 @@ def clone(state: dict[str, Any], lock: dict[str, Any], names: dict[int, list[str
             swaps += [(token, uuid.uuid4().hex if "-" not in token else str(uuid.uuid4())) for token in tokens["intents"]]
             counter[0] += len(tokens["ids"])
             entries[manifest_name] = json.loads(_swap(entry_text, swaps))
+            if trained_on is not None:
+                entries[manifest_name]["trainedOn"] = trained_on
             for collection, rows in records.items():
                 for key, text in rows:
                     record = json.loads(_swap(text, swaps))
@@ -117,6 +121,8 @@ def clone(state: dict[str, Any], lock: dict[str, Any], names: dict[int, list[str
                         state["seq"] += 1
                         record["seq"] = state["seq"]
                     state[collection][_swap(key, swaps)] = record
+        if trained_on is not None:
+            entries[template]["trainedOn"] = trained_on
 
 
 def _canonical(job: str, state: dict[str, Any]) -> str:

@@ -64,7 +64,7 @@ def classify(entry: dict[str, Any]) -> str:
             return "lock-release" if method == "DELETE" else "lock-read"
         if path.endswith("/o/" + STATE_OBJECT):
             return "state-read" if method == "GET" else "storage-other"
-        return "storage-other"
+        return "dataset-read" if method == "GET" and "/o/" in path else "storage-other"
     return "api"
 
 
@@ -92,7 +92,7 @@ def apply_once(source: Path, work: Path, backend: str, repeat: int, options: arg
         "state_reads": kinds["state-read"], "state_writes": kinds["state-write"],
         "lock_requests": sum(n for k, n in kinds.items() if k.startswith("lock-")),
         "lock_by_kind": {k: n for k, n in sorted(kinds.items()) if k.startswith("lock-")},
-        "storage_other": kinds["storage-other"],
+        "storage_other": kinds["storage-other"], "dataset_reads": kinds["dataset-read"],
         "non_2xx": sum(1 for e in log if not 200 <= e.get("status", 0) < 300),
         "storage_429": sum(1 for e in log if e.get("status") == 429 and classify(e) != "api"),
         "duplicates": sum(max(0, n - 1) for n in per_manifest.values()),

@@ -30,17 +30,18 @@ def test_bench_plan_runs_at_a_tiny_size(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     figures = json.loads(out.read_text())
     assert figures["pages_needed"] == 12                                 # 3 managed listings x 4 scopes, 1 page each
-    assert figures["plan"]["requests"] == [12]
+    assert figures["plan"]["requests"] == [13]                          # + the dataset's metadata (one GET)
     assert set(figures["plan"]["requests_by_route"]) == {f"GET /v1/.../{c} 200"
-                                                         for c in ("tuningJobs", "models", "endpoints")}
+                                                         for c in ("tuningJobs", "models", "endpoints")} | {
+        "GET /storage/v1/b/cloud-samples-data/o/ai-platform/generative_ai/gemini/text/sft_train_data.jsonl 200"}
     assert figures["sdk_loop"]["jobs"] == 4 and figures["sdk_loop"]["requests"] == 4
     assert figures["sdk_loop"]["states"] == {"JobState.JOB_STATE_SUCCEEDED": 4}
     assert figures["sdk_loop"]["scaled_wall_s"] == figures["sdk_loop"]["wall_s"] * 2
     assert figures["plan"]["rss_max_mb"] > 10 and figures["validate"]["wall_median_s"] > 0
     fallback = figures["fallback"]
-    assert fallback["normal"]["requests"] == [3]
+    assert fallback["normal"]["requests"] == [4]                         # 3 listings + the dataset's metadata
     # one refused filtered listing, then the unfiltered one (filtered here), models and endpoints as usual
-    assert fallback["fallback"]["requests"] == [4]
+    assert fallback["fallback"]["requests"] == [5]
     assert fallback["fallback"]["requests_by_route"]["GET /v1/.../tuningJobs 400"] == 1
     assert set(figures["targets"]) == {"requests", "wall", "speedup", "rss", "validate"}
     assert "plan benchmark" in done.stdout and "speed-up" in done.stdout
@@ -93,10 +94,12 @@ def test_bench_gcs_runs_at_a_tiny_size(tmp_path: Path) -> None:
         assert run["requests_api"] == 9
     # local state: no Cloud Storage at all; gcs: one lock create and release, the state read before and under
     # the lock (absent: 404), and at least one write (intents, then every create recorded)
-    assert local["requests_total"] == 9 and local["state_reads"] == local["state_writes"] == 0
+    # and the training dataset's metadata, read once (issue 14)
+    assert local["dataset_reads"] == gcs["dataset_reads"] == 1
+    assert local["requests_total"] == 10 and local["state_reads"] == local["state_writes"] == 0
     assert gcs["lock_by_kind"] == {"lock-create": 1, "lock-release": 1}
     assert gcs["state_reads"] == 2 and gcs["state_writes"] >= 2 and gcs["storage_other"] == 0
-    assert gcs["requests_total"] == 9 + 2 + 2 + gcs["state_writes"]
+    assert gcs["requests_total"] == 10 + 2 + 2 + gcs["state_writes"]
     assert gcs["state_write_ms"] > 0
     assert set(figures["targets"]) == {"overhead", "correctness"} and figures["targets"]["correctness"]["met"]
     assert "gcs backend overhead" in done.stdout and "state object reads / writes" in done.stdout

@@ -189,7 +189,7 @@ def test_a_name_with_a_current_generation_must_be_removed_from_state_first(root)
 
 def test_a_resource_recorded_under_another_name_is_refused(root):
     root.vertex("bot")
-    root.vertex("twin", dataset=handmade.DATASET.format(name="bot"))
+    root.vertex("twin", dataset=handmade.DATASET)
     job = _vertex_job(root)
     assert root.run("import", "bot", job).code == 0
     other = root.run("import", "twin", job)

@@ -15,13 +15,13 @@ import pytest
 import yaml
 
 from reconciler.desired import Config, DesiredResource, DesiredState, Policy
-from reconciler.observed import Generation, ObservedState
+from reconciler.observed import DataVersion, Generation, ObservedState
 from reconciler.plan import planner
 from reconciler.plan.model import Plan
 from reconciler.state.model import AppliedSpec, Intent, Lock, LockEntry
 
 TABLE = Path(__file__).parent / "decisions"
-CASE_KEYS = {"case", "desired", "live", "lock", "options", "expect", "attention", "diffs", "after"}
+CASE_KEYS = {"case", "desired", "live", "lock", "options", "expect", "attention", "diffs", "after", "data"}
 
 
 def load_cases() -> list[dict[str, Any]]:
@@ -85,6 +85,7 @@ def lock_of(table: dict, live: list[Generation], algorithm: str) -> Lock | None:
             superseded=tuple(record(k, platform) for k in e.get("superseded", ())),
             pending=Intent(id=e["pending"], action="train", digest="", created_at="") if e.get("pending") else None,
             protect=e.get("protect", False),
+            trained_on=tuple(DataVersion(**v) for v in e.get("trainedOn", ())),
         )
     return Lock(version=1, lineage="lineage-1", serial=7, digest_algorithm=algorithm, entries=entries)
 
@@ -94,7 +95,8 @@ def inputs(case: dict) -> tuple[DesiredState, ObservedState, Lock | None, planne
     options = case.get("options", {})
     lock = lock_of(case.get("lock", {} if "lock" in case else None), live,
                    "old" if options.get("algorithm_changed") else "current")
-    return (desired_state(case.get("desired")), ObservedState(generations=tuple(live)), lock,
+    data = {uri: DataVersion(uri, **v) for uri, v in case.get("data", {}).items()}
+    return (desired_state(case.get("desired")), ObservedState(generations=tuple(live), data=data), lock,
             planner.Options(targets=frozenset(options.get("targets", ())),
                             replace=frozenset(options.get("replace", ())), digest_algorithm="current"))
 

@@ -195,7 +195,7 @@ GOLDEN = """\
   },
   "lineage": "6f1c2a7e-1d2b-4c3d-8e4f-5a6b7c8d9e0f",
   "serial": 1,
-  "version": 2
+  "version": 3
 }
 """
 
@@ -220,7 +220,7 @@ def test_pure_updates_leave_the_serial_alone():
 
 def test_empty_lock_has_a_fresh_lineage_at_serial_zero():
     first, second = Lock.empty("sha256-v1"), Lock.empty("sha256-v1")
-    assert (first.version, first.serial, dict(first.entries), first.digest_algorithm) == (2, 0, {}, "sha256-v1")
+    assert (first.version, first.serial, dict(first.entries), first.digest_algorithm) == (3, 0, {}, "sha256-v1")
     assert first.lineage != second.lineage
 
 
@@ -291,10 +291,10 @@ def test_write_replaces_a_corrupt_file_but_keeps_it_as_the_backup(tmp_path):
 
 def test_write_refuses_to_downgrade_a_newer_file(tmp_path):
     path = tmp_path / "reconciler.lock"
-    path.write_text(json.dumps({"version": 3}))
+    path.write_text(json.dumps({"version": 4}))
     with pytest.raises(LockfileError, match="written by a newer reconciler"):
         LocalBackend(path).write(Lock.empty("sha256-v1"))
-    assert json.loads(path.read_text()) == {"version": 3}
+    assert json.loads(path.read_text()) == {"version": 4}
 
 
 # --- read errors ----------------------------------------------------------------------------------------
@@ -327,8 +327,8 @@ READ_ERRORS = [
     ("binary", b"\x00\xff\xfe", "{p} is corrupt (not UTF-8 text at byte 1); " + NO_BACKUP),
     ("list", b"[]", "{p} is corrupt (the top level is a list, expected an object); " + NO_BACKUP),
     ("string", b'"lock"', "{p} is corrupt (the top level is a string, expected an object); " + NO_BACKUP),
-    ("newer", b'{"version": 3, "whatever": "format 3 holds"}',
-     "{p} was written by a newer reconciler (format 3; this one reads format 2); upgrade reconciler"),
+    ("newer", b'{"version": 4, "whatever": "format 4 holds"}',
+     "{p} was written by a newer reconciler (format 4; this one reads format 3); upgrade reconciler"),
     ("version-missing", edited(lambda d: d.pop("version")).encode(),
      "{p} is corrupt (missing key 'version'); " + NO_BACKUP),
     ("version-string", edited(lambda d: d.update(version="1")).encode(),

@@ -14,12 +14,12 @@ import httpx
 from reconciler.emulator import Emulator
 from tests.testing import cli as reconciler_cli
 from tests.testing.cli import Result
-from tests.testing.manifests import GEMINI_BASE_MODEL, config, gemini_manifest, vertex_manifest
+from tests.testing.manifests import GEMINI_BASE_MODEL, SAMPLE_DATASET, config, gemini_manifest, vertex_manifest
 
 PROJECT, LOCATION = "demo-project", "us-central1"
 VERTEX_AUTH = {"Authorization": "Bearer hand-made"}
 GEMINI_AUTH = {"x-goog-api-key": "hand-made"}
-DATASET = "gs://rel-bucket/{name}/train.jsonl"  # what tests.testing.manifests.vertex_manifest trains on
+DATASET = SAMPLE_DATASET  # what tests.testing.manifests.vertex_manifest trains on
 
 
 def vertex_job(emulator: Emulator, name: str, *, epochs: int = 2, display: str | None = None,
@@ -27,7 +27,7 @@ def vertex_job(emulator: Emulator, name: str, *, epochs: int = 2, display: str |
     """A tuning job spelled like `vertex_manifest(name, checkpoints=False)`'s create (unless told otherwise)."""
     body = {"baseModel": "gemini-2.5-flash", "tunedModelDisplayName": display or f"{name} model",
             "labels": {"team": "rel"} if labels is None else labels,
-            "supervisedTuningSpec": {"trainingDatasetUri": DATASET.format(name=name),
+            "supervisedTuningSpec": {"trainingDatasetUri": DATASET,
                                      "hyperParameters": {"epochCount": epochs}, "exportLastCheckpointOnly": True}}
     return _post(emulator, f"/v1/projects/{PROJECT}/locations/{location}/tuningJobs", body, VERTEX_AUTH)["name"]
 

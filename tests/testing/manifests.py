@@ -14,6 +14,8 @@ from tests.testing import ROOT
 
 EXAMPLES = ROOT / "manifests"          # the repository's example manifests (3 Vertex, 2 Gemini API)
 GEMINI_BASE_MODEL = "models/gemini-1.5-flash-001-tuning"
+# Google's public sample dataset (the emulator serves it, as Cloud Storage does): a Vertex dataset that exists
+SAMPLE_DATASET = "gs://cloud-samples-data/ai-platform/generative_ai/gemini/text/sft_train_data.jsonl"
 
 # Two small valid manifests that tests edit one field at a time (line:col positions in tests depend on them).
 VERTEX = """\
@@ -71,7 +73,7 @@ def vertex_manifest(name: str, *, dataset: str | None = None, display: str | Non
     ]
     if description:
         lines.append(f"  description: {description}")
-    lines.append(f"  training: {{dataset: {dataset or f'gs://rel-bucket/{name}/train.jsonl'}}}")
+    lines.append(f"  training: {{dataset: {dataset or SAMPLE_DATASET}}}")
     if epochs is not None:
         lines.append(f"  hyperParameters: {{epochCount: {epochs}}}")
     lines.append(f"  exportLastCheckpointOnly: {'false' if checkpoints else 'true'}")
@@ -124,7 +126,7 @@ def write_manifests(root: Path, vertex: int, gemini: int = 0, *, prefix: str = "
     for index, name in enumerate(vertex_names):
         (root / f"{name}.yaml").write_text(vertex_manifest(
             name, display=name, labels={"team": f"t{index % 7}"}, epochs=None, checkpoints=False,
-            dataset=f"gs://bench-tuning-data/{name}/train.jsonl"), encoding="utf-8")
+            dataset=SAMPLE_DATASET), encoding="utf-8")
     gemini_names = [f"{prefix}-g{index:03d}" for index in range(gemini)]
     for name in gemini_names:
         (root / f"{name}.yaml").write_text(gemini_manifest(

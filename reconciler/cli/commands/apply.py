@@ -26,6 +26,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--target", action="append", default=[], metavar="NAME", help="apply only this manifest")
     parser.add_argument("--replace", action="append", default=[], metavar="NAME",
                         help="retrain this manifest even though nothing changed")
+    parser.add_argument("--max-cost", type=session.non_negative(float), metavar="USD",
+                        help="refuse, before anything starts, a plan whose estimated cost exceeds USD dollars "
+                             "(or is unknown); a manifest's policy.maxCost limits that model alone")
     only = parser.add_mutually_exclusive_group()
     only.add_argument("--reviewed-only", action="store_true",
                       help="carry out only the follow-ups reviewed plans authorized (`then:`), nothing else")
@@ -46,7 +49,8 @@ def run(args: argparse.Namespace) -> Result:
     options = operations.ApplyOptions(targets=frozenset(args.target), replace=frozenset(args.replace),
                                       wait=args.wait, timeout=args.timeout, parallelism=args.parallelism,
                                       poll_interval=session.poll_interval() if args.wait else 5.0,
-                                      lock_timeout=args.lock_timeout, reviewed_only=args.reviewed_only)
+                                      lock_timeout=args.lock_timeout, reviewed_only=args.reviewed_only,
+                                      max_cost=args.max_cost)
     if saved and (args.reviewed_only or args.refresh_only):
         raise UserError(f"{args.path} is a saved plan: --reviewed-only and --refresh-only take a manifest path")
     root = planfile.root_of(saved, args.path) if saved else args.path

@@ -39,12 +39,13 @@ def run(args: argparse.Namespace) -> Result:
 
     with session.workspace(args, args.path) as workspace:
         now = operations.status(workspace)
+        estimates = report.estimates_from(workspace.lock.entries if workspace.lock else {})
     for name, file in args.plot:
         _write_plot(now, name, file)
     if args.json:
-        sys.stdout.write(report.as_json(now))
+        sys.stdout.write(report.as_json(now, estimates=estimates))
     elif args.markdown:
-        sys.stdout.write(report.markdown(now))
+        sys.stdout.write(report.markdown(now, estimates=estimates))
     else:
         render.progress(now, render.console())
     for name, file in args.plot:

@@ -1,20 +1,29 @@
-"""`reconciler validate PATH`: schema and semantic checks, offline (no credentials, no network)."""
+"""`reconciler validate PATH [--remote]`: schema and semantic checks, offline (no credentials, no network).
+
+`--remote` also downloads every Cloud Storage dataset the manifests name (streamed, under a size cap) and checks
+its rows as a tuning job would read them; that needs credentials that can read the objects (or `--emulator` /
+`--api-endpoint`, as the other API-facing commands take)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 
 from reconciler.cli import session
 from reconciler.cli.commands import Result
-from reconciler.errors import ManifestError
+from reconciler.errors import ManifestError, UserError
+from reconciler.manifest.diagnostics import Diagnostics
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("validate", parents=[session.workspace_flag()],
-                                   help="check manifests offline (no credentials, no network)")
+    parser = subparsers.add_parser("validate", parents=[session.api_flags()],
+                                   help="check manifests offline (no credentials, no network; --remote: also "
+                                        "the gs:// datasets they name)")
     parser.add_argument("path", metavar="PATH", help="a manifest file or a directory of manifests")
+    parser.add_argument("--remote", action="store_true",
+                        help="also download and check every gs:// dataset the manifests name (needs credentials)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(run=run)
 
@@ -23,14 +32,50 @@ def run(args: argparse.Namespace) -> Result:
     from reconciler import operations, render
 
     session.select_workspace(args)
+    if (args.emulator or args.api_endpoint) and not args.remote:
+        raise UserError("--emulator and --api-endpoint only apply with --remote: without it validate is offline")
     try:
         state = operations.validate(args.path)
     except ManifestError as err:
         render.invalid(err.diagnostics, as_json=args.json)
         return "failed"
     session.announce_root(args, args.path, state)
-    render.valid(_narrowed(state, args.path), as_json=args.json)
+    state = _narrowed(state, args.path)
+    if args.remote:
+        found = _check_datasets(args, state)
+        if found.errors:
+            render.invalid([*state.warnings, *found.items], as_json=args.json)
+            return "failed"
+        state = dataclasses.replace(state, warnings=(*state.warnings, *found.warnings))
+    render.valid(state, as_json=args.json)
     return "ok"
+
+
+NO_CREDENTIALS = ("validate --remote reads the datasets from Cloud Storage and needs Google credentials that can "
+                  "read them: run `gcloud auth application-default login`, or set GOOGLE_OAUTH_ACCESS_TOKEN "
+                  "(or check against the emulator: --emulator / --api-endpoint URL)")
+
+
+def _check_datasets(args: argparse.Namespace, state) -> Diagnostics:
+    """Every gs:// dataset of the manifests validated, each downloaded once (streamed) and checked."""
+    from reconciler.datasets import remote
+    from reconciler.platforms.connect import STORAGE_NO_CREDENTIALS, connect_storage
+
+    diagnostics = Diagnostics()
+    wanted = remote.datasets(state.resources.values())
+    if not wanted:
+        return diagnostics
+    with contextlib.ExitStack() as stack:
+        endpoint, emulator = stack.enter_context(session._api_endpoint(args))
+        try:
+            storage = stack.enter_context(connect_storage(api_endpoint=endpoint, emulator=emulator))
+        except UserError as err:
+            if not str(err).startswith(STORAGE_NO_CREDENTIALS):  # that one speaks of the state backend
+                raise
+            raise UserError(NO_CREDENTIALS + str(err)[len(STORAGE_NO_CREDENTIALS):]) from None
+        for uri, validation in wanted:
+            remote.check_remote(storage, uri, diagnostics, validation=validation)
+    return diagnostics
 
 
 def _narrowed(state, path: str):

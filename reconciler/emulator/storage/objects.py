@@ -12,7 +12,7 @@ from typing import Any
 
 from ..rpc import Reply
 from ..store import Store
-from . import pages, resource, uploads
+from . import pages, public, resource, uploads
 from .checksums import crc32c_b64, md5_b64
 from .errors import StorageError, invalid, not_found, required
 
@@ -119,6 +119,9 @@ class Objects:
     # ------------------------------------------------------------------ writes
     def insert(self, call: Call, now: float) -> Reply:
         bucket = call.bucket or ""
+        if bucket == public.BUCKET:
+            raise StorageError(403, f"The caller does not have storage.objects.create access to the Google Cloud "
+                                    f"Storage bucket {bucket}.", "forbidden")
         self.buckets.require(bucket)
         upload = uploads.parse(call.query, call.headers, call.body)
         name = resource.check_object_name(upload.name)
@@ -189,8 +192,11 @@ class Objects:
         """The live object the call names (404 notFound for a missing bucket or object, or another generation:
         the emulator keeps no noncurrent versions)."""
         bucket, name = call.bucket or "", resource.check_object_name(call.name or "")
-        self.buckets.require(bucket)
-        record = self.store["gcsObjects"].get(f"{bucket}/{name}")
+        if bucket == public.BUCKET:
+            record = public.objects().get(f"{bucket}/{name}")
+        else:
+            self.buckets.require(bucket)
+            record = self.store["gcsObjects"].get(f"{bucket}/{name}")
         generation = resource.int64(call.query, "generation")
         if record is None or (generation is not None and generation != record["generation"]):
             raise not_found(f"No such object: {bucket}/{name}")

@@ -77,9 +77,10 @@ def job_view(record: dict[str, Any], now: float, version: str = "v1beta1") -> di
 
 def data_stats(record: dict[str, Any]) -> dict[str, Any]:
     examples, epochs = record["examples"], record["epochs"]
+    characters = record.get("characters", examples * 1200)  # measured from the dataset when the emulator holds it
     return {"supervisedTuningDataStats": {
         "tuningDatasetExampleCount": str(examples),
-        "totalTuningCharacterCount": str(examples * 1200),
-        "totalBillableTokenCount": str(examples * 300 * epochs),
+        "totalTuningCharacterCount": str(characters),
+        "totalBillableTokenCount": str(math.ceil(characters / 4) * epochs),
         "tuningStepCount": str(math.ceil(examples * epochs / 16)),
     }}

@@ -9,11 +9,12 @@ from typing import Any
 from ..catalogue import require_vertex_tunable
 from ..clock import rfc3339
 from ..listing import compile_filter, fingerprint, paginate, with_token
-from ..names import numeric_id, stable_int
+from ..names import numeric_id
 from ..routing import NO_QUERY, ApiRequest, check_query, no_route
 from ..rpc import RpcError, bad_request, invalid, not_found, precondition, status
 from ..schema import Violations, coerce
 from ..store import Store
+from . import datasets
 from .common import LIST_DEFAULT, LIST_MAX, location, resource
 from .job_lifecycle import TERMINAL, job_state, job_view, terminal_event
 from .job_schema import JOB_SPECS, job_problems, tuning_spec, without_beta_fields
@@ -32,9 +33,7 @@ class TuningJobs:
     reject_label_filter = False  # --reject-job-label-filter (`_label_filter_refused`)
 
     def __init__(self, store: Store, job_duration: float, versions: ModelVersions) -> None:
-        self.store = store
-        self.job_duration = float(job_duration)
-        self.versions = versions
+        self.store, self.job_duration, self.versions = store, float(job_duration), versions
 
     def require(self, name: str) -> dict[str, Any]:
         return self.store.require("tuningJobs", name, "TuningJob")
@@ -76,11 +75,12 @@ class TuningJobs:
         name = f"{parent}/tuningJobs/{job_id}"
         job = {"name": name, **job, "createTime": rfc3339(now)}
         spec = tuning_spec(job)
-        epochs = int(spec.get("hyperParameters", {}).get("epochCount") or DEFAULT_EPOCHS)
+        epochs, (examples, characters) = (int(spec.get("hyperParameters", {}).get("epochCount") or DEFAULT_EPOCHS),
+                                          datasets.measure(self.store, spec.get("trainingDatasetUri") or name))
         record = {"id": job_id, "seq": self.store.next_seq(), "job": job, "created": now,
                   "duration": self.job_duration, "cancelAt": None, "cancelIgnored": False, "failAt": None,
                   "failError": None, "final": None, "epochs": epochs,
-                  "examples": stable_int(spec.get("trainingDatasetUri", name), 100, 1000),
+                  "examples": examples, **({"characters": characters} if characters is not None else {}),
                   "beta": bool(without_beta_fields(job) != job)}
         self.store["tuningJobs"][name] = record
         self.store.changed()

@@ -1,0 +1,68 @@
+"""The Cloud Storage datasets the manifests name, downloaded as a stream (never held whole, never past a size cap)
+and checked as `vertex_jsonl` checks a local file, every problem located `gs://bucket/object:line:col`.
+
+Takes a storage client (anything with `stream(bucket, name, max_bytes)`), never makes one: the CLI connects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from reconciler.datasets.vertex_jsonl import MAX_FILE_BYTES, DataSummary, check_stream, readable_size
+from reconciler.errors import (ApiError, NotFound, PermissionDenied, ResponseTooLarge, TransportError,
+                               Unauthenticated)
+from reconciler.manifest.diagnostics import Diagnostics
+
+
+class Streams(Protocol):
+    def stream(self, bucket: str, name: str, max_bytes: int) -> Iterable[bytes]: ...
+
+
+def datasets(resources: Iterable[Any]) -> list[tuple[str, bool]]:
+    """(gs:// URI, is a validation dataset) of every Cloud Storage dataset the resources train on, each once, in
+    the order the manifests name them (a Vertex dataset resource name is not a file: not checked)."""
+    found: dict[tuple[str, bool], None] = {}
+    for resource in resources:
+        training = resource.immutable.get("training") if isinstance(resource.immutable, Mapping) else None
+        if not isinstance(training, Mapping):
+            continue
+        for key, validation in (("dataset", False), ("validationDataset", True)):
+            uri = training.get(key)
+            if isinstance(uri, str) and uri.startswith("gs://"):
+                found[(uri, validation)] = None
+    return list(found)
+
+
+def split(uri: str) -> tuple[str, str]:
+    bucket, _, name = uri.removeprefix("gs://").partition("/")
+    return bucket, name
+
+
+def check_remote(storage: Streams, uri: str, diagnostics: Diagnostics, *, validation: bool,
+                 max_bytes: int = MAX_FILE_BYTES) -> DataSummary | None:
+    """Download `uri` as a stream and check it; None (and a located error) when it could not be read whole."""
+    bucket, name = split(uri)
+    if not bucket or not name:
+        diagnostics.add(uri, 0, 0, "not a Cloud Storage object: expected gs://BUCKET/OBJECT")
+        return None
+    try:
+        return check_stream(storage.stream(bucket, name, max_bytes), uri, diagnostics, validation=validation,
+                            max_bytes=max_bytes)
+    except ApiError as err:
+        diagnostics.add(uri, 0, 0, _refused(err, bucket, max_bytes))
+        return None
+
+
+def _refused(err: ApiError, bucket: str, max_bytes: int) -> str:
+    status = f" (HTTP {err.http_status})" if err.http_status else ""
+    if isinstance(err, NotFound):
+        missing = "bucket" if "bucket" in err.api_message.lower() else "object"  # GCS: "...bucket does not exist."
+        return f"no such {missing}{status}"
+    if isinstance(err, (PermissionDenied, Unauthenticated)):
+        return (f"the credentials cannot read it{status}: they need storage.objects.get on bucket {bucket} "
+                "(e.g. roles/storage.objectViewer)")
+    if isinstance(err, ResponseTooLarge):
+        return f"larger than {readable_size(max_bytes)}, the most a dataset may be; download aborted"
+    if isinstance(err, TransportError):
+        return f"cannot download it: {err.api_message}"
+    return f"cannot download it{status}: {err.api_message}"

@@ -1,0 +1,39 @@
+"""What a tuning job reads from its training dataset, when the emulator holds the object (its own Cloud Storage,
+or the public samples): the example count and characters its `tuningDataStats` report, so that a job's billable
+tokens follow its data as Google's do. A dataset the emulator does not hold keeps a stable made-up size."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from ..names import stable_int
+from ..storage import public
+from ..store import Store
+
+
+def measure(store: Store, uri: str) -> tuple[int, int | None]:
+    """(examples, characters of the text parts; None when the object is not held)."""
+    key = uri.removeprefix("gs://")
+    record = store["gcsObjects"].get(key) or public.objects().get(key)
+    if not uri.startswith("gs://") or record is None:
+        return stable_int(uri, 100, 1000), None
+    examples = characters = 0
+    for line in base64.b64decode(record["media"]).splitlines():
+        if not line.strip():
+            continue
+        examples += 1
+        try:
+            characters += _characters(json.loads(line))
+        except ValueError:
+            continue
+    return examples, characters
+
+
+def _characters(row: Any) -> int:
+    if not isinstance(row, dict):
+        return 0
+    messages = list(row.get("contents") or []) + ([row["systemInstruction"]] if row.get("systemInstruction") else [])
+    return sum(len(part.get("text") or "") for message in messages if isinstance(message, dict)
+               for part in (message.get("parts") or []) if isinstance(part, dict) and isinstance(part.get("text"), str))
