@@ -165,7 +165,7 @@ class DesiredResource:
         data = {"data": [d.to_json() for d in self.data], "staging": self.staging} if self.data else {}
         return {**identity, **data, "name": self.name, "platform": self.platform, "project": self.project,
                 "location": self.location, "digest": self.digest, "digestAlgorithm": DIGEST_ALGORITHM,
-                "immutable": self.immutable, "mutable": self.mutable, "policy": self.policy.model_dump(),
+                "immutable": self.immutable, "mutable": self.mutable, "policy": self.policy.model_dump(exclude_none=True),
                 "dependsOn": self.depends_on, "source": self.source, "examples": list(self.examples)}
 
     @classmethod

@@ -22,7 +22,7 @@ from reconciler import manifest, refresh
 from reconciler.apply import follow_ups, watch
 from reconciler.apply.executor import Executor, Outcome
 from reconciler.desired import DIGEST_ALGORITHM, Config, DesiredState
-from reconciler.errors import Unauthenticated, UserError
+from reconciler.errors import ManifestError, Unauthenticated, UserError
 from reconciler.observed import Generation, ObservedState, name_tail
 from reconciler.datasets import edits, planned
 from reconciler.plan import binding, costing, order, planfile, planner
@@ -49,6 +49,7 @@ class Workspace:
     observed: ObservedState = field(default_factory=ObservedState)
     observed_at: float = 0.0  # time.monotonic() when the live state was listed
     targets: frozenset[str] = frozenset()  # --target: only what these (and what they tune on) need is read
+    remote: bool = False  # --remote: the gs:// datasets a paid change trains on are read, checked and priced
 
     def scopes(self) -> list[tuple[str, str | None, str | None]]:
         desired, lock = needed(self.desired, self.lock, self.targets)
@@ -86,7 +87,24 @@ class Workspace:
         base_models.check(plan, self.desired, self.clients)  # before anything is paid for
         planned.check(plan, self.desired, self.observed)
         plan = edits.described(plan, self.desired, getattr(self.clients, "storage", None))
-        return costing.priced(plan, self.desired)
+        return costing.priced(plan, self.desired, self._read_data(plan) if self.remote else None)
+
+    def _read_data(self, plan: Plan) -> dict[str, int]:
+        """--remote: the characters of every gs:// dataset a paid change of `plan` trains on (for its estimate),
+        each downloaded, streamed, and checked as `validate --remote` does: a broken one fails before any cost."""
+        from reconciler.datasets import remote
+        from reconciler.manifest.diagnostics import Diagnostics
+
+        paid = [self.desired.resources[c.name] for c in plan.changes if c.costly and c.name in self.desired.resources]
+        diagnostics, characters = Diagnostics(), {}
+        for uri, validation in remote.datasets(paid):
+            summary = remote.check_remote(getattr(self.clients, "storage", None), uri, diagnostics,
+                                          validation=validation)
+            if summary is not None and not validation:
+                characters[uri] = summary.characters
+        if diagnostics.errors:
+            raise ManifestError(list(diagnostics.items))
+        return characters
 
     def reviewed(self, saved: Plan) -> tuple[Plan, Plan]:
         """What of the saved plan may be carried out now (planfile.verify), and the fresh plan it came from."""
@@ -141,11 +159,11 @@ def needed(desired: DesiredState, lock: Lock | None, targets: frozenset[str]) ->
 @contextmanager
 def open_workspace(path: str, *, api_endpoint: str | None = None, emulator: bool = False,
                    connect_apis: bool = True, limiter: Any = None,
-                   targets: frozenset[str] = frozenset()) -> Iterator[Workspace]:
+                   targets: frozenset[str] = frozenset(), remote: bool = False) -> Iterator[Workspace]:
     desired = manifest.load(path)
     with open_backend(desired.config, api_endpoint=api_endpoint, emulator=emulator) as backend:
         workspace = Workspace(root=str(Path(path).resolve()), desired=desired, backend=backend,
-                              lock=backend.read(), targets=targets)
+                              lock=backend.read(), targets=targets, remote=remote)
         if not connect_apis:
             yield workspace
             return

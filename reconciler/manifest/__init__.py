@@ -7,7 +7,8 @@
 Modules, lowest first: diagnostics, fields (constrained strings), schema (the pydantic models and what each
 platform declares about itself), canonical (canonical form and digest), yaml_nodes, files, roots (the root a
 path belongs to, and what it selects), explain (pydantic errors -> located messages), causes (diagnostics cause
-first: grouped, one per unset variable), checks (across documents), examples (training rows), loader.
+first: grouped, one per unset variable), checks (across documents), data_files (training files in the
+repository) and examples (training rows), loader.
 Importing this package is cheap: each function imports what it needs when first called.
 """
 

@@ -294,7 +294,8 @@ def _train(s: Situation, action: str, why: str, replacing: Generation | None = N
     change = _train_change(s, action, why, replacing)
     if change.action not in ("train", "retrain"):
         return change
-    spec = {k: v for k, v in s.desired.to_json().items() if k not in ("examples", "source")}
+    # what the reviewer reads: the data by its digest (training.file), not the repository's file list again
+    spec = {k: v for k, v in s.desired.to_json().items() if k not in ("examples", "source", "data")}
     return replace(change, spec=spec, moved_from=_moved_from(s))
 
 

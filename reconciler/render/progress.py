@@ -9,7 +9,7 @@ change, and at most one progress line per PROGRESS_EVERY seconds; resource names
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rich.console import Console, Group
@@ -17,6 +17,7 @@ from rich.text import Text
 
 from reconciler.render import jobs
 from reconciler.render.jobs import JobView
+from reconciler.render.status import cost_text
 from reconciler.render.untrusted import for_terminal
 
 OUTCOME_STYLES = {"done": "green", "failed": "bold red", "deferred": "yellow", "skipped": "dim"}
@@ -48,8 +49,9 @@ def outcomes(results: list, out: Console) -> None:
 # --- `reconciler status` ---------------------------------------------------------------------------------
 
 
-def progress(now: dict, out: Console) -> None:
-    """The recorded jobs as live now (`reconciler status`): aligned columns, never cut, then what needs a look."""
+def progress(now: dict, out: Console, estimates: Mapping[str, Mapping] | None = None) -> None:
+    """The recorded jobs as live now (`reconciler status`): aligned columns, never cut, then what needs a look,
+    then what each job was estimated to cost (`estimates`: as the lock recorded them) and the tokens billed."""
     if not now:
         out.print("Nothing recorded in the lock.")
         return
@@ -66,6 +68,9 @@ def progress(now: dict, out: Console) -> None:
     for v in views:
         if v.attention:
             out.print(Text(f"⚠ {v.name}: {v.attention}", style="yellow"), crop=False)
+    costs = [(name, cost_text((estimates or {}).get(name), g)) for name, g in now.items() if (estimates or {}).get(name)]
+    for name, text in costs:
+        out.print(Text(f"$ {name}: {for_terminal(text)}"), crop=False, overflow="ignore")
 
 
 def _cells(v: JobView) -> tuple[str, ...]:

@@ -1,11 +1,12 @@
 """Run every benchmark and print one figures table: `python -m tests.bench` (what `make bench` runs).
 
-    .venv/bin/python -m tests.bench [--only emulator,plan,status,apply,gcs,dataset] [--json-out FILE] [--strict]
+    .venv/bin/python -m tests.bench [--only emulator,plan,status,apply,gcs,dataset,datasets] [--json-out FILE] [--strict]
                                     [--plan-manifests 10000] [--status-manifests 1000] [--apply-manifests 1000]
                                     [--gcs-manifests 200] [--dataset-megabytes 100]
+                                    [--datasets-manifests 1000]
 
 Each benchmark runs as its own subprocess (bench_emulator.py, bench_plan.py, bench_status.py, bench_apply.py,
-bench_gcs.py, bench_dataset.py, in that order) and prints its own table as it finishes; the combined table comes last. Exit 0 unless a benchmark
+bench_gcs.py, bench_dataset.py, bench_datasets.py, in that order) and prints its own table as it finishes; the combined table comes last. Exit 0 unless a benchmark
 could not run, or --strict and a target was missed.
 """
 
@@ -25,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 EMULATOR_LINE = re.compile(r"emulator: (\d+) get/list requests from (\d+) threads in ([\d.]+)s = (\d+) requests/s"
                            r".*floor (\d+)/s")
-BENCHMARKS = ("emulator", "plan", "status", "apply", "gcs", "dataset")
+BENCHMARKS = ("emulator", "plan", "status", "apply", "gcs", "dataset", "datasets")
 
 
 def run_script(name: str, args: list[str], timeout: float) -> tuple[int, str, float]:
@@ -108,6 +109,15 @@ def combined_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, st
                          f"{figures['wall_s']:.2f}, {figures['check_s']:.2f}", "", ""))
             target(name, figures, "rate", "  throughput of the check (MB/s)", ".1f")
             target(name, figures, "rss", "  peak RSS (MB)", ".0f")
+        elif name == "datasets":
+            n = figures["manifests"]
+            rows.append((f"{name}: plan of {n}, 1 shared | {n} own gs:// datasets: requests",
+                         f"{max(figures['shared']['requests'])} | {max(figures['own']['requests'])}", "", ""))
+            target(name, figures, "extra_requests", "  extra requests (one metadata GET per dataset)", "+d")
+            rows.append((f"{name}: plan wall, median, 1 shared | {n} own (s), --latency-ms {figures['latency_ms']:g}",
+                         f"{figures['shared']['wall_median_s']:.3f} | {figures['own']['wall_median_s']:.3f}", "", ""))
+            rows.append((f"  overhead of {n} remote datasets", f"{figures['overhead_s']:+.3f} s "
+                         f"({figures['overhead_pct']:+.1f} %)", "", ""))
     return rows
 
 
@@ -120,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--apply-manifests", type=int, default=1000)
     parser.add_argument("--gcs-manifests", type=int, default=200)
     parser.add_argument("--dataset-megabytes", type=float, default=100.0)
+    parser.add_argument("--datasets-manifests", type=int, default=1000)
     parser.add_argument("--timeout", type=float, default=1800.0, help="bound on each benchmark (s)")
     parser.add_argument("--json-out", metavar="FILE")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
@@ -145,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
                 args = ["--megabytes", f"{options.dataset_megabytes:g}", "--json-out", str(out)]
             else:
                 size = {"plan": options.plan_manifests, "status": options.status_manifests,
-                        "apply": options.apply_manifests, "gcs": options.gcs_manifests}[name]
+                        "apply": options.apply_manifests, "gcs": options.gcs_manifests,
+                        "datasets": options.datasets_manifests}[name]
                 args = ["--manifests", str(size), "--json-out", str(out)]
             code, _, _ = run_script(name, args, options.timeout)
             if code == 2 or not out.exists():

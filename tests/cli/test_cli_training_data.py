@@ -181,3 +181,25 @@ def test_max_cost_refuses_a_plan_over_budget_or_of_unknown_cost(world):
     assert repo.run("apply", ".", "--yes", "--max-cost", "1000", "--target", "faq").code == 1  # still policy
     (repo.path / "faq.yaml").write_text(local_manifest("faq", epochs=1))
     assert repo.run("apply", ".", "--yes", "--max-cost", "1", "--target", "faq").code == 0
+
+
+def test_remote_reads_the_data_of_paid_changes_to_price_and_check_it(world):
+    repo, storage, emulator = world
+    good, bad = "gs://acme-data/good/train.jsonl", "gs://acme-data/bad/train.jsonl"
+    storage.put(good, rows(200).encode())
+    storage.put(bad, (rows(120) + '{"contents": [{"role": "model", "parts": [{"text": "hi"}]}]}\n').encode())
+    (repo.path / "bot.yaml").write_text(remote_manifest("bot", good))
+
+    offline = repo.run("plan", ".")
+    assert "cost unknown: data not read" in offline.out, offline.out
+    characters = sum(len(f"What is {i} + 1?") + len(str(i + 1)) for i in range(200))
+    priced = repo.run("plan", ".", "--remote")
+    assert priced.code == 0 and f"≈ {-(-characters // 4)} tokens × 2 epochs" in priced.out, priced
+    downloads = [r for r in emulator.requests() if r["path"].startswith("/download/")]
+    assert len(downloads) == 1  # the paid change's dataset, once
+
+    (repo.path / "bot.yaml").write_text(remote_manifest("bot", bad))
+    broken = repo.run("plan", ".", "--remote")
+    assert broken.code == 1, broken
+    assert f"{bad}:121:" in broken.err and "must start with a 'user' message" in broken.err, broken.err
+    assert repo.run("apply", ".", "--yes", "--remote").code == 1 and repo.creates() == 0

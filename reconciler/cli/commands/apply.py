@@ -23,6 +23,9 @@ def add_parser(subparsers) -> None:
                              "region; the Gemini API), shared by all workers (50)")
     parser.add_argument("--lock-timeout", type=session.duration, default=0.0, metavar="D",
                         help="wait up to D (e.g. 5m) for another run's state lock (default: fail at once, exit 4)")
+    parser.add_argument("--remote", action="store_true",
+                        help="read the gs:// datasets of every paid change (streamed): checked, and priced in "
+                             "the cost estimate (without it their cost is unknown)")
     parser.add_argument("--target", action="append", default=[], metavar="NAME", help="apply only this manifest")
     parser.add_argument("--replace", action="append", default=[], metavar="NAME",
                         help="retrain this manifest even though nothing changed")
@@ -62,7 +65,7 @@ def run(args: argparse.Namespace) -> Result:
                   else "Refresh: the state already records what is live.", highlight=False, markup=False)
         return "ok"
     targets = frozenset(saved.targets) if saved else frozenset(args.target)  # what they need is all it reads
-    with session.workspace(args, root, limiter=limiter, targets=targets) as workspace:
+    with session.workspace(args, root, limiter=limiter, targets=targets, remote=args.remote) as workspace:
         session.print_warnings(workspace.desired.warnings)
         result = operations.apply(workspace, saved, options, session.Terminal(out, confirm=not args.yes), stop)
     if not result.plan.has_changes:

@@ -23,6 +23,9 @@ def add_parser(subparsers) -> None:
                         help="add TEXT (a commit SHA, an environment) to the --markdown comment's heading")
     parser.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when the plan has changes or facts that need attention "
                         "(a model deleted or a job failed out of band): for drift checks")
+    parser.add_argument("--remote", action="store_true",
+                        help="read the gs:// datasets of every paid change (streamed): checked, and priced in "
+                             "the cost estimate (without it their cost is unknown)")
     parser.add_argument("--target", action="append", default=[], metavar="NAME", help="plan only this manifest")
     parser.add_argument("--replace", action="append", default=[], metavar="NAME",
                         help="retrain this manifest even though nothing changed")
@@ -35,7 +38,7 @@ def run(args: argparse.Namespace) -> Result:
     if args.out:
         _check_out(args.out)
     try:
-        with session.workspace(args, args.path, targets=frozenset(args.target)) as workspace:
+        with session.workspace(args, args.path, targets=frozenset(args.target), remote=args.remote) as workspace:
             warnings = workspace.desired.warnings
             session.print_warnings(warnings)
             workspace.refresh()

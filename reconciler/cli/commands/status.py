@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> Result:
     elif args.markdown:
         sys.stdout.write(report.markdown(now, estimates=estimates))
     else:
-        render.progress(now, render.console())
+        render.progress(now, render.console(), estimates)
     for name, file in args.plot:
         print(f"wrote the loss curve of {name} to {file}", file=sys.stderr)
     return "failed" if report.attention(now) else "ok"
