@@ -72,7 +72,6 @@ def refresh(scopes: Iterable[tuple], claims: Claims, clients: Mapping[str, Any] 
         if owner is not None:
             keys.setdefault(owner.name, []).append(key)
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="refresh") as pool:
-        data_read = versions.read(getattr(clients, "storage", None), data, pool.submit)
         joins = []
         for name in sorted(set(by_platform) | set(keys)):
             client = clients.get(name)
@@ -80,6 +79,7 @@ def refresh(scopes: Iterable[tuple], claims: Claims, clients: Mapping[str, Any] 
                 raise ValueError(f"refresh needs a client for {name}: scopes or lock entries of it are present")
             joins.append(platforms.get(name).read(client, by_platform.get(name, []), keys.get(name, []), claims,
                                                   dict(operations or {}), pool.submit))
+        data_read = versions.read(getattr(clients, "storage", None), data, pool.submit)  # after the listings
         generations = [g for join in joins for g in join()]
         found = data_read()
     return ObservedState(generations=tuple(sorted(generations, key=lambda g: (g.owner, g.create_time, g.key))),

@@ -86,7 +86,11 @@ def train(ctx: Context, change: Change) -> str:
     if found is not None:
         _record_trained(ctx, desired, found, change)
         return f"adopted {found.key}, created by an earlier interrupted attempt"
-    staging.stage(getattr(ctx.clients, "storage", None), desired, ctx.root or Path("."))
+    try:
+        staging.stage(getattr(ctx.clients, "storage", None), desired, ctx.root or Path("."))
+    except staging.StagingError:
+        ctx.attempted.discard(change.name)  # refused before any create was sent: this run's intent is withdrawn
+        raise
     created, answered = _create(ctx, desired, intent, upstream_model)
     _record_trained(ctx, desired, created, change)
     if not answered:

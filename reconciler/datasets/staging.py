@@ -13,7 +13,7 @@ from pathlib import Path
 
 from reconciler.clients.storage import MAX_OBJECT_BYTES, StorageClient
 from reconciler.desired import DesiredResource, LocalData
-from reconciler.errors import ApiError, FailedPrecondition
+from reconciler.errors import ApiError, FailedPrecondition, NotFound, PermissionDenied
 
 
 class StagingError(ApiError):
@@ -47,6 +47,14 @@ def _stage_one(storage: StorageClient, desired: DesiredResource, data: LocalData
         stored = storage.upload(bucket, name, content, if_generation_match=0, content_type="application/jsonl")
     except FailedPrecondition:  # already there (an earlier run, another branch): the same name, so the same bytes?
         stored = storage.metadata(bucket, name)
+    except NotFound:
+        raise StagingError(f"{desired.name}: cannot upload {data.path} to the staging location {desired.staging}: "
+                           f"the bucket does not exist (HTTP 404); create it (gcloud storage buckets create "
+                           f"gs://{bucket}) or correct `staging:` in reconciler.yaml; nothing was trained") from None
+    except PermissionDenied:
+        raise StagingError(f"{desired.name}: cannot upload {data.path} to the staging location {desired.staging}: "
+                           f"the credentials may not write there (HTTP 403); they need storage.objects.create and "
+                           f"storage.objects.get on gs://{bucket}; nothing was trained") from None
     _verify(stored, content, uri)
     return uri
 
@@ -70,8 +78,9 @@ def _verify(stored: dict, content: bytes, uri: str) -> None:
     """The object holds exactly `content`: a hostile or broken answer, or another object under our name, is
     never trained on."""
     md5 = base64.b64encode(hashlib.md5(content).digest()).decode()
-    size = stored.get("size") if isinstance(stored, dict) else None
-    if str(size) != str(len(content)) or stored.get("md5Hash") != md5:
-        raise StagingError(f"{uri} does not hold the bytes uploaded (size {str(size)[:20]!r}, expected "
-                           f"{len(content)}; MD5 differs or is missing): nothing was trained; remove the object or "
-                           "choose another staging location")
+    size = str(stored.get("size") if isinstance(stored, dict) else None)
+    if size != str(len(content)) or stored.get("md5Hash") != md5:
+        said = f"{size[:20]} bytes" if size.isdigit() else "no size"
+        raise StagingError(f"{uri} does not hold the bytes uploaded ({said}, expected {len(content)}; the MD5 "
+                           "differs or is missing): nothing was trained; remove the object or choose another staging "
+                           "location")

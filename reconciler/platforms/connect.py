@@ -129,8 +129,9 @@ def connect(names: Collection[str], *, api_endpoint: str | None = None, emulator
             clients.by_platform[name] = platform.connect(http, endpoint=endpoint, policy=policy, limiter=limiter)
             if name == "vertex":
                 from reconciler.clients.storage import StorageClient
+                # dataset reads and uploads: Cloud Storage serves thousands of object reads a second per bucket
                 clients.storage = StorageClient(http, endpoint=endpoint, policy=policy,
-                                                limiter=RateLimiter(rate=100, burst=100))
+                                                limiter=RateLimiter(rate=1000, burst=1000))
     except BaseException:
         clients.close()
         raise

@@ -51,7 +51,8 @@ def outcomes(results: list, out: Console) -> None:
 
 def progress(now: dict, out: Console, estimates: Mapping[str, Mapping] | None = None) -> None:
     """The recorded jobs as live now (`reconciler status`): aligned columns, never cut, then what needs a look,
-    then what each job was estimated to cost (`estimates`: as the lock recorded them) and the tokens billed."""
+    then, for each job that ended, what it was estimated to cost (`estimates`: as the lock recorded them) beside
+    the tokens its API says were billed."""
     if not now:
         out.print("Nothing recorded in the lock.")
         return
@@ -68,8 +69,8 @@ def progress(now: dict, out: Console, estimates: Mapping[str, Mapping] | None = 
     for v in views:
         if v.attention:
             out.print(Text(f"⚠ {v.name}: {v.attention}", style="yellow"), crop=False)
-    costs = [(name, cost_text((estimates or {}).get(name), g)) for name, g in now.items() if (estimates or {}).get(name)]
-    for name, text in costs:
+    ended = [(name, g) for name, g in now.items() if g is not None and not g.active and (estimates or {}).get(name)]
+    for name, text in ((name, cost_text(estimates[name], g)) for name, g in ended):  # billed, beside the estimate
         out.print(Text(f"$ {name}: {for_terminal(text)}"), crop=False, overflow="ignore")
 
 

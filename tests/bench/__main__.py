@@ -1,13 +1,13 @@
 """Run every benchmark and print one figures table: `python -m tests.bench` (what `make bench` runs).
 
-    .venv/bin/python -m tests.bench [--only emulator,plan,status,apply,gcs,dataset,datasets] [--json-out FILE] [--strict]
-                                    [--plan-manifests 10000] [--status-manifests 1000] [--apply-manifests 1000]
-                                    [--gcs-manifests 200] [--dataset-megabytes 100]
+    .venv/bin/python -m tests.bench [--only emulator,plan,status,apply,gcs,dataset,datasets] [--json-out FILE]
+                                    [--strict] [--plan-manifests 10000] [--status-manifests 1000]
+                                    [--apply-manifests 1000] [--gcs-manifests 200] [--dataset-megabytes 100]
                                     [--datasets-manifests 1000]
 
 Each benchmark runs as its own subprocess (bench_emulator.py, bench_plan.py, bench_status.py, bench_apply.py,
-bench_gcs.py, bench_dataset.py, bench_datasets.py, in that order) and prints its own table as it finishes; the combined table comes last. Exit 0 unless a benchmark
-could not run, or --strict and a target was missed.
+bench_gcs.py, bench_dataset.py, bench_datasets.py, in that order) and prints its own table as it finishes; the
+combined table comes last. Exit 0 unless a benchmark could not run, or --strict and a target was missed.
 """
 
 from __future__ import annotations

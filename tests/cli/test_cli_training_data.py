@@ -92,6 +92,11 @@ def test_a_repository_file_is_uploaded_once_by_content_and_trained_on(world):
     job = job_of(repo, "faq")
     assert job["supervisedTuningSpec"]["trainingDatasetUri"] == f"gs://acme-data/{staged[0]}"
     assert job["tuningDataStats"]["supervisedTuningDataStats"]["tuningDatasetExampleCount"] == "120"
+    billed = int(job["tuningDataStats"]["supervisedTuningDataStats"]["totalBillableTokenCount"])
+    assert billed == tokens * 3  # the emulator bills characters ÷ 4 × epochs of the data it holds
+    status = repo.run("status", ".")  # the job ended: its estimate beside the tokens the API says were billed
+    shown = f"{billed / 1000:.1f} k tokens"
+    assert f"$ faq: est. < $0.01 (≈ {shown}) · reported: {shown} billable" in status.out, status.out
 
     # a second train of the same bytes (--replace) finds the object there: still one object, one upload landed
     again = repo.run("apply", ".", "--yes", "--replace", "faq")
@@ -203,3 +208,18 @@ def test_remote_reads_the_data_of_paid_changes_to_price_and_check_it(world):
     assert broken.code == 1, broken
     assert f"{bad}:121:" in broken.err and "must start with a 'user' message" in broken.err, broken.err
     assert repo.run("apply", ".", "--yes", "--remote").code == 1 and repo.creates() == 0
+
+
+def test_a_staging_location_without_a_bucket_fails_the_create_before_anything_is_paid(world):
+    repo, storage, emulator = world
+    config = repo.path / "reconciler.yaml"
+    config.write_text(config.read_text().replace(STAGING, "gs://no-such-bucket/staging"))
+    (repo.path / "data").mkdir()
+    (repo.path / "data" / "faq.jsonl").write_text(rows(120))
+    (repo.path / "faq.yaml").write_text(local_manifest("faq"))
+    failed = repo.run("apply", ".", "--yes")
+    assert failed.code == 1, failed
+    assert ("cannot upload data/faq.jsonl to the staging location gs://no-such-bucket/staging: the bucket does not "
+            "exist (HTTP 404); create it (gcloud storage buckets create gs://no-such-bucket)") in failed.out, failed
+    assert repo.creates() == 0
+    assert repo.lock()["entries"].get("faq") is None or repo.lock()["entries"]["faq"]["current"] is None

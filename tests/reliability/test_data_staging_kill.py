@@ -142,8 +142,11 @@ def test_a_staged_name_holding_other_bytes_fails_the_apply_and_creates_no_job(tm
         assert staged(emulator) == [OBJECT]
         assert emulator.download(OBJECT)[0] == other  # never overwritten
         assert emulator.holder() is None, "the apply left its run lock behind"
+        lock = repo.read_lock()
+        assert lock is None or NAME not in lock.entries or lock.entries[NAME].pending is None  # refused, not interrupted
         planned = repo.plan()
         assert planned.code == 2 and "+ train   t" in planned.out, str(planned)  # still to do, nothing adopted
+        assert "interrupted" not in planned.out, planned.out
         print(f"\nexit {applied.code}; output:\n{applied.out}\n{applied.err}")
     finally:
         emulator.stop()
