@@ -40,6 +40,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 import _harness as h  # noqa: E402
 import _seed  # noqa: E402
 from bench_plan import timed  # noqa: E402
+from reconciler.refresh import DATA_WORKERS as REFRESH_WORKERS  # noqa: E402 (the metadata GETs at a time)
 from tests.testing import cli  # noqa: E402
 from tests.testing.emulators import EmulatorProcess  # noqa: E402
 
@@ -47,7 +48,6 @@ BUCKET = "bench-datasets"
 SHARED = f"gs://{BUCKET}/shared/train.jsonl"
 SCOPE = 0                    # us-central1
 ROWS = 20                    # examples in every seeded dataset
-REFRESH_WORKERS = 8          # reconciler.refresh's pool: the metadata GETs run this many at a time
 VARIANTS = ("shared", "own")
 STORAGE_PREFIX = f"/storage/v1/b/{BUCKET}/o/"
 
