@@ -211,4 +211,8 @@ def as_json(plan: Plan) -> str:
     """The plan document (`Plan.to_json`), with the facts that need attention first, as `attention`."""
     data = plan.to_json()
     data["attention"] = [{"name": c.name, "action": c.action, "attention": c.attention} for c in attention(plan)]
+    estimates = [cost.Estimate.from_json(c.estimate) for c in plan.changes if c.costly and c.estimate]
+    if estimates:  # the summary's total, as the text and the PR comment show it
+        usd, unknown = cost.total(estimates)
+        data["estimatedCost"] = {"usd": usd, "unknown": unknown, "paidChanges": len(estimates)}
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -127,6 +127,20 @@ def test_a_base_model_named_in_an_estimate_is_inert_everywhere():
     jsonschema.Draft202012Validator(plan_schema()).validate(json.loads(render.as_json(plan)))
 
 
+def test_the_json_plan_carries_the_total_the_summary_shows():
+    document = json.loads(render.as_json(priced()))
+    usd, unknown = cost_total(priced())
+    assert document["estimatedCost"] == {"usd": usd, "unknown": unknown,
+                                         "paidChanges": sum(1 for c in priced().changes if c.costly and c.estimate)}
+    validator().validate(document)
+    assert "estimatedCost" not in json.loads(render.as_json(replace(priced(), changes=())))
+
+
+def cost_total(plan):
+    from reconciler import cost
+    return cost.total(Estimate.from_json(c.estimate) for c in plan.changes if c.costly and c.estimate)
+
+
 # --- the plan schema -------------------------------------------------------------------------------------
 
 def validator():
