@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[2])]
 
 import _harness as h  # noqa: E402
+from bench_plan import timed  # noqa: E402
 
 RSS_TARGET_MB = 100.0
 RATE_TARGET_MB_S = 5.0  # on a slow shared core; pure-Python row checks after json.loads
@@ -71,28 +69,12 @@ def generate(path: Path, megabytes: float) -> dict[str, int]:
 
 
 def check_once(path: Path, timeout: float) -> dict[str, Any]:
-    argv = [sys.executable, "-c", CHILD, str(path)]
-    started = time.perf_counter()
-    process = subprocess.Popen(argv, cwd=h_root(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = started + timeout
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.perf_counter() > deadline:
-            process.kill()
-            raise RuntimeError(f"checking {path} did not finish within {timeout:.0f}s")
-        time.sleep(0.005)
-    wall = time.perf_counter() - started
-    out, err = process.stdout.read(), process.stderr.read()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"the check failed: {err.decode(errors='replace')[-2000:]}")
-    return {"wall_s": wall, "rss_mb": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime,
-            "summary": json.loads(out)}
-
-
-def h_root() -> Path:
-    return Path(__file__).resolve().parents[2]
+    """The check of `path` in a fresh interpreter: wall and CPU seconds, peak RSS (wait4), the summary it printed."""
+    run = timed(timeout=timeout, python=("-c", CHILD, str(path)))
+    if run["code"] != 0:
+        raise RuntimeError(f"the check failed: {run['stderr'][-2000:]}")
+    return {"wall_s": run["wall_s"], "rss_mb": run["rss_mb"], "cpu_s": run["cpu_s"],
+            "summary": json.loads(run["stdout"])}
 
 
 def run(options: argparse.Namespace) -> dict[str, Any]:
