@@ -21,7 +21,8 @@ BUCKET = "demo-reconciler-state"
 STATE = f"state:\n  backend: gcs\n  bucket: {BUCKET}\n  prefix: demo\n"
 STEPS = [
     ("Check the manifests offline (no credentials, no network)", ["validate", "manifests"], 0),
-    ("Plan: what would change on the APIs, and why", ["plan", "manifests", "--emulator", "--detailed-exitcode"],
+    ("Plan: what would change on the APIs, why, and what it costs (--remote reads the gs:// data to price it)",
+     ["plan", "manifests", "--emulator", "--remote", "--detailed-exitcode"],
      2),
     ("Apply: start the tuning jobs and follow them until they end",
      ["apply", "manifests", "--emulator", "--yes", "--wait"], 0),
