@@ -7,7 +7,6 @@ ignore it). Which exit code a result means is the CLI's business.
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
@@ -21,7 +20,8 @@ from typing import Any, Protocol
 from reconciler import manifest, refresh
 from reconciler.apply import follow_ups, watch
 from reconciler.apply.executor import Executor, Outcome
-from reconciler.desired import DIGEST_ALGORITHM, Config, DesiredState
+from reconciler.backends import ensure_bucket, open_backend
+from reconciler.desired import DIGEST_ALGORITHM, DesiredState
 from reconciler.errors import ManifestError, Unauthenticated, UserError
 from reconciler.observed import Generation, ObservedState, name_tail
 from reconciler.datasets import edits, planned
@@ -30,7 +30,6 @@ from reconciler.plan.model import Plan
 from reconciler.platforms import base_models
 from reconciler.state.backend import StateBackend
 from reconciler.state.journal import Journal
-from reconciler.state.local import LocalBackend
 from reconciler.state.model import Lock
 
 
@@ -159,8 +158,14 @@ def needed(desired: DesiredState, lock: Lock | None, targets: frozenset[str]) ->
 @contextmanager
 def open_workspace(path: str, *, api_endpoint: str | None = None, emulator: bool = False,
                    connect_apis: bool = True, limiter: Any = None,
-                   targets: frozenset[str] = frozenset(), remote: bool = False) -> Iterator[Workspace]:
-    desired = manifest.load(path)
+                   targets: frozenset[str] = frozenset(), remote: bool = False,
+                   manifests: bool = True) -> Iterator[Workspace]:
+    """`manifests=False`: the lock is all the command acts on (status, wait), so no manifest is read."""
+    if manifests:
+        desired = manifest.load(path)
+    else:
+        from reconciler.manifest.loader import load_config
+        desired = load_config(path)
     with open_backend(desired.config, api_endpoint=api_endpoint, emulator=emulator) as backend:
         workspace = Workspace(root=str(Path(path).resolve()), desired=desired, backend=backend,
                               lock=backend.read(), targets=targets, remote=remote)
@@ -174,54 +179,9 @@ def open_workspace(path: str, *, api_endpoint: str | None = None, emulator: bool
             workspace.clients = clients
             if emulator and desired.config.staging and clients.storage is not None:
                 from reconciler.datasets.staging import split
-                _ensure_bucket(clients.storage, desired.config.defaults.project or "emulator-project",
-                               split(desired.config.staging)[0])
+                ensure_bucket(clients.storage, desired.config.defaults.project or "emulator-project",
+                              split(desired.config.staging)[0])
             yield workspace
-
-
-@contextmanager
-def open_backend(config: Config, *, api_endpoint: str | None = None,
-                 emulator: bool = False) -> Iterator[StateBackend]:
-    """The state backend reconciler.yaml chooses."""
-    if config.state.backend == "local":
-        yield LocalBackend(config.lock_path)
-        return
-    from reconciler.platforms.connect import connect_storage
-    from reconciler.state.gcs import GcsBackend
-
-    settings, lease = config.state, _lease()
-    with connect_storage(api_endpoint=api_endpoint, emulator=emulator) as client:
-        if emulator:
-            _ensure_bucket(client, config.defaults.project or "emulator-project", settings.bucket)
-        yield GcsBackend(client, settings.bucket, settings.prefix, config.workspace, lease=lease)
-
-
-def _ensure_bucket(client: Any, project: str, bucket: str) -> None:
-    """`--emulator` starts empty: create the configured bucket there (the state's, the staging location's), so
-    that a demo needs one command."""
-    from reconciler.errors import AlreadyExists
-
-    try:
-        client.create_bucket(project, bucket)
-    except AlreadyExists:  # 409: the emulator's state kept it from an earlier run
-        pass
-
-
-LEASE_VARIABLE = "RECONCILER_STATE_LEASE"  # seconds a remote run lock lives unless renewed (default 60)
-
-
-def _lease() -> float:
-    from reconciler.state.lease import DEFAULT_LEASE, MAX_LEASE, MIN_LEASE  # shorter: not renewed in time
-
-    text = os.environ.get(LEASE_VARIABLE, f"{DEFAULT_LEASE:g}")
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = math.nan
-    if not MIN_LEASE <= seconds <= MAX_LEASE:
-        raise UserError(f"{LEASE_VARIABLE}: not a number of seconds between {MIN_LEASE:g} and {MAX_LEASE:g}: "
-                        f"{text!r}")
-    return seconds
 
 
 class Listener(Protocol):

@@ -44,6 +44,15 @@ def load(path: str | os.PathLike, env: Mapping[str, str] | None = None) -> Desir
     return _Loader(Path(path), os.environ if env is None else env).run()
 
 
+def load_config(path: str | os.PathLike, env: Mapping[str, str] | None = None) -> DesiredState:
+    """What `status` and `wait` need of the root `path` belongs to: its reconciler.yaml (lock, state, identity),
+    as a DesiredState with no resources. No manifest is read, so a broken one does not stop them (as Terraform's
+    `state list` works without configuration); on part of a root the manifests are loaded (`load`), since what
+    the path selects is the names of the manifests under it."""
+    loader = _Loader(Path(path), os.environ if env is None else env)
+    return loader.recorded_only()
+
+
 class _Loader:
     def __init__(self, path: Path, env: Mapping[str, str]):
         self.path = path
@@ -55,11 +64,9 @@ class _Loader:
         self.diagnostics = Diagnostics(secrets=secrets)
 
     def run(self) -> DesiredState:
-        if not self.path.exists():
-            raise ManifestError([Diagnostic(str(self.path), 0, 0, "no such file or directory")])
-        self.found = roots.find(self.path)
-        self.root = self.found.directory
-        config, self.broken = _read_config(self.root, self.env, self.diagnostics, self.workspace)
+        return self._manifests(self._config())
+
+    def _manifests(self, config: Config) -> DesiredState:
         documents = [doc for file, shown in self._files() for doc in self._read_documents(file, shown)]
         valid = [doc for doc in documents if self._validate(doc, config)]
         check_all(valid, config, self.diagnostics)
@@ -72,6 +79,24 @@ class _Loader:
         if self.diagnostics.errors or self.diagnostics.unset:
             raise ManifestError(self._cause_first(config), ordered=True)
         return DesiredState(_build(valid, rows, files, config), config, self.diagnostics.warnings, selected)
+
+    def _config(self) -> Config:
+        """The root `path` belongs to (`found`) and its reconciler.yaml; its problems are reported."""
+        if not self.path.exists():
+            raise ManifestError([Diagnostic(str(self.path), 0, 0, "no such file or directory")])
+        self.found = roots.find(self.path)
+        self.root = self.found.directory
+        config, self.broken = _read_config(self.root, self.env, self.diagnostics, self.workspace)
+        return config
+
+    def recorded_only(self) -> DesiredState:
+        """No manifest read when the path is the root: reconciler.yaml alone (its lock, state and identity)."""
+        config = self._config()
+        if self.found.partial:
+            return self._manifests(config)  # what it selects is the names of the manifests under it
+        if self.diagnostics.errors or self.diagnostics.unset:
+            raise ManifestError(self._cause_first(config), ordered=True)
+        return DesiredState({}, config, self.diagnostics.warnings)
 
     def _files(self) -> Iterator[tuple[Path, str]]:
         """Every manifest of the root (names are unique across it and `fromManifest` may point anywhere in it),

@@ -103,6 +103,42 @@ def replace_atomically(target: Path, data: bytes, mode: int | None) -> None:
         raise
 
 
+def identity(path: Path) -> tuple[int, ...] | None:
+    """Device, inode, mode, size, mtime and ctime of `path` (links not followed), None when it does not exist:
+    replacing the file, writing to it or linking it changes them. A check that nobody touched a file, not a
+    checksum."""
+    try:
+        found = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino, found.st_mode, found.st_size, found.st_mtime_ns, found.st_ctime_ns
+
+
+LINKS_WITHOUT_FOLLOWING = os.link in os.supports_follow_symlinks  # a link to a symlink itself, never to its target
+
+
+def link_atomically(source: Path, target: Path) -> bool:
+    """Make `target` another name for the regular file `source` (a hard link, through a temp name and a rename,
+    so `target` is always whole); False, with nothing changed, where the filesystem cannot link. Durable once
+    the caller syncs `target`'s directory (the bytes are `source`'s: the caller knows they are durable)."""
+    check_replaceable(target)
+    if not LINKS_WITHOUT_FOLLOWING:
+        return False
+    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        os.link(source, temp, follow_symlinks=False)
+    except OSError as err:
+        if err.errno in (errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS):
+            return False
+        raise
+    try:
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return True
+
+
 def fsync_directory(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:

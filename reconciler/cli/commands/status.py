@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> Result:
     from reconciler import operations, render
     from reconciler.render import status as report
 
-    with session.workspace(args, args.path) as workspace:
+    with session.workspace(args, args.path, manifests=False) as workspace:  # the lock is what it shows
         now = operations.status(workspace)
         estimates = report.estimates_from(workspace.lock.entries if workspace.lock else {})
     for name, file in args.plot:

@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> Result:
     out = render.console()
     stop = session.stop_on_interrupt()
     options = operations.ApplyOptions(timeout=args.timeout, poll_interval=session.poll_interval())
-    with session.workspace(args, args.path) as workspace:
+    with session.workspace(args, args.path, manifests=False) as workspace:  # it follows what the lock records
         selected = workspace.desired.selected  # a sub-path of the root: only its manifests (None: all)
         ok = operations.wait(workspace, workspace.lock, None if selected is None else set(selected), options,
                              session.Terminal(out), stop)
