@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import zip_longest
 from typing import Any, Literal
 
 from reconciler.apply import actions, create
@@ -70,13 +71,42 @@ class Executor:
                 groups.setdefault(change.name, []).append(change)
         futures: dict[str, Future] = {}
         with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
-            for name, changes in groups.items():  # plan order: an upstream is submitted before its dependents
+            for name in self._interleaved(groups):  # an upstream is submitted before its dependents
+                changes = groups[name]
                 # Whatever the upstream does in this run (train, adopt, update) ends before a dependent trains
                 # on it, even when the plan did not have to say `after` (its model was already there).
                 desired = ctx.desired.get(name)
                 depends_on = next((c.after for c in changes if c.after), "") or (desired and desired.depends_on) or ""
                 futures[name] = pool.submit(self._run_group, changes, futures.get(depends_on))
             return [outcome for name in groups for outcome in futures[name].result()]
+
+    def _interleaved(self, groups: dict[str, list[Change]]) -> list[str]:
+        """The groups in turn from each scope (platform, project, location), each scope's in plan order: each
+        region has its own quota and limiter, and plan order (by name) gave every worker the same region at once.
+        A dependent is placed right after its upstream when it would come before it."""
+        desired = self.context.desired
+        by_scope: dict[tuple, list[str]] = {}
+        for name, changes in groups.items():
+            found = desired.get(name) or self.context.journal.entry(name)  # a removal: the scope the lock records
+            scope = (found.platform, found.project, found.location) if found else (changes[0].platform, None, None)
+            by_scope.setdefault(scope, []).append(name)
+        turns = [name for row in zip_longest(*by_scope.values()) for name in row if name is not None]
+        placed: list[str] = []
+        done: set[str] = set()
+        waiting: dict[str, list[str]] = {}
+        for name in turns:
+            wanted = desired.get(name)
+            upstream = next((c.after for c in groups[name] if c.after), "") or (wanted and wanted.depends_on) or ""
+            if upstream in groups and upstream not in done:
+                waiting.setdefault(upstream, []).append(name)
+                continue
+            stack = [name]
+            while stack:
+                current = stack.pop()
+                placed.append(current)
+                done.add(current)
+                stack.extend(reversed(waiting.pop(current, [])))
+        return placed + [n for names in waiting.values() for n in names]
 
     def _run_group(self, changes: list[Change], upstream: Future | None) -> list[Outcome]:
         outcomes: list[Outcome] = []

@@ -59,13 +59,17 @@ def progress(now: dict, out: Console, estimates: Mapping[str, Mapping] | None = 
     views = [jobs.view(name, g, now=jobs.now_epoch()) for name, g in now.items()]
     rows = [COLUMNS] + [_cells(v) for v in views]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    table = Text(no_wrap=True)  # one print: rich's cost is per call, and a thousand rows were a thousand calls
     for index, row in enumerate(rows):
         line = Text(no_wrap=True)
         for i, cell in enumerate(row):
             style = "bold" if index == 0 else WORD_STYLES.get(cell, "") if i == 1 else ""
             line.append(cell if i == len(row) - 1 else cell.ljust(widths[i] + 2), style=style)
         line.rstrip()
-        out.print(line, crop=False, overflow="ignore")
+        table.append_text(line)
+        table.append("\n")
+    table.rstrip()
+    out.print(table, crop=False, overflow="ignore")
     for v in views:
         if v.attention:
             out.print(Text(f"⚠ {v.name}: {v.attention}", style="yellow"), crop=False)
