@@ -34,14 +34,14 @@ def name(scope: int, index: int) -> str:
     return f"bench-{scope}-{index:05d}"
 
 
-def manifest(scope: int, index: int) -> str:
+def manifest(scope: int, index: int, dataset: str = SAMPLE_DATASET) -> str:
     manifest_name = name(scope, index)
     return "\n".join([
         "apiVersion: reconciler/v1", "kind: TunedModel",
         f"metadata: {{name: {manifest_name}, labels: {{team: bench}}}}",
         "spec:", "  platform: vertex", f"  project: {h.PROJECT}", f"  location: {LOCATIONS[scope]}",
         "  baseModel: gemini-2.5-flash", f"  displayName: {manifest_name}",
-        f"  training: {{dataset: {SAMPLE_DATASET}}}",
+        f"  training: {{dataset: {dataset}}}",
         "  exportLastCheckpointOnly: true", ""])
 
 

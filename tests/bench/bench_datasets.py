@@ -64,17 +64,6 @@ def dataset_bytes() -> bytes:
 
 # ---------------------------------------------------------------------------------------------- seeding
 
-def manifest(manifest_name: str, dataset: str) -> str:
-    """`_seed.manifest`, with the dataset given."""
-    return "\n".join([
-        "apiVersion: reconciler/v1", "kind: TunedModel",
-        f"metadata: {{name: {manifest_name}, labels: {{team: bench}}}}",
-        "spec:", "  platform: vertex", f"  project: {h.PROJECT}", f"  location: {_seed.LOCATIONS[SCOPE]}",
-        "  baseModel: gemini-2.5-flash", f"  displayName: {manifest_name}",
-        f"  training: {{dataset: {dataset}}}",
-        "  exportLastCheckpointOnly: true", ""])
-
-
 def dataset_of(variant: str, manifest_name: str) -> str:
     return SHARED if variant == "shared" else own(manifest_name)
 
@@ -86,9 +75,9 @@ def seed(work: Path, variant: str, count: int, timeout: float) -> dict[str, Any]
     directory.mkdir(parents=True)
     (directory / "reconciler.yaml").write_text(f"lockFile: {_seed.LOCK_NAME}\n", encoding="utf-8")
     names = [_seed.name(SCOPE, i) for i in range(count)]
-    for manifest_name in names:
-        (directory / f"{manifest_name}.yaml").write_text(manifest(manifest_name, dataset_of(variant, manifest_name)),
-                                                         encoding="utf-8")
+    for index, manifest_name in enumerate(names):
+        text = _seed.manifest(SCOPE, index, dataset_of(variant, manifest_name))
+        (directory / f"{manifest_name}.yaml").write_text(text, encoding="utf-8")
     template = names[_seed.TEMPLATE_INDEX]
     template_dir = work / "template"
     shutil.rmtree(template_dir, ignore_errors=True)
