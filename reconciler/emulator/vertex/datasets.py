@@ -10,8 +10,27 @@ from functools import lru_cache
 from typing import Any
 
 from ..names import stable_int
+from ..rpc import status
 from ..storage import public
 from ..store import Store
+
+
+def missing(store: Store, uri: str) -> bool:
+    """A gs:// dataset in a bucket the emulator holds, that is not there: the job fails when it starts reading
+    it, as Vertex AI's does (the create itself is accepted). A bucket the emulator does not hold is not judged."""
+    bucket, _, _ = uri.removeprefix("gs://").partition("/")
+    key = uri.removeprefix("gs://")
+    known = bucket == public.BUCKET or bucket in store["gcsBuckets"]
+    return uri.startswith("gs://") and known and key not in store["gcsObjects"] and key not in public.objects()
+
+
+def unreadable(store: Store, spec: dict[str, Any], starts: float) -> dict[str, Any]:
+    """The failure a job's record is given when a dataset it names is missing (`failAt`: when it starts)."""
+    for field in ("trainingDatasetUri", "validationDatasetUri"):
+        if missing(store, spec.get(field) or ""):
+            return {"failAt": starts, "failError": status("INVALID_ARGUMENT", f"Failed to read the dataset "
+                                                                              f"{spec[field]}: the object does not exist.")}
+    return {}
 
 
 def measure(store: Store, uri: str) -> tuple[int, int | None]:

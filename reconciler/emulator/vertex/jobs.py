@@ -16,7 +16,7 @@ from ..schema import Violations, coerce
 from ..store import Store
 from . import datasets
 from .common import LIST_DEFAULT, LIST_MAX, location, resource
-from .job_lifecycle import TERMINAL, job_state, job_view, terminal_event
+from .job_lifecycle import PENDING_FRACTION, TERMINAL, job_state, job_view, terminal_event
 from .job_schema import JOB_SPECS, job_problems, tuning_spec, without_beta_fields
 from .versions import ModelVersions
 
@@ -82,6 +82,7 @@ class TuningJobs:
                   "failError": None, "final": None, "epochs": epochs,
                   "examples": examples, **({"characters": characters} if characters is not None else {}),
                   "beta": bool(without_beta_fields(job) != job)}
+        record.update(datasets.unreadable(self.store, spec, now + PENDING_FRACTION * self.job_duration))
         self.store["tuningJobs"][name] = record
         self.store.changed()
         self.settle(now)   # a zero job duration finishes at once
