@@ -129,10 +129,11 @@ class DesiredResource:
     staging: str | None = None  # where `data` is uploaded (reconciler.yaml `staging`), never part of the digest
 
     @property
-    def remote_data(self) -> tuple[str, ...]:
-        """The gs:// datasets this spec trains on (not the repository's files, not Vertex dataset resources)."""
+    def remote_data(self) -> dict[str, str]:
+        """The gs:// datasets this spec trains on, by field (`dataset`, `validationDataset`): not the repository's
+        files, not Vertex dataset resources."""
         training = self.immutable.get("training") or {}
-        return tuple(v for k, v in sorted(training.items()) if isinstance(v, str) and v.startswith("gs://"))
+        return {k: v for k, v in sorted(training.items()) if isinstance(v, str) and v.startswith("gs://")}
 
     def staged(self, field: str) -> str | None:
         """The gs:// URI the local file of `field` is uploaded to (None: no such file, or no staging)."""

@@ -68,7 +68,7 @@ class Workspace:
             refresh.claims(desired, lock),
             clients=self.clients,
             operations={g.model: g.operation for g in records if g.operation and g.model},
-            data=[uri for r in desired.resources.values() for uri in r.remote_data],
+            data=[uri for r in desired.resources.values() for uri in r.remote_data.values()],
         )
         released = {name_tail(key) for key in (self.lock.released if self.lock else ())}
         if released:  # `state rm` made them foreign: never adopted by their labels again, never deleted
@@ -95,15 +95,11 @@ class Workspace:
         from reconciler.manifest.diagnostics import Diagnostics
 
         paid = [self.desired.resources[c.name] for c in plan.changes if c.costly and c.name in self.desired.resources]
-        diagnostics, characters = Diagnostics(), {}
-        for uri, validation in remote.datasets(paid):
-            summary = remote.check_remote(getattr(self.clients, "storage", None), uri, diagnostics,
-                                          validation=validation)
-            if summary is not None and not validation:
-                characters[uri] = summary.characters
+        diagnostics = Diagnostics()
+        found = remote.check_all(getattr(self.clients, "storage", None), paid, diagnostics)
         if diagnostics.errors:
             raise ManifestError(list(diagnostics.items))
-        return characters
+        return {uri: summary.characters for uri, summary in found.items()}
 
     def reviewed(self, saved: Plan) -> tuple[Plan, Plan]:
         """What of the saved plan may be carried out now (planfile.verify), and the fresh plan it came from."""
@@ -178,9 +174,9 @@ def open_workspace(path: str, *, api_endpoint: str | None = None, emulator: bool
                      limiter=limiter, quota_project=desired.config.quota_project) as clients:
             workspace.clients = clients
             if emulator and desired.config.staging and clients.storage is not None:
-                from reconciler.datasets.staging import split
+                from reconciler.clients.storage import split_uri
                 ensure_bucket(clients.storage, desired.config.defaults.project or "emulator-project",
-                              split(desired.config.staging)[0])
+                              split_uri(desired.config.staging)[0])
             yield workspace
 
 

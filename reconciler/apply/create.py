@@ -177,7 +177,7 @@ def _clear_occupant(ctx: Context, change: Change, desired: DesiredResource) -> N
 def _record_trained(ctx: Context, desired: DesiredResource, generation: Generation, change: Change) -> None:
     """The new generation, the spec it was created from, the gs:// data as read by this run's refresh (what a
     later plan compares to notice changed data) and the estimate the reviewer saw."""
-    trained_on = tuple(ctx.observed.data[uri] for uri in desired.remote_data
+    trained_on = tuple(ctx.observed.data[uri] for uri in desired.remote_data.values()
                        if uri in ctx.observed.data and ctx.observed.data[uri].read)
 
     def record(entry: LockEntry | None) -> LockEntry:

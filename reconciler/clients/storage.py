@@ -127,6 +127,12 @@ class StorageClient:
                                   {"prefix": prefix})
 
 
+def split_uri(uri: str) -> tuple[str, str]:
+    """gs://BUCKET/NAME -> (BUCKET, NAME)."""
+    bucket, _, name = uri.removeprefix("gs://").partition("/")
+    return bucket, name
+
+
 def generation_of(metadata: dict) -> int:
     """An object resource's generation (an int64 sent as a string)."""
     generation = _generation(metadata.get("generation"))

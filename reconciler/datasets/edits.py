@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from reconciler.datasets.staging import split
+from reconciler.clients.storage import split_uri
 from reconciler.datasets.vertex_jsonl import CHUNK_BYTES, MAX_FILE_BYTES, row_digests
 from reconciler.desired import DesiredState, LocalData
 from reconciler.errors import ApiError
 from reconciler.plan.model import Change, Plan
+from reconciler.plan.planner import DATA_CHANGED
 
-SAID = "training data changed"  # the planner's words for a change to training data alone
 
 
 def described(plan: Plan, desired: DesiredState, storage) -> Plan:
@@ -28,7 +28,7 @@ def described(plan: Plan, desired: DesiredState, storage) -> Plan:
 
 def _described(change: Change, desired: DesiredState, storage) -> Change:
     resource = desired.resources.get(change.name)
-    if resource is None or not resource.data or SAID not in change.reason:
+    if resource is None or not resource.data or DATA_CHANGED not in change.reason:
         return change
     before = {d.path.split(".")[1]: d.before for d in change.diffs
               if d.path.startswith("training.") and d.path.endswith(".sha256") and d.before}
@@ -38,7 +38,7 @@ def _described(change: Change, desired: DesiredState, storage) -> Change:
                   desired.config.root) for data in resource.data if data.field in before]
     if not said:
         return change
-    return replace(change, reason=change.reason.replace(SAID, f"{SAID}: {'; '.join(said)}", 1))
+    return replace(change, reason=change.reason.replace(DATA_CHANGED, f"{DATA_CHANGED}: {'; '.join(said)}", 1))
 
 
 def _edit(data: LocalData, old_sha: str, old_rows: int | None, old_size: int | None, staging: str | None,
@@ -53,7 +53,7 @@ def _row_delta(data: LocalData, old_sha: str, staging: str | None, storage, root
     """`+20, −5` rows, from the earlier version as staged; "" when it cannot be read."""
     if storage is None or not staging:
         return ""
-    bucket, name = split(f"{staging.rstrip('/')}/sha256-{old_sha}.jsonl")
+    bucket, name = split_uri(f"{staging.rstrip('/')}/sha256-{old_sha}.jsonl")
     try:
         old = row_digests(storage.stream(bucket, name, MAX_FILE_BYTES))
         with open(root / data.path, "rb") as file:
@@ -62,8 +62,6 @@ def _row_delta(data: LocalData, old_sha: str, staging: str | None, storage, root
         return ""
     added, removed = sum((new - old).values()), sum((old - new).values())
     return f"+{added}, −{removed}"
-
-
 
 
 def _size(count: int) -> str:

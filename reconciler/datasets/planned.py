@@ -19,7 +19,7 @@ def check(plan: Plan, desired: DesiredState, observed: ObservedState) -> None:
         resource = desired.resources.get(change.name)
         if not change.costly or resource is None:
             continue
-        for uri in resource.remote_data:
+        for uri in resource.remote_data.values():
             found = observed.data.get(uri)
             if found is not None and found.missing:
                 missing.append(f"  - {change.name} ({resource.source}): {uri} does not exist (HTTP 404)")

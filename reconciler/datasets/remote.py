@@ -5,12 +5,14 @@ Takes a storage client (anything with `stream(bucket, name, max_bytes)`), never 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 
+from reconciler.clients.storage import split_uri
 from reconciler.datasets.vertex_jsonl import MAX_FILE_BYTES, DataSummary, check_stream, readable_size
 from reconciler.errors import (ApiError, NotFound, PermissionDenied, ResponseTooLarge, TransportError,
                                Unauthenticated)
+from reconciler.desired import DesiredResource
 from reconciler.manifest.diagnostics import Diagnostics
 
 
@@ -18,30 +20,32 @@ class Streams(Protocol):
     def stream(self, bucket: str, name: str, max_bytes: int) -> Iterable[bytes]: ...
 
 
-def datasets(resources: Iterable[Any]) -> list[tuple[str, bool]]:
-    """(gs:// URI, is a validation dataset) of every Cloud Storage dataset the resources train on, each once, in
-    the order the manifests name them (a Vertex dataset resource name is not a file: not checked)."""
-    found: dict[tuple[str, bool], None] = {}
+def datasets(resources: Iterable[DesiredResource]) -> dict[str, set[str]]:
+    """Every Cloud Storage dataset the resources train on, once, with the fields that name it (`dataset`,
+    `validationDataset`), in the order the manifests name them (a Vertex dataset resource is not a file)."""
+    found: dict[str, set[str]] = {}
     for resource in resources:
-        training = resource.immutable.get("training") if isinstance(resource.immutable, Mapping) else None
-        if not isinstance(training, Mapping):
-            continue
-        for key, validation in (("dataset", False), ("validationDataset", True)):
-            uri = training.get(key)
-            if isinstance(uri, str) and uri.startswith("gs://"):
-                found[(uri, validation)] = None
-    return list(found)
+        for field, uri in resource.remote_data.items():
+            found.setdefault(uri, set()).add(field)
+    return found
 
 
-def split(uri: str) -> tuple[str, str]:
-    bucket, _, name = uri.removeprefix("gs://").partition("/")
-    return bucket, name
+def check_all(storage: Streams | None, resources: Iterable[DesiredResource],
+              diagnostics: Diagnostics) -> dict[str, DataSummary]:
+    """Every gs:// dataset of `resources` downloaded once and checked (`validate --remote`, `plan --remote`): what
+    each training dataset holds, by URI; the problems, located, in `diagnostics`."""
+    found = {}
+    for uri, fields in datasets(resources).items():  # one download, the stricter rules when it validates too
+        summary = check_remote(storage, uri, diagnostics, validation="validationDataset" in fields)
+        if summary is not None and "dataset" in fields:
+            found[uri] = summary
+    return found
 
 
 def check_remote(storage: Streams, uri: str, diagnostics: Diagnostics, *, validation: bool,
                  max_bytes: int = MAX_FILE_BYTES) -> DataSummary | None:
     """Download `uri` as a stream and check it; None (and a located error) when it could not be read whole."""
-    bucket, name = split(uri)
+    bucket, name = split_uri(uri)
     if not bucket or not name:
         diagnostics.add(uri, 0, 0, "not a Cloud Storage object: expected gs://BUCKET/OBJECT")
         return None

@@ -11,7 +11,7 @@ import base64
 import hashlib
 from pathlib import Path
 
-from reconciler.clients.storage import MAX_OBJECT_BYTES, StorageClient
+from reconciler.clients.storage import MAX_OBJECT_BYTES, StorageClient, split_uri
 from reconciler.desired import DesiredResource, LocalData
 from reconciler.errors import ApiError, FailedPrecondition, NotFound, PermissionDenied
 
@@ -23,26 +23,20 @@ class StagingError(ApiError):
     status = "FAILED_PRECONDITION"
 
 
-def split(uri: str) -> tuple[str, str]:
-    """gs://BUCKET/NAME -> (BUCKET, NAME)."""
-    bucket, _, name = uri.removeprefix("gs://").partition("/")
-    return bucket, name
-
-
-def stage(storage: StorageClient | None, desired: DesiredResource, root: Path) -> list[str]:
-    """Upload every local training file of `desired` (verified against the digest it was planned with); the
-    URIs, each said once whether uploaded now or found already there."""
+def stage(storage: StorageClient | None, desired: DesiredResource, root: Path) -> None:
+    """Upload every local training file of `desired` (verified against the digest it was planned with)."""
     if not desired.data:
-        return []
+        return
     if storage is None or not desired.staging:
         raise StagingError(f"{desired.name}: training files need a Cloud Storage client and a staging location")
-    return [_stage_one(storage, desired, data, root) for data in desired.data]
+    for data in desired.data:
+        _stage_one(storage, desired, data, root)
 
 
-def _stage_one(storage: StorageClient, desired: DesiredResource, data: LocalData, root: Path) -> str:
+def _stage_one(storage: StorageClient, desired: DesiredResource, data: LocalData, root: Path) -> None:
     uri = data.uri(desired.staging or "")
     content = _read(desired, data, root)
-    bucket, name = split(uri)
+    bucket, name = split_uri(uri)
     try:
         stored = storage.upload(bucket, name, content, if_generation_match=0, content_type="application/jsonl")
     except FailedPrecondition:  # already there (an earlier run, another branch): the same name, so the same bytes?
@@ -56,7 +50,6 @@ def _stage_one(storage: StorageClient, desired: DesiredResource, data: LocalData
                            f"the credentials may not write there (HTTP 403); they need storage.objects.create and "
                            f"storage.objects.get on gs://{bucket}; nothing was trained") from None
     _verify(stored, content, uri)
-    return uri
 
 
 def _read(desired: DesiredResource, data: LocalData, root: Path) -> bytes:

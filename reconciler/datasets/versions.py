@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 
-from reconciler.clients.storage import StorageClient
-from reconciler.datasets.staging import split
+from reconciler.clients.storage import StorageClient, split_uri
 from reconciler.errors import ApiError, NotFound, PermissionDenied
 from reconciler.observed import DataVersion
 
@@ -29,7 +28,7 @@ def read(storage: StorageClient | None, uris: Iterable[str],
 
 
 def version(storage: StorageClient, uri: str) -> DataVersion:
-    bucket, name = split(uri)
+    bucket, name = split_uri(uri)
     try:
         found = storage.metadata(bucket, name)
     except NotFound:

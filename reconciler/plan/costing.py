@@ -23,15 +23,24 @@ def priced(plan: Plan, desired: DesiredState, characters: Mapping[str, int] | No
         return plan
     settings = desired.config.cost
     prices = cost.PriceTable.packaged(settings.prices)
-    changes = tuple(replace(c, estimate=_estimate(c, desired.resources, prices, settings.chars_per_token,
-                                                  characters or {}).to_json())
-                    if c.costly and c.name in desired.resources else c for c in plan.changes)
+    changes = tuple(replace(c, estimate=_estimate(desired.resources[c.name], desired.resources, prices,
+                                                  settings.chars_per_token, characters or {}).to_json())
+                    if c.costly else c for c in plan.changes)
     return replace(plan, changes=changes)
 
 
+def estimate_of(change: Change) -> cost.Estimate:
+    """A change's estimate; "not estimated" (unknown) for a paid change priced by nobody."""
+    return cost.Estimate.from_json(change.estimate) if change.estimate else cost.Estimate(
+        None, None, None, None, unknown="not estimated")
+
+
 def estimates(plan: Plan) -> dict[str, cost.Estimate]:
-    """The estimate of every paid change, by manifest name (what --max-cost compares)."""
-    return {c.name: cost.Estimate.from_json(c.estimate) for c in plan.changes if c.costly and c.estimate}
+    """The estimate of every paid change, by manifest name: what the totals add up and --max-cost compares (a
+    paid change without one is unknown, so that no total looks complete when it is not); {} when the plan holds
+    no estimate at all."""
+    paid = [c for c in plan.changes if c.costly]
+    return {c.name: estimate_of(c) for c in paid} if any(c.estimate for c in paid) else {}
 
 
 class CostLimitExceeded(UserError):
@@ -53,12 +62,11 @@ def check_limits(plan: Plan, desired: DesiredState, max_cost: float | None) -> N
         raise CostLimitExceeded("apply refused, nothing was done: " + "\n".join(found))
 
 
-def _estimate(change: Change, resources: Mapping[str, DesiredResource], prices: cost.PriceTable,
+def _estimate(resource: DesiredResource, resources: Mapping[str, DesiredResource], prices: cost.PriceTable,
               chars_per_token: float, read: Mapping[str, int]) -> cost.Estimate:
-    resource = resources[change.name]
     characters = resource.training_characters
-    dataset = (resource.immutable.get("training") or {}).get("dataset")
-    if characters is None and isinstance(dataset, str) and dataset in read:
+    dataset = resource.remote_data.get("dataset")
+    if characters is None and dataset in read:
         characters = read[dataset]
     epochs = (resource.immutable.get("hyperParameters") or {}).get("epochCount")
     return cost.estimate(platform=resource.platform, base_model=base_model(resource, resources),

@@ -19,6 +19,9 @@ from reconciler.plan.situation import Situation
 from reconciler.state.model import Lock, LockEntry
 
 
+DATA_CHANGED = "training data changed"  # the reason of a retrain for training data alone (datasets.edits adds to it)
+
+
 @dataclass(frozen=True)
 class Options:
     targets: frozenset[str] = frozenset()  # --target: only these names (and what they depend on)
@@ -46,7 +49,8 @@ def plan(desired: DesiredState, observed: ObservedState, lock: Lock | None, opti
             live=observed.of(name),
             replace=name in options.replace,
             compare_specs=algorithm_changed,
-            data=tuple(observed.data[uri] for uri in (wanted.remote_data if wanted else ()) if uri in observed.data),
+            data=tuple(observed.data[uri] for uri in (wanted.remote_data.values() if wanted else ())
+                       if uri in observed.data),
         )
         changes.extend(_decide(situation))
     changes = order.order_dependents(changes, resources, observed, entries)
@@ -366,7 +370,7 @@ def _spec_change_reason(s: Situation) -> str:
         return (f"moved from {_scope_text(entry.project, entry.location)} to {_scope_text(d.project, d.location)} "
                 f"(immutable fields changed: {', '.join(fields)})")
     if all(p.startswith(("training", "examples")) for p in fields):
-        return "training data changed"
+        return DATA_CHANGED
     return f"immutable fields changed: {', '.join(fields)}"
 
 

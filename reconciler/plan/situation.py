@@ -77,8 +77,7 @@ class Situation:
     @property
     def data_diffs(self) -> tuple[FieldDiff, ...]:
         """Each rewritten dataset as a diff of its field's generation (`training.dataset.generation`)."""
-        training = (self.desired.immutable.get("training") or {}) if self.desired else {}
-        field_of = {uri: name for name, uri in training.items() if isinstance(uri, str)}
+        field_of = {uri: name for name, uri in (self.desired.remote_data if self.desired else {}).items()}
         return tuple(FieldDiff(path=f"training.{field_of.get(new.uri, 'dataset')}.generation",
                                before=old.generation, after=new.generation) for old, new in self.data_changes)
 

@@ -22,7 +22,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from reconciler.plan.model import COSTLY, DESTRUCTIVE, Change, Plan
-from reconciler.render.plan_text import (Step, attention, cost_summary, diff_line, estimate_of, noops, short_id, steps,
+from reconciler.plan import costing
+from reconciler.render.plan_text import (Step, attention, cost_summary, diff_line, noops, short_id, steps,
                                          summary, then_line)
 from reconciler.render.untrusted import fence, for_html, for_marker, for_markdown, in_code
 
@@ -185,7 +186,7 @@ def _table(rows: list[str], more: int = 0) -> str:
 def _row(change: Change, parent: Change | None) -> str:
     action = f"`{change.symbol}` {change.action}" + (" 💲" if change.costly else "") + (" ⚠" if change.attention else "")
     if change.estimate:
-        action += f" {for_markdown(estimate_of(change).short())}"
+        action += f" {for_markdown(costing.estimate_of(change).short())}"
     if parent is not None:
         action = "↳ " + action
     reason = _short_reason(change.reason)
@@ -276,7 +277,7 @@ def _body(change: Change, follows: bool) -> list[str]:
 
 
 def _estimate_line(change: Change) -> str:
-    estimate = estimate_of(change)
+    estimate = costing.estimate_of(change)
     if not estimate.known:
         return f"**Cost unknown:** {for_markdown(estimate.text().removeprefix('cost unknown: '))}"
     return f"**Estimated cost:** {for_markdown(estimate.text())}"

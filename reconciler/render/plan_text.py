@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from reconciler import cost
+from reconciler.plan import costing
 from reconciler.plan.model import SUMMARY_ORDER, Change, FieldDiff, Plan
 from reconciler.render.untrusted import for_terminal
 
@@ -41,16 +42,9 @@ def summary(plan: Plan) -> str:
 
 def cost_summary(plan: Plan) -> str:
     """`Estimated cost: ≈ $42.00 for 3 paid changes (1 unknown: data not read)`; "" when the plan holds no
-    estimate. A paid change without one counts as unknown: a total must not look complete when it is not."""
-    paid = [c for c in plan.changes if c.costly]
-    if not any(c.estimate for c in paid):
-        return ""
-    return cost.summary(estimate_of(c) for c in paid)
-
-
-def estimate_of(change: Change) -> cost.Estimate:
-    return cost.Estimate.from_json(change.estimate) if change.estimate else cost.Estimate(
-        None, None, None, None, unknown="not estimated")
+    estimate (costing.estimates: a paid change without one counts as unknown)."""
+    paid = costing.estimates(plan)
+    return cost.summary(paid.values()) if paid else ""
 
 
 def attention(plan: Plan) -> tuple[Change, ...]:
@@ -186,7 +180,7 @@ def _text_details(change: Change, indent: str, follows: bool = False) -> list[Te
     if reviewed:
         lines.append(Text(f"{indent}reviewed in plan {_line(reviewed)}", style="dim"))
     if change.estimate:
-        lines.append(Text(f"{indent}{_line(estimate_of(change).text())}", style="bold"))
+        lines.append(Text(f"{indent}{_line(costing.estimate_of(change).text())}", style="bold"))
     lines += [Text(f"{indent}{_line(diff_line(diff))}", style=style) for diff in change.diffs]
     return lines
 
@@ -211,8 +205,8 @@ def as_json(plan: Plan) -> str:
     """The plan document (`Plan.to_json`), with the facts that need attention first, as `attention`."""
     data = plan.to_json()
     data["attention"] = [{"name": c.name, "action": c.action, "attention": c.attention} for c in attention(plan)]
-    estimates = [cost.Estimate.from_json(c.estimate) for c in plan.changes if c.costly and c.estimate]
-    if estimates:  # the summary's total, as the text and the PR comment show it
-        usd, unknown = cost.total(estimates)
-        data["estimatedCost"] = {"usd": usd, "unknown": unknown, "paidChanges": len(estimates)}
+    paid = costing.estimates(plan)
+    if paid:  # the summary's total, as the text and the PR comment show it
+        usd, unknown = cost.total(paid.values())
+        data["estimatedCost"] = {"usd": usd, "unknown": unknown, "paidChanges": len(paid)}
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

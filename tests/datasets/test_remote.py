@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.datasets.remote import check_remote, datasets
+from reconciler.desired import DesiredResource, Policy
 from reconciler.manifest.diagnostics import Diagnostics
 from reconciler.platforms.connect import connect_storage
 from tests.testing import cli as reconciler_cli
@@ -106,13 +107,16 @@ def test_a_refusing_or_broken_server_is_one_clear_line(served, fault, message):
 
 
 def test_the_datasets_of_the_manifests_each_once():
-    class Resource:
-        def __init__(self, training):
-            self.immutable = {"training": training}
+    def Resource(training):  # noqa: N802 - reads as the resource it builds
+        return DesiredResource(name="n", platform="vertex", project="p", location="l", digest="d",
+                               immutable={"training": training}, mutable={}, policy=Policy(), depends_on=None,
+                               source="n.yaml:1")
     found = datasets([Resource({"dataset": "gs://b/t.jsonl", "validationDataset": "gs://b/v.jsonl"}),
                       Resource({"dataset": "gs://b/t.jsonl"}),
                       Resource({"dataset": "projects/p/locations/l/datasets/d"}), Resource({"examples": []})])
-    assert found == [("gs://b/t.jsonl", False), ("gs://b/v.jsonl", True)]
+    assert found == {"gs://b/t.jsonl": {"dataset"}, "gs://b/v.jsonl": {"validationDataset"}}
+    both = datasets([Resource({"dataset": "gs://b/t.jsonl", "validationDataset": "gs://b/t.jsonl"})])
+    assert both == {"gs://b/t.jsonl": {"dataset", "validationDataset"}}  # one download, checked as both
 
 
 # ------------------------------------------------------------------------------------------------ the command
@@ -133,8 +137,11 @@ def test_validate_remote_checks_every_dataset_against_the_emulator(served, tmp_p
     root = write_root(tmp_path / "manifests")
     offline = reconciler_cli.run("validate", str(root), cwd=tmp_path)
     assert offline.code == 0, offline.err
+    emulator.clear_requests()
     remote = reconciler_cli.run("validate", str(root), "--remote", "--api-endpoint", emulator.base_url, cwd=tmp_path)
     assert remote.code == 1, remote.err
+    downloads = [r["path"] for r in emulator.requests() if r["path"].startswith("/download/")]
+    assert sorted(downloads) == sorted(set(downloads)) and len(downloads) == 3  # good (named twice), bad, gone
     assert remote.err.splitlines() == [
         f"gs://{BUCKET}/bad.jsonl:61:24: row 61: contents[0]: 'system' is not a message role; move the system prompt "
         'to the row\'s top-level "systemInstruction": {"parts": [{"text": ...}]}',

@@ -62,8 +62,7 @@ def _check_datasets(args: argparse.Namespace, state) -> Diagnostics:
     from reconciler.platforms.connect import STORAGE_NO_CREDENTIALS, connect_storage
 
     diagnostics = Diagnostics()
-    wanted = remote.datasets(state.resources.values())
-    if not wanted:
+    if not remote.datasets(state.resources.values()):
         return diagnostics
     with contextlib.ExitStack() as stack:
         endpoint, emulator = stack.enter_context(session._api_endpoint(args))
@@ -73,8 +72,7 @@ def _check_datasets(args: argparse.Namespace, state) -> Diagnostics:
             if not str(err).startswith(STORAGE_NO_CREDENTIALS):  # that one speaks of the state backend
                 raise
             raise UserError(NO_CREDENTIALS + str(err)[len(STORAGE_NO_CREDENTIALS):]) from None
-        for uri, validation in wanted:
-            remote.check_remote(storage, uri, diagnostics, validation=validation)
+        remote.check_all(storage, state.resources.values(), diagnostics)
     return diagnostics
 
 
