@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from reconciler.emulator import Emulator
+from tests.testing import cli as reconciler_cli
 from tests.testing.emulators import running
 from tests.testing.handmade import PROJECT, Root, get, root
 
@@ -223,3 +224,23 @@ def test_a_staging_location_without_a_bucket_fails_the_create_before_anything_is
             "exist (HTTP 404); create it (gcloud storage buckets create gs://no-such-bucket)") in failed.out, failed
     assert repo.creates() == 0
     assert repo.lock()["entries"].get("faq") is None or repo.lock()["entries"]["faq"]["current"] is None
+
+
+def test_validate_checks_a_repository_file_and_needs_a_staging_location(tmp_path):
+    root = tmp_path / "m"
+    (root / "data").mkdir(parents=True)
+    (root / "reconciler.yaml").write_text("defaults: {project: demo-project, location: us-central1}\n")
+    broken = rows(119) + json.dumps({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}) + "\n"
+    (root / "data" / "faq.jsonl").write_text(broken)
+    (root / "faq.yaml").write_text(local_manifest("faq"))
+    env = {"HOME": str(tmp_path)}
+    no_staging = reconciler_cli.run("validate", "m", cwd=tmp_path, env=reconciler_cli.bare_environment(env))
+    assert no_staging.code == 1, no_staging
+    assert "m/faq.yaml:7:14: training.file needs a staging location for the upload: add `staging: " \
+           "gs://BUCKET/PREFIX` to reconciler.yaml" in no_staging.err, no_staging.err
+    (root / "reconciler.yaml").write_text((root / "reconciler.yaml").read_text() + f"staging: {STAGING}\n")
+    checked = reconciler_cli.run("validate", "m", cwd=tmp_path, env=reconciler_cli.bare_environment(env))
+    assert checked.code == 1, checked
+    assert "m/data/faq.jsonl:120:" in checked.err and "must end with a 'model' message" in checked.err, checked.err
+    (root / "data" / "faq.jsonl").write_text(rows(120))
+    assert reconciler_cli.run("validate", "m", cwd=tmp_path, env=reconciler_cli.bare_environment(env)).code == 0

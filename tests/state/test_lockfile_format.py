@@ -374,6 +374,15 @@ READ_ERRORS = [
     ("intent-missing-id", edited(lambda d: bot(d).update(pending={"action": "train", "digest": "d",
                                                                    "createdAt": ""})).encode(),
      "{p} is corrupt (entries.support-bot.pending: missing key 'id'); " + NO_BACKUP),
+    ("trained-on-generation-number", edited(lambda d: bot(d).update(trainedOn=[{"uri": "gs://b/t.jsonl",
+                                                                                 "generation": 17}])).encode(),
+     "{p} is corrupt (entries.support-bot.trainedOn[0].generation: expected a string, got an integer); "
+     + NO_BACKUP),
+    ("trained-on-unknown-key", edited(lambda d: bot(d).update(trainedOn=[{"uri": "gs://b/t.jsonl", "generation": "1",
+                                                                           "etag": "x"}])).encode(),
+     "{p} is corrupt (entries.support-bot.trainedOn[0]: unknown key 'etag'); " + NO_BACKUP),
+    ("estimate-list", edited(lambda d: bot(d).update(estimate=[])).encode(),
+     "{p} is corrupt (entries.support-bot.estimate: expected an object, got a list); " + NO_BACKUP),
 ]
 
 
