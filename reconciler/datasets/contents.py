@@ -69,13 +69,18 @@ class Located:
         return self.key(key, index, self.contents)
 
 
+def _known(value: dict, fields: tuple[str, ...], at: str, where: Located, start: int = 0) -> None:
+    """Every key of `value` one of `fields`: else "unknown field", with what it may have meant, at the key."""
+    for key in value:
+        if key not in fields:
+            raise RowError(f"{at}unknown field {key!r}{did_you_mean(key, fields)}", where.key(key, 0, start))
+
+
 def check_row(row: Any, where: Located) -> int:
     """The characters of text in a valid row; raises RowError for the first problem found."""
     if not isinstance(row, dict):
         raise RowError(f"expected a JSON object {SHAPE}")
-    for key in row:
-        if key not in ROW_FIELDS:
-            raise RowError(f"unknown field {key!r}{did_you_mean(key, ROW_FIELDS)}", where.key(key))
+    _known(row, ROW_FIELDS, "", where)
     if "contents" not in row:
         raise RowError(f"missing field 'contents': {SHAPE}")
     characters = _contents(row["contents"], where)
@@ -113,10 +118,7 @@ def _role(message: Any, index: int, where: Located) -> str:
     at = f"contents[{index}]"
     if not isinstance(message, dict):
         raise RowError(f'{at} must be an object {{"role": "user" | "model", "parts": [...]}}', where.contents + 1)
-    for key in message:
-        if key not in MESSAGE_FIELDS:
-            raise RowError(f"{at}: unknown field {key!r}{did_you_mean(key, MESSAGE_FIELDS)}",
-                           where.key(key, 0, where.contents))
+    _known(message, MESSAGE_FIELDS, f"{at}: ", where, where.contents)
     if "role" not in message:
         raise RowError(f"{at}: missing field 'role' ('user' or 'model')", where.message(index, "parts"))
     if "parts" not in message:
@@ -136,10 +138,7 @@ def _system_instruction(instruction: Any, key: str, where: Located) -> int:
     column = where.key(key)
     if not isinstance(instruction, dict):
         raise RowError(f'{key!r} must be an object {{"parts": [{{"text": ...}}]}}', column)
-    for field in instruction:
-        if field not in MESSAGE_FIELDS:
-            raise RowError(f"{key}: unknown field {field!r}{did_you_mean(field, MESSAGE_FIELDS)}",
-                           where.key(field, 0, column - 1))
+    _known(instruction, MESSAGE_FIELDS, f"{key}: ", where, column - 1)
     if "role" in instruction and not isinstance(instruction["role"], str):
         raise RowError(f"{key}.role must be a string (the service ignores it)", where.key("role", 0, column - 1))
     if "parts" not in instruction:
@@ -168,10 +167,7 @@ def _parts(parts: Any, at: str, where: Located, column: Column) -> int:
 def _part(part: Any, at: str, where: Located, column: int) -> int:
     if not isinstance(part, dict):
         raise RowError(f'{at} must be an object such as {{"text": ...}}', column)
-    for key in part:
-        if key not in PART_FIELDS:
-            raise RowError(f"{at}: unknown field {key!r}{did_you_mean(key, PART_FIELDS)}",
-                           where.key(key, 0, column - 1))
+    _known(part, PART_FIELDS, f"{at}: ", where, column - 1)
     data = [key for key in DATA_FIELDS if key in part]
     if not data:
         raise RowError(f"{at} holds no data: expected one of {', '.join(repr(k) for k in DATA_FIELDS[:3])}, ...",

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from reconciler.datasets.contents import Located, Problem, RowError, check_row
 from reconciler.datasets.lines import Line, Meter, lines
-from reconciler.manifest.diagnostics import Diagnostics, holds_secret
+from reconciler.manifest.diagnostics import (MAX_ROW_ERRORS, RECOMMENDED_EXAMPLES, Diagnostics, few_examples,
+                                             holds_secret, more_invalid)
 
 GB = 1000 ** 3
 MIB = 1024 * 1024
@@ -32,8 +33,6 @@ MAX_FILE_BYTES = GB
 MAX_ROW_BYTES = 16 * MIB
 MAX_VALIDATION_EXAMPLES = 256
 MAX_TRAINING_EXAMPLES = 1_000_000
-RECOMMENDED_EXAMPLES = 100
-MAX_ROW_ERRORS = 20
 CHUNK_BYTES = MIB
 
 
@@ -157,12 +156,11 @@ class _Tally:
 
     def finish(self) -> None:
         if self.invalid > MAX_ROW_ERRORS:
-            self.diagnostics.add(self.shown, 0, 0, f"{self.invalid - MAX_ROW_ERRORS} more rows are invalid")
+            self.diagnostics.add(self.shown, 0, 0, more_invalid(self.invalid))
         if self.rows == 0:
             self.diagnostics.add(self.shown, 0, 0, "the dataset holds no examples")
         elif not self.validation and self.rows < RECOMMENDED_EXAMPLES:
-            self.diagnostics.add(self.shown, 0, 0, f"only {self.rows} training examples; at least "
-                                 f"{RECOMMENDED_EXAMPLES} are recommended for good results", "warning")
+            self.diagnostics.add(self.shown, 0, 0, few_examples(self.rows), "warning")
 
 
 def readable_size(count: int) -> str:

@@ -69,6 +69,19 @@ class Diagnostics:
         return tuple(sorted(d for d in self.items if d.severity == "warning"))
 
 
+MAX_ROW_ERRORS = 20  # located row errors reported per file of examples; the rest are counted
+RECOMMENDED_EXAMPLES = 100  # the guides' minimum for good results (Vertex AI: 100-500; the Gemini API tutorial)
+
+
+def more_invalid(bad: int) -> str:
+    """What is said of the row errors past MAX_ROW_ERRORS."""
+    return f"{bad - MAX_ROW_ERRORS} more rows are invalid"
+
+
+def few_examples(rows: int) -> str:
+    return f"only {rows} training examples; at least {RECOMMENDED_EXAMPLES} are recommended for good results"
+
+
 def secret_refused(subject: str, remedy: str) -> str:
     """The message for a manifest value that would carry a credential: `subject` names the credential."""
     return (f"{subject}, a credential reconciler calls the APIs with; manifest values are shown in plans, diffs "

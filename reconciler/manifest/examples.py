@@ -8,14 +8,13 @@ from pathlib import Path
 
 from yaml.nodes import Node
 
-from reconciler.manifest.diagnostics import Diagnostics, did_you_mean, holds_secret
+from reconciler.manifest.diagnostics import (MAX_ROW_ERRORS, RECOMMENDED_EXAMPLES, Diagnostics, did_you_mean,
+                                             few_examples, holds_secret, more_invalid)
 from reconciler.manifest.data_files import resolve
 from reconciler.manifest.files import read_text
 from reconciler.manifest.yaml_nodes import Document, line_col, locate
 
 MAX_EXAMPLES_BYTES = 64 * 1024 * 1024
-MAX_ROW_ERRORS = 20
-RECOMMENDED_EXAMPLES = 100
 
 
 def read_examples(doc: Document, root: Path, diagnostics: Diagnostics) -> tuple[dict, ...]:
@@ -27,8 +26,7 @@ def read_examples(doc: Document, root: Path, diagnostics: Diagnostics) -> tuple[
     else:
         rows = tuple({"textInput": e.textInput, "output": e.output} for e in written)
     if rows and len(rows) < RECOMMENDED_EXAMPLES:
-        diagnostics.at(doc.path, found.key or found.node, f"only {len(rows)} training examples; at least "
-                       f"{RECOMMENDED_EXAMPLES} are recommended for good results", "warning")
+        diagnostics.at(doc.path, found.key or found.node, few_examples(len(rows)), "warning")
     return rows
 
 
@@ -73,7 +71,7 @@ def _parse_jsonl(text: str, shown: str, diagnostics: Diagnostics) -> tuple[dict,
         if bad <= MAX_ROW_ERRORS:
             diagnostics.add(shown, number, col, f"row {number}: {problem}")
     if bad > MAX_ROW_ERRORS:
-        diagnostics.add(shown, 0, 0, f"{bad - MAX_ROW_ERRORS} more rows are invalid")
+        diagnostics.add(shown, 0, 0, more_invalid(bad))
     return tuple(rows)
 
 
