@@ -146,8 +146,8 @@ STORAGE_NO_CREDENTIALS = ("no Google credentials for the Cloud Storage state bac
 @contextmanager
 def connect_storage(*, api_endpoint: str | None = None, emulator: bool = False,
                     env: Mapping[str, str] | None = None, policy: RetryPolicy | None = None,
-                    transport: httpx.BaseTransport | None = None,
-                    adc: Callable = google.auth.default) -> Iterator[Any]:
+                    transport: httpx.BaseTransport | None = None, adc: Callable = google.auth.default,
+                    no_credentials: str = STORAGE_NO_CREDENTIALS) -> Iterator[Any]:
     """A Cloud Storage client for the block (its own limiter: the state object is not the tuning APIs' quota),
     sent to `--api-endpoint` / RECONCILER_API_ENDPOINT when set, with the emulator's fake token in emulator mode."""
     from reconciler.clients import auth
@@ -159,7 +159,7 @@ def connect_storage(*, api_endpoint: str | None = None, emulator: bool = False,
         raise ValueError("emulator mode needs the emulator's URL as api_endpoint")
     with httpx.Client(transport=transport, headers={"user-agent": USER_AGENT}) as token_client:
         credentials = auth.BearerToken(auth.EMULATOR_TOKEN) if emulator else auth.oauth(
-            env, SCOPES, token_client=token_client, no_credentials=STORAGE_NO_CREDENTIALS, adc=adc)
+            env, SCOPES, token_client=token_client, no_credentials=no_credentials, adc=adc)
         with httpx.Client(auth=credentials, transport=transport, headers={"user-agent": USER_AGENT}) as http:
             yield StorageClient(http, endpoint=endpoint, policy=policy or request_policy(env),
                                 limiter=RateLimiter(rate=100, burst=100))

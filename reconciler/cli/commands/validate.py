@@ -59,19 +59,15 @@ NO_CREDENTIALS = ("validate --remote reads the datasets from Cloud Storage and n
 def _check_datasets(args: argparse.Namespace, state) -> Diagnostics:
     """Every gs:// dataset of the manifests validated, each downloaded once (streamed) and checked."""
     from reconciler.datasets import remote
-    from reconciler.platforms.connect import STORAGE_NO_CREDENTIALS, connect_storage
+    from reconciler.platforms.connect import connect_storage
 
     diagnostics = Diagnostics()
     if not remote.datasets(state.resources.values()):
         return diagnostics
     with contextlib.ExitStack() as stack:
         endpoint, emulator = stack.enter_context(session._api_endpoint(args))
-        try:
-            storage = stack.enter_context(connect_storage(api_endpoint=endpoint, emulator=emulator))
-        except UserError as err:
-            if not str(err).startswith(STORAGE_NO_CREDENTIALS):  # that one speaks of the state backend
-                raise
-            raise UserError(NO_CREDENTIALS + str(err)[len(STORAGE_NO_CREDENTIALS):]) from None
+        storage = stack.enter_context(connect_storage(api_endpoint=endpoint, emulator=emulator,
+                                                      no_credentials=NO_CREDENTIALS))
         remote.check_all(storage, state.resources.values(), diagnostics)
     return diagnostics
 
