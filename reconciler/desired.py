@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler import ownership
+from reconciler.cost import DEFAULT_CHARS_PER_TOKEN
 from reconciler.errors import Diagnostic
 
 DIGEST_ALGORITHM = "sha256/v1"
@@ -63,7 +64,7 @@ class StateSettings:
 class CostSettings:
     """reconciler.yaml's `cost:`: how tokens are estimated from characters, and prices that override the table."""
 
-    chars_per_token: float = 4.0
+    chars_per_token: float = DEFAULT_CHARS_PER_TOKEN
     prices: Mapping[str, float] = field(default_factory=dict)  # base model -> USD per 1M training tokens
 
 

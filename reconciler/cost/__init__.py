@@ -2,9 +2,9 @@
 million training tokens), their total, and the `--max-cost` refusal. Pure, apart from reading the packaged
 price table."""
 
-from reconciler.cost.estimate import (DEFAULT_CHARS_PER_TOKEN, Estimate, approximately, dollars, estimate,
-                                      over_limit, summary, token_count, total)
-from reconciler.cost.prices import PriceTable, family
+from reconciler.cost.estimate import (DEFAULT_CHARS_PER_TOKEN, Estimate, dollars, estimate, over_limit, summary,
+                                      token_count, total)
+from reconciler.cost.prices import PriceTable
 
-__all__ = ["DEFAULT_CHARS_PER_TOKEN", "Estimate", "PriceTable", "approximately", "dollars", "estimate", "family",
-           "over_limit", "summary", "token_count", "total"]
+__all__ = ["DEFAULT_CHARS_PER_TOKEN", "Estimate", "PriceTable", "dollars", "estimate", "over_limit", "summary",
+           "token_count", "total"]

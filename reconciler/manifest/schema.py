@@ -15,6 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, model_validator
 
+from reconciler.cost import DEFAULT_CHARS_PER_TOKEN
 from reconciler.desired import Policy
 from reconciler.manifest.fields import (KMS_KEY_PATTERN, AdapterSize, BucketName, CheckpointId, DatasetUri, GcsPrefix,
                                         GeminiBaseModel, GeminiTunedModel, KmsKeyName, Labels, Location, Name,
@@ -344,7 +345,7 @@ class StateConfig(_Model):
 
 
 class CostConfig(_Model):
-    charsPerToken: PositiveFloat = Field(4.0, description="characters per token when estimating training tokens "
+    charsPerToken: PositiveFloat = Field(DEFAULT_CHARS_PER_TOKEN, description="characters per token when estimating training tokens "
                                                           "offline (an estimate: the API counts the real tokens)")
     prices: dict[str, Annotated[float, Field(ge=0)]] = Field(
         default_factory=dict, description="base model -> USD per 1M training tokens; overrides the shipped table")

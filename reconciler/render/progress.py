@@ -17,7 +17,7 @@ from rich.text import Text
 
 from reconciler.render import jobs
 from reconciler.render.jobs import JobView
-from reconciler.render.status import cost_text
+from reconciler.render.status import NONE, cost_text
 from reconciler.render.untrusted import for_terminal
 
 OUTCOME_STYLES = {"done": "green", "failed": "bold red", "deferred": "yellow", "skipped": "dim"}
@@ -49,7 +49,7 @@ def outcomes(results: list, out: Console) -> None:
 # --- `reconciler status` ---------------------------------------------------------------------------------
 
 
-def progress(now: dict, out: Console, estimates: Mapping[str, Mapping] | None = None) -> None:
+def progress(now: dict, out: Console, estimates: Mapping[str, Mapping] = NONE) -> None:
     """The recorded jobs as live now (`reconciler status`): aligned columns, never cut, then what needs a look,
     then, for each job that ended, what it was estimated to cost (`estimates`: as the lock recorded them) beside
     the tokens its API says were billed."""
@@ -73,9 +73,9 @@ def progress(now: dict, out: Console, estimates: Mapping[str, Mapping] | None = 
     for v in views:
         if v.attention:
             out.print(Text(f"⚠ {v.name}: {v.attention}", style="yellow"), crop=False)
-    ended = [(name, g) for name, g in now.items() if g is not None and not g.active and (estimates or {}).get(name)]
-    for name, text in ((name, cost_text(estimates[name], g)) for name, g in ended):  # billed, beside the estimate
-        out.print(Text(f"$ {name}: {for_terminal(text)}"), crop=False, overflow="ignore")
+    for name, g in now.items():  # once a job ended: what it was billed, beside the estimate
+        if g is not None and not g.active and estimates.get(name):
+            out.print(Text(f"$ {name}: {for_terminal(cost_text(estimates[name], g))}"), crop=False, overflow="ignore")
 
 
 def _cells(v: JobView) -> tuple[str, ...]:
