@@ -166,6 +166,10 @@ class Session:
                                          idempotent=idempotent)
         return responses.decode_success(response, answer)
 
+    def limiter_for(self, url: str) -> Limiter | None:
+        """The limiter of the quota bucket `url` is billed to (one per bucket), or the one limiter given."""
+        return self.limiter.bucket(self.bucket(url)) if isinstance(self.limiter, RateLimits) else self.limiter
+
     def exchange(self, method: str, url: str, *, params: Mapping[str, Any] | None = None, body: Any = None,
                  content: bytes | None = None, headers: Mapping[str, str] | None = None,
                  idempotent: bool) -> tuple[httpx.Response, bytes]:
@@ -175,7 +179,7 @@ class Session:
         payload = {"json": body} if body is not None else {}
         if content is not None:
             payload = {"content": content}
-        limiter = self.limiter.bucket(self.bucket(url)) if isinstance(self.limiter, RateLimits) else self.limiter
+        limiter = self.limiter_for(url)
         for attempt in range(1, self.policy.max_attempts + 1):
             last = attempt == self.policy.max_attempts
             if limiter is not None:
@@ -263,9 +267,13 @@ def _server_delay(response: httpx.Response, error: ApiError, clock: Callable[[],
     return max(delays) if delays else None
 
 
+def transport_detail(exc: httpx.TransportError) -> str:
+    """What a transport failure says, without any credential the request carried."""
+    return scrub(str(exc) or type(exc).__name__, request_secrets(exc.request) if _has_request(exc) else [])
+
+
 def _transport_error(exc: httpx.TransportError, method: str, url: str) -> TransportError:
-    secrets = request_secrets(exc.request) if _has_request(exc) else []
-    detail = scrub(str(exc) or type(exc).__name__, secrets)
+    detail = transport_detail(exc)
     return TransportError(f"no answer ({type(exc).__name__}: {detail}); the outcome is unknown",
                           method=method, url=redact_url(url))
 

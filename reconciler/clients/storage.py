@@ -15,15 +15,16 @@ from urllib.parse import quote
 
 import httpx
 
-from reconciler.clients.http import RateLimiter, RateLimits, RetryPolicy, Session
+from reconciler.clients import responses
+from reconciler.clients.http import RateLimiter, RetryPolicy, Session, transport_detail
 from reconciler.clients.redact import redact_url
-from reconciler.clients.responses import read_body
 from reconciler.clients.rpc import translate_error
-from reconciler.errors import ApiError, BadResponse, ResponseTooLarge, TransportError
+from reconciler.errors import BadResponse, ResponseTooLarge, TransportError
 
 STORAGE_HOST = "https://storage.googleapis.com"
 SCOPES = ("https://www.googleapis.com/auth/devstorage.read_write",)
 MAX_OBJECT_BYTES = 64 * 1024 * 1024
+STREAM_CHUNK = 1024 * 1024  # bytes a stream yields at a time
 
 
 @dataclass(frozen=True)
@@ -69,43 +70,42 @@ class StorageClient:
                               method="GET", url=redact_url(url))
         return Blob(content, generation)
 
-    def stream(self, bucket: str, name: str, max_bytes: int, *, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
+    def stream(self, bucket: str, name: str, max_bytes: int) -> Iterator[bytes]:
         """The object's bytes as they arrive, never held whole: for objects too large to download (datasets).
 
         Not through `Session.exchange`, which reads a whole body: the same client (auth, headers), limiter and
         translation of errors (a 404 is a NotFound, a 403 a PermissionDenied), but no total deadline (a large
-        object takes long; each read still times out) and no retry once bytes have come (the caller would see
-        them twice). A ResponseTooLarge once the object declares, or streams, more than `max_bytes`."""
+        object takes long; each read still times out) and never retried (bytes already given would come twice). A ResponseTooLarge once the object declares, or streams, more than `max_bytes`."""
         url = self._object(bucket, name, prefix="/download")
         session = self.session
-        limiter = session.limiter.bucket(session.bucket(url)) if isinstance(session.limiter, RateLimits) \
-            else session.limiter
+        limiter = session.limiter_for(url)
         if limiter is not None:
             limiter.acquire()
         try:
             with session.client.stream("GET", url, params={"alt": "media"}, timeout=session.policy.timeout,
                                        follow_redirects=False) as response:
                 if response.status_code >= 300:
-                    body = read_body(response, deadline=time.monotonic() + session.policy.deadline,
+                    body = responses.read_body(response, deadline=time.monotonic() + session.policy.deadline,
                                      clock=time.monotonic, seconds=session.policy.deadline, limit=64 * 1024)
-                    raise _download_error(response, body)
+                    if response.status_code < 400:
+                        responses.decode_success(response, body)  # raises: a redirect is never followed
+                    raise translate_error(response, body)
                 declared = response.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > max_bytes:
                     raise ResponseTooLarge(f"the object is {int(declared)} bytes, over the {max_bytes}-byte cap; "
                                            "not downloaded", method="GET", url=redact_url(url))
                 size = 0
-                for chunk in response.iter_bytes(chunk_size):
+                for chunk in response.iter_bytes(STREAM_CHUNK):
                     size += len(chunk)
                     if size > max_bytes:
                         raise ResponseTooLarge(f"the object streamed past the {max_bytes}-byte cap; download "
                                                "aborted", method="GET", url=redact_url(url))
                     yield chunk
         except httpx.TransportError as exc:
-            raise TransportError(f"the download failed ({type(exc).__name__}: {str(exc)[:200]})", method="GET",
-                                 url=redact_url(url)) from None
+            raise TransportError(f"the download failed ({type(exc).__name__}: {transport_detail(exc)[:200]})",
+                                 method="GET", url=redact_url(url)) from None
         except httpx.DecodingError as exc:
-            raise BadResponse(f"the object's bytes cannot be decoded ({str(exc)[:200]})", method="GET",
-                              url=redact_url(url)) from None
+            responses.fail(exc.request, f"bytes that cannot be decoded ({str(exc)[:200]})")
 
     def upload(self, bucket: str, name: str, data: bytes, *, if_generation_match: int,
                content_type: str = "application/json") -> dict:
@@ -146,11 +146,3 @@ def _generation(value: object) -> int | None:
     text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
     return int(text) if text.isdigit() and 0 < int(text) < 2**63 else None
 
-
-def _download_error(response: httpx.Response, body: bytes) -> ApiError:
-    """A refused download as its typed error; a redirect (never followed) as a BadResponse."""
-    if response.status_code < 400:
-        return BadResponse(f"the server answered a download with a redirect (HTTP {response.status_code}); "
-                           "redirects are not followed", method="GET", url=redact_url(str(response.request.url)),
-                           http_status=response.status_code)
-    return translate_error(response, body)
