@@ -4,7 +4,10 @@ and a 1,000-model plan with 2 changes; and a plan made of hostile strings."""
 from __future__ import annotations
 
 import hashlib
+import io
 
+from reconciler import render
+from reconciler.cost import Estimate
 from reconciler.plan.model import Change, FieldDiff, Plan
 from tests.render.hostile_corpus import HOSTILE, HOSTILE_KEYS
 
@@ -143,3 +146,50 @@ def hostile() -> Plan:
                               after=text if i % 4 == 2 else "", spec=spec if i % 4 == 0 else {},
                               reviewed_in=text if i % 5 == 0 and i % 4 != 3 else ""))
     return Plan(changes=tuple(changes), **{**BINDING, "root": HOSTILE[0]})
+
+
+def text_of(plan: Plan, **kwargs) -> str:
+    """The text plan as a terminal without colour shows it."""
+    stream = io.StringIO()
+    render.text(plan, render.console(stream, color=False), **kwargs)
+    return stream.getvalue()
+
+
+# --- a priced plan (issue 14): one estimate of every kind ---------------------------------------------------
+
+KNOWN = Estimate(1_200_000, 3, 18.0, 5.0)  # 4.8 M characters
+ASSUMED = Estimate(480_000, 10, 24.0, 5.0, epochs_assumed=True)  # no epochCount: the platform's default
+NOT_READ = Estimate(None, 3, None, 5.0, "data not read")
+FREE = Estimate(12_250, 2, 0.0, 0.0)
+
+
+def without_epochs(spec: dict) -> dict:
+    spec["immutable"]["hyperParameters"].pop("epochCount")
+    return spec
+
+
+def priced() -> Plan:
+    """Four paid changes with estimates (known, epochs assumed, data not read, free), an update and a delete."""
+    changes = (
+        Change("support-bot", "train", "new manifest, nothing live: start a tuning job ($)", "vertex",
+               digest="a" * 64, spec=vertex_spec("support-bot", epochs=3), estimate=KNOWN.to_json()),
+        Change("support-bot-de", "train", "new manifest, nothing live: start a tuning job ($) once support-bot "
+               "succeeds (preTunedModel.fromManifest)", "vertex", after="support-bot",
+               spec=vertex_spec("support-bot-de", epochs=3, depends_on="support-bot"),
+               estimate=NOT_READ.to_json()),
+        Change("faq-bot", "retrain", f"immutable fields changed (training.dataset): start a tuning job ($); "
+               f"{job(1)} stays live until it succeeds", "vertex", digest="f" * 64,
+               diffs=(FieldDiff("training.dataset", "gs://acme-tuning/faq-bot/v1.jsonl",
+                                "gs://acme-tuning/faq-bot/v2.jsonl"),),
+               targets=(job(1),), spec=without_epochs(vertex_spec("faq-bot")), estimate=ASSUMED.to_json()),
+        Change("math-bot", "train", "new manifest, nothing live: start a tuning job", "gemini-api", digest="b" * 64,
+               spec=gemini_spec("math-bot"), estimate=FREE.to_json()),
+        Change("sales-bot", "update", "mutable fields differ from the live model (displayName): patch in place",
+               "vertex", diffs=(FieldDiff("displayName", "Sales", "Sales bot"),), targets=(model(2),)),
+        Change("legacy-bot", "delete", f"manifest removed: undeploy and delete model {model(3)}", "vertex",
+               targets=(job(3), model(3))),
+        noop("billing-bot"),
+    )
+    return Plan(changes=changes, **BINDING)
+
+

@@ -19,6 +19,7 @@ from reconciler import render
 from reconciler.plan.model import FORMAT_VERSION, Change, FieldDiff, Plan
 from reconciler.plan.schema import plan_schema
 from tests.render import plans
+from tests.render.plans import text_of
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -54,12 +55,6 @@ PLAN = Plan(
 )
 
 
-def text_of(plan: Plan, **kwargs) -> str:
-    stream = io.StringIO()
-    render.text(plan, render.console(stream, color=False), **kwargs)
-    return stream.getvalue()
-
-
 PLANS = {"every-action": PLAN, "3-changes": plans.three_changes(), "30-changes": plans.thirty_changes(),
          "1000-models": plans.thousand_models()}
 
@@ -74,6 +69,9 @@ PLANS = {"every-action": PLAN, "3-changes": plans.three_changes(), "30-changes":
     ("plan-30-changes.txt", lambda: text_of(PLANS["30-changes"])),
     ("plan-1000-models.md", lambda: render.markdown(PLANS["1000-models"], title="a1b2c3d")),
     ("plan-1000-models.txt", lambda: text_of(PLANS["1000-models"])),
+    ("plan-cost.txt", lambda: text_of(plans.priced())),
+    ("plan-cost.md", lambda: render.markdown(plans.priced(), title="a1b2c3d")),
+    ("plan-cost.json", lambda: render.as_json(plans.priced())),
 ])
 def test_golden(name, produce):
     path = GOLDEN / name

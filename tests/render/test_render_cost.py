@@ -3,11 +3,8 @@ the JSON against the plan schema, and `status` beside the billable tokens a fini
 
 from __future__ import annotations
 
-import io
 import json
-import os
 from dataclasses import replace
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -16,71 +13,15 @@ from markdown_it import MarkdownIt
 from reconciler import render
 from reconciler.cost import Estimate
 from reconciler.observed import Generation
-from reconciler.plan.model import Change, FieldDiff, Plan
+from reconciler.plan.model import Plan
 from reconciler.plan.schema import plan_schema
 from reconciler.render import status
 from reconciler.state.model import AppliedSpec, LockEntry
 from tests.render import plans
-
-GOLDEN = Path(__file__).parent / "golden"
-HOSTILE_MODEL = "gemini-<script>alert(1)</script> @octocat `x` $5$ \x1b[31mred\x1b[0m"
-
-KNOWN = Estimate(1_200_000, 3, 18.0, 5.0)  # 4.8 M characters
-ASSUMED = Estimate(480_000, 10, 24.0, 5.0, epochs_assumed=True)  # no epochCount: the platform's default
-NOT_READ = Estimate(None, 3, None, 5.0, "data not read")
-FREE = Estimate(12_250, 2, 0.0, 0.0)
-
-
-def without_epochs(spec: dict) -> dict:
-    spec["immutable"]["hyperParameters"].pop("epochCount")
-    return spec
-
-
-def priced() -> Plan:
-    """Four paid changes with estimates (known, epochs assumed, data not read, free), an update and a delete."""
-    changes = (
-        Change("support-bot", "train", "new manifest, nothing live: start a tuning job ($)", "vertex",
-               digest="a" * 64, spec=plans.vertex_spec("support-bot", epochs=3), estimate=KNOWN.to_json()),
-        Change("support-bot-de", "train", "new manifest, nothing live: start a tuning job ($) once support-bot "
-               "succeeds (preTunedModel.fromManifest)", "vertex", after="support-bot",
-               spec=plans.vertex_spec("support-bot-de", epochs=3, depends_on="support-bot"),
-               estimate=NOT_READ.to_json()),
-        Change("faq-bot", "retrain", f"immutable fields changed (training.dataset): start a tuning job ($); "
-               f"{plans.job(1)} stays live until it succeeds", "vertex", digest="f" * 64,
-               diffs=(FieldDiff("training.dataset", "gs://acme-tuning/faq-bot/v1.jsonl",
-                                "gs://acme-tuning/faq-bot/v2.jsonl"),),
-               targets=(plans.job(1),), spec=without_epochs(plans.vertex_spec("faq-bot")), estimate=ASSUMED.to_json()),
-        Change("math-bot", "train", "new manifest, nothing live: start a tuning job", "gemini-api", digest="b" * 64,
-               spec=plans.gemini_spec("math-bot"), estimate=FREE.to_json()),
-        Change("sales-bot", "update", "mutable fields differ from the live model (displayName): patch in place",
-               "vertex", diffs=(FieldDiff("displayName", "Sales", "Sales bot"),), targets=(plans.model(2),)),
-        Change("legacy-bot", "delete", f"manifest removed: undeploy and delete model {plans.model(3)}", "vertex",
-               targets=(plans.job(3), plans.model(3))),
-        plans.noop("billing-bot"),
-    )
-    return Plan(changes=changes, **plans.BINDING)
-
-
-def text_of(plan: Plan) -> str:
-    stream = io.StringIO()
-    render.text(plan, render.console(stream, color=False))
-    return stream.getvalue()
-
-
-@pytest.mark.parametrize("name, produce", [
-    ("plan-cost.txt", lambda: text_of(priced())),
-    ("plan-cost.md", lambda: render.markdown(priced(), title="a1b2c3d")),
-    ("plan-cost.json", lambda: render.as_json(priced())),
-])
-def test_golden(name, produce):
-    path = GOLDEN / name
-    actual = produce()
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(actual, encoding="utf-8")
-    assert actual == path.read_text(encoding="utf-8")
-
+from tests.render.plans import ASSUMED, KNOWN, NOT_READ, priced, text_of
 
 TOTAL = "Estimated cost: ≈ $42.00 for 4 paid changes (1 unknown: data not read)"
+HOSTILE_MODEL = "gemini-<script>alert(1)</script> @octocat `x` $5$ \x1b[31mred\x1b[0m"
 
 
 def test_text_shows_each_estimate_under_its_change_and_the_total_under_the_summary():
