@@ -27,8 +27,7 @@ def family(base_model: str) -> str:
 class PriceTable:
     source: str
     date: str
-    per_million: Mapping[str, float]  # USD per 1M training tokens, by family, on the `priced` platforms
-    priced: frozenset[str] = frozenset()  # the platforms `per_million` lists prices for
+    per_million: Mapping[str, Mapping[str, float]]  # USD per 1M training tokens, by platform, then family
     free: frozenset[str] = frozenset()  # the platforms whose tuning is free of charge
     default_epochs: Mapping[str, int] = field(default_factory=dict)  # by platform: when a manifest sets none
     overrides: Mapping[str, float] = field(default_factory=dict)  # by base model or family, on every platform
@@ -42,10 +41,10 @@ class PriceTable:
     @classmethod
     def from_json(cls, data: dict, overrides: Mapping[str, float] = MappingProxyType({})) -> PriceTable:
         platforms: dict = data["platforms"]
-        listed = {p: v["perMillionTrainingTokens"] for p, v in platforms.items() if "perMillionTrainingTokens" in v}
-        per_million = {model: float(price) for prices in listed.values() for model, price in prices.items()}
+        per_million = {p: MappingProxyType({model: float(price) for model, price in v.items()})
+                       for p, v in ((p, v.get("perMillionTrainingTokens")) for p, v in platforms.items()) if v}
         return cls(source=data["source"], date=data["date"], per_million=MappingProxyType(per_million),
-                   priced=frozenset(listed), free=frozenset(p for p, v in platforms.items() if v.get("free")),
+                   free=frozenset(p for p, v in platforms.items() if v.get("free")),
                    default_epochs=MappingProxyType({p: int(v["defaultEpochs"]) for p, v in platforms.items()
                                                     if "defaultEpochs" in v}),
                    overrides=MappingProxyType(_checked(overrides)))
@@ -57,9 +56,7 @@ class PriceTable:
                 return self.overrides[key]
         if platform in self.free:
             return 0.0
-        if platform in self.priced:
-            return self.per_million.get(family(base_model))
-        return None
+        return self.per_million.get(platform, {}).get(family(base_model))
 
 
 def _checked(overrides: Mapping[str, float]) -> dict[str, float]:

@@ -37,3 +37,15 @@ def test_a_continuation_is_priced_by_the_base_model_its_chain_starts_from(tmp_pa
     priced = costing.estimates(costing.priced(plan, desired))
     assert priced["c"] == Estimate(tokens=200, epochs=2, usd=200 * 2 * 5.0 / 1e6, price=5.0)
     assert priced["d"].usd is None and "no base model" in priced["d"].unknown
+
+
+def test_a_price_belongs_to_its_platform():
+    from reconciler.cost import PriceTable
+
+    table = PriceTable.from_json({"source": "s", "date": "d", "platforms": {
+        "vertex": {"perMillionTrainingTokens": {"gemini-2.5-flash": 5}},
+        "other": {"perMillionTrainingTokens": {"gemini-2.5-flash": 7}},
+        "gemini-api": {"free": True}}})
+    assert table.price("vertex", "gemini-2.5-flash-001") == 5.0 and table.price("other", "gemini-2.5-flash") == 7.0
+    assert table.price("gemini-api", "models/gemini-1.5-flash-001-tuning") == 0.0
+    assert table.price("unpriced", "gemini-2.5-flash") is None
