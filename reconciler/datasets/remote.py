@@ -42,10 +42,13 @@ def check_all(storage: Streams | None, resources: Iterable[DesiredResource],
     return found
 
 
-def check_remote(storage: Streams, uri: str, diagnostics: Diagnostics, *, validation: bool,
+def check_remote(storage: Streams | None, uri: str, diagnostics: Diagnostics, *, validation: bool,
                  max_bytes: int = MAX_FILE_BYTES) -> DataSummary | None:
     """Download `uri` as a stream and check it; None (and a located error) when it could not be read whole."""
     bucket, name = split_uri(uri)
+    if storage is None:  # no Vertex AI connection, so no Cloud Storage client either
+        diagnostics.add(uri, 0, 0, "cannot download it: no Cloud Storage client (Vertex AI is not connected)")
+        return None
     if not bucket or not name:
         diagnostics.add(uri, 0, 0, "not a Cloud Storage object: expected gs://BUCKET/OBJECT")
         return None

@@ -123,7 +123,7 @@ class _Tally:
 
     def _problem(self, line: Line) -> Problem | None:
         if line.overlong:
-            return Problem(f"longer than {MAX_ROW_BYTES // MIB} MiB; a row is one example, and examples are "
+            return Problem(f"longer than {readable_size(MAX_ROW_BYTES)}; a row is one example, and examples are "
                            "limited in tokens (131,072 for Gemini 2.5): split it, or check the line breaks")
         try:
             text = line.data.decode("utf-8")

@@ -174,3 +174,10 @@ def test_validate_remote_without_credentials_says_what_to_do(tmp_path):
                                      "or set GOOGLE_OAUTH_ACCESS_TOKEN (or check against the emulator: --emulator / "
                                      "--api-endpoint URL)")
     assert "none.json was not found" in done.err and "state backend" not in done.err
+
+
+def test_without_a_storage_client_a_dataset_is_an_error_not_a_crash():
+    diagnostics = Diagnostics()
+    assert check_remote(None, "gs://b/t.jsonl", diagnostics, validation=False) is None
+    assert [str(d) for d in diagnostics.items] == [
+        "gs://b/t.jsonl: cannot download it: no Cloud Storage client (Vertex AI is not connected)"]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.datasets import vertex_jsonl
+from reconciler.datasets.lines import Line, lines
 from reconciler.datasets.vertex_jsonl import DataSummary, check_file, check_stream, chunked, row_digests
 from reconciler.manifest.diagnostics import Diagnostics
 
@@ -160,7 +161,11 @@ def test_an_overlong_row_is_dropped_not_held(monkeypatch):
     monkeypatch.setattr(vertex_jsonl, "MAX_ROW_BYTES", 200)
     data = jsonl([row(), row("x" * 500), row()])
     summary, messages = check(data, 16)
-    assert messages[0].startswith("2:1: row 2: longer than 0 MiB") and summary.rows == 3 and summary.invalid == 1
+    assert messages[0].startswith("2:1: row 2: longer than 200 bytes") and summary.rows == 3 and summary.invalid == 1
+
+
+def test_the_text_of_an_overlong_line_is_never_held():
+    assert list(lines(chunked(b"x" * 500 + b"\nok\n", 16), 200)) == [Line(1, b"", True), Line(2, b"ok")]
 
 
 def test_a_credential_in_a_row_is_reported_once_and_never_quoted():
