@@ -61,6 +61,11 @@ class Diagnostics:
         return text
 
     @property
+    def count(self) -> int:
+        """How many diagnostics and uses of unset variables were recorded so far."""
+        return len(self.items) + sum(len(places) for places in self.unset.values())
+
+    @property
     def errors(self) -> list[Diagnostic]:
         return [d for d in self.items if d.severity == "error"]
 

@@ -91,10 +91,13 @@ def lock_file_problem(root: Path, written: str) -> str:
 
 def inside(file: Path, root: Path) -> bool:
     """Whether `file`, symlinks resolved, is inside `root` (which catches `..` and symlink escapes)."""
-    real, top = os.path.realpath(file), _real(os.path.abspath(root))  # absolute: a relative one depends on the cwd
+    absolute, top = os.path.abspath(file), _real(os.path.abspath(root))  # a relative path depends on the cwd
+    head, name = os.path.split(absolute)
+    # a file that is no link is where its directory really is: one lstat, not one per component of its path
+    real = os.path.realpath(absolute) if os.path.islink(absolute) or not name else os.path.join(_real(head), name)
     return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=1024)
 def _real(root: str) -> str:
     return os.path.realpath(root)

@@ -21,6 +21,7 @@ from reconciler.desired import (DEFAULT_WORKSPACE, Config, CostSettings, Default
                                 LocalData, StateSettings)
 from reconciler.errors import Diagnostic, ManifestError
 from reconciler.manifest import roots
+from reconciler.manifest.cache import CachedDocument, DocumentCache
 from reconciler.manifest.canonical import canonical_immutable, canonical_mutable, spec_digest
 from reconciler.manifest.causes import BrokenDefault, cause_first
 from reconciler.manifest.checks import check_all, upstream
@@ -67,8 +68,10 @@ class _Loader:
         return self._manifests(self._config())
 
     def _manifests(self, config: Config) -> DesiredState:
-        documents = [doc for file, shown in self._files() for doc in self._read_documents(file, shown)]
-        valid = [doc for doc in documents if self._validate(doc, config)]
+        # a broken default is reported in every manifest that inherits it: no cache then
+        cache = None if self.broken else DocumentCache.open(self.root, (config.defaults.project, config.defaults.location))
+        documents = [doc for file, shown in self._files() for doc in self._documents(file, shown, config, cache)]
+        valid = [doc for doc in documents if doc.model is not None]
         check_all(valid, config, self.diagnostics)
         rows = {doc.model.metadata.name: read_examples(doc, self.root, self.diagnostics) for doc in valid
                 if doc.model.spec.trains_on_examples}
@@ -78,7 +81,10 @@ class _Loader:
         self._warn_of_strays(config)
         if self.diagnostics.errors or self.diagnostics.unset:
             raise ManifestError(self._cause_first(config), ordered=True)
-        return DesiredState(_build(valid, rows, files, config), config, self.diagnostics.warnings, selected)
+        built = _build(valid, rows, files, config)
+        if cache is not None:
+            cache.save()
+        return DesiredState(built, config, self.diagnostics.warnings, selected)
 
     def _config(self) -> Config:
         """The root `path` belongs to (`found`) and its reconciler.yaml; its problems are reported."""
@@ -134,14 +140,28 @@ class _Loader:
         return cause_first(self.diagnostics.items, self.diagnostics.unset, config_path, self.broken.values(),
                            causes)
 
-    def _read_documents(self, file: Path, shown: str) -> Iterator[Document]:
+    def _documents(self, file: Path, shown: str, config: Config, cache: DocumentCache | None) -> list[Document]:
+        """The file's documents, each validated (`model` set when valid): from the cache when it was read clean
+        before with the same inputs, else read, and cached when not a single diagnostic came of it."""
         text = read_text(file, shown, MAX_MANIFEST_BYTES, self.root, self.diagnostics)
         if text is None:
-            return
+            return []
+        cached = cache.get(text, self.env, self.diagnostics.secrets) if cache is not None else None
+        if cached is not None:
+            return [Document(shown, file, None, model=entry.model, line=entry.line, text=text, index=index,
+                             cached=entry) for index, entry in enumerate(cached)]
+        before, reads, documents = self.diagnostics.count, {}, []
         for node in compose(text, shown, self.diagnostics):
-            data, flagged = to_data(node, shown, self.env, self.diagnostics)
+            data, flagged = to_data(node, shown, self.env, self.diagnostics, reads)
             if data is not None:
-                yield Document(shown, file, node, data, flagged)
+                documents.append(Document(shown, file, node, data, flagged))
+        for doc in documents:
+            self._validate(doc, config)
+        if cache is not None and self.diagnostics.count == before:
+            for doc in documents:
+                doc.cached = CachedDocument(doc.line, doc.model)
+            cache.put(text, reads, tuple(doc.cached for doc in documents))
+        return documents
 
     def _validate(self, doc: Document, config: Config) -> bool:
         if not isinstance(doc.data, dict):
@@ -312,9 +332,14 @@ def _build(docs: list[Document], rows_by_name: dict[str, tuple[dict, ...]],
         name, rows = model.metadata.name, rows_by_name.get(model.metadata.name, ())
         files = files_by_name.get(name, ())
         target = upstream(model)
+        upstream_digest = built[target].digest if target else None
+        # what building reads besides the model: a cached document built with the same is built already
+        inputs = (upstream_digest, tuple(config.defaults.labels.items()), config.identity, config.staging, doc.source)
+        if doc.cached is not None and doc.cached.built is not None and doc.cached.built[0] == inputs:
+            built[name] = doc.cached.built[1]
+            continue
         project, location = (spec.project, spec.location) if spec.scoped else (None, None)
         immutable = canonical_immutable(spec, rows, files)
-        upstream_digest = built[target].digest if target else None
         labels = {**config.defaults.labels, **model.metadata.labels}
         built[name] = DesiredResource(
             name=name, platform=spec.platform, project=project, location=location,
@@ -322,4 +347,6 @@ def _build(docs: list[Document], rows_by_name: dict[str, tuple[dict, ...]],
             immutable=immutable, mutable=canonical_mutable(spec, labels), policy=spec.policy,
             depends_on=target, source=doc.source, examples=rows, identity=config.identity, data=files,
             staging=config.staging if files else None)
+        if doc.cached is not None and not rows and not files:  # examples and files are read every time
+            doc.cached.built = (inputs, built[name])
     return built

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from reconciler.manifest.diagnostics import CREDENTIAL_VARIABLES, Diagnostics, brief, holds_secret, secret_refused
 
 if TYPE_CHECKING:
+    from reconciler.manifest.cache import CachedDocument
     from reconciler.manifest.schema import TunedModel
 
 MAX_EXPANDED_NODES = 100_000  # a document may not grow past this through aliases (billion laughs)
@@ -58,18 +59,34 @@ _VARIABLE_BODY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?", re.DOTALL)
 
 @dataclass
 class Document:
-    """One YAML document of a manifest file: its nodes, its plain data, and once valid, its model."""
+    """One YAML document of a manifest file: its nodes, its plain data, and once valid, its model. A document taken
+    from the cache (manifest.cache) has its model and line but no data; its nodes are composed again from `text`
+    only when a later check has something to say about it."""
 
     path: str
     file: Path
-    node: Node
+    _node: Node | None
     data: Any = None
     flagged: frozenset[int] = frozenset()  # nodes already reported while reading the YAML
     model: TunedModel | None = None
+    line: int = 0  # 1-based line where the document starts
+    text: str = field(default="", repr=False)  # the file's text (cached documents)
+    index: int = 0  # among the file's non-empty documents (cached documents)
+    cached: CachedDocument | None = None  # its entry in the cache, when it is or will be cached
+
+    def __post_init__(self) -> None:
+        if self._node is not None:
+            self.line = self._node.start_mark.line + 1
+
+    @property
+    def node(self) -> Node:
+        if self._node is None:
+            self._node = list(compose(self.text, self.path, Diagnostics(secrets=())))[self.index]
+        return self._node
 
     @property
     def source(self) -> str:
-        return f"{self.path}:{self.node.start_mark.line + 1}"
+        return f"{self.path}:{self.line}"
 
 
 class _Refused(Exception):
@@ -113,10 +130,11 @@ def compose(text: str, shown: str, diagnostics: Diagnostics) -> Iterator[Node]:
         diagnostics.add(shown, 1, 1, "invalid YAML: nested too deeply")
 
 
-def to_data(node: Node, shown: str, env: Mapping[str, str], diagnostics: Diagnostics) -> tuple[Any, frozenset[int]]:
+def to_data(node: Node, shown: str, env: Mapping[str, str], diagnostics: Diagnostics,
+            reads: dict[str, str | None] | None = None) -> tuple[Any, frozenset[int]]:
     """(plain data, ids of the nodes already reported); (None, ...) when the document is refused.
-    The credentials `env` holds are recorded in `diagnostics.secrets` for the later stages."""
-    converter = _Converter(shown, env, diagnostics)
+    reads: filled with each ${VAR} interpolated and the value `env` had for it (None: unset)."""
+    converter = _Converter(shown, env, diagnostics, {} if reads is None else reads)
     try:
         return converter.convert(node), frozenset(converter.flagged)
     except _Refused as refused:
@@ -127,8 +145,8 @@ def to_data(node: Node, shown: str, env: Mapping[str, str], diagnostics: Diagnos
 class _Converter:
     """Turns composed YAML nodes into plain data, interpolating ${VAR} and refusing unsafe input."""
 
-    def __init__(self, shown: str, env: Mapping[str, str], diagnostics: Diagnostics):
-        self.shown, self.env, self.diagnostics = shown, env, diagnostics
+    def __init__(self, shown: str, env: Mapping[str, str], diagnostics: Diagnostics, reads: dict[str, str | None]):
+        self.shown, self.env, self.diagnostics, self.reads = shown, env, diagnostics, reads
         self.secrets = diagnostics.secrets
         self.budget = MAX_EXPANDED_NODES
         self.open: set[int] = set()
@@ -219,6 +237,7 @@ class _Converter:
             if name in CREDENTIAL_VARIABLES:
                 self.report(node, secret_refused(f"this value references ${{{name}}}", "remove the reference"))
                 return match.group(0)
+            self.reads[name] = self.env.get(name)
             if self.env.get(name):
                 return self.env[name]
             if default is not None:

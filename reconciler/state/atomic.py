@@ -69,8 +69,25 @@ def read_regular(path: Path, limit: int | None = None, *, follow_symlinks: bool 
         fd = open_regular(path, os.O_RDONLY, follow_symlinks=follow_symlinks)
     except FileNotFoundError:
         return None
-    with os.fdopen(fd, "rb") as stream:
-        return stream.read() if limit is None else stream.read(limit + 1)
+    try:
+        return _read_all(fd, None if limit is None else limit + 1)
+    finally:
+        os.close(fd)
+
+
+def _read_all(fd: int, cap: int | None) -> bytes:
+    """Up to `cap` bytes (None: all) from `fd`, read by the size the file has (then in 64 KiB steps, should it
+    grow meanwhile): a buffered read of `cap` bytes allocates them all, which made reading 10,000 small manifests
+    four times slower."""
+    chunks, size, expected = [], 0, os.fstat(fd).st_size + 1
+    while cap is None or size < cap:
+        step = expected - size if size < expected else 64 * 1024
+        chunk = os.read(fd, step if cap is None else min(step, cap - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def mode_of(path: Path) -> int | None:

@@ -29,13 +29,13 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> Result:
-    from reconciler import operations, render
+    from reconciler import manifest, render  # not operations: validate stays offline, and its imports too
 
     session.select_workspace(args)
     if (args.emulator or args.api_endpoint) and not args.remote:
         raise UserError("--emulator and --api-endpoint only apply with --remote: without it validate is offline")
     try:
-        state = operations.validate(args.path)
+        state = manifest.load(args.path)
     except ManifestError as err:
         render.invalid(err.diagnostics, as_json=args.json)
         return "failed"
