@@ -201,7 +201,7 @@ class ApplyOptions:
     replace: frozenset[str] = frozenset()
     wait: bool = False
     timeout: float | None = None
-    parallelism: int = 8
+    parallelism: int | None = None  # None: 8 per scope the plan changes, at most 32 (apply.executor)
     poll_interval: float = 5.0
     lock_timeout: float = 0.0  # seconds to wait for another run's state lock
     reviewed_only: bool = False  # carry out only the follow-ups reviewed plans authorized (nothing to confirm)

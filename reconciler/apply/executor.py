@@ -25,6 +25,11 @@ from reconciler.state.journal import Journal
 
 Status = Literal["done", "failed", "deferred", "skipped"]
 
+# Without --parallelism: this many manifests at once in each scope (a Vertex AI project and region, the Gemini API)
+# the plan changes, at most MAX_WORKERS in all. Each scope has its own quota and limiter, and a lock write is waited
+# for after every side effect, so eight workers kept one region busy but left four regions a quarter used.
+PER_SCOPE, MAX_WORKERS = 8, 32
+
 HANDLERS: dict[str, Callable[[Context, Change], str]] = {
     "train": create.train, "retrain": create.train, "update": actions.update, "cancel": actions.cancel,
     "delete": actions.remove, "retire": actions.remove, "adopt": actions.adopt, "forget": actions.forget,
@@ -41,7 +46,7 @@ class Outcome:
 
 class Executor:
     def __init__(self, desired: DesiredState, observed: ObservedState, journal: Journal, clients: Any, *,
-                 parallelism: int = 8, wait_for_upstream: Callable[[str], Generation | None] | None = None,
+                 parallelism: int | None = None, wait_for_upstream: Callable[[str], Generation | None] | None = None,
                  stop: threading.Event | None = None, report: Callable[[str], None] = lambda line: None,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
                  observed_at: float | None = None):
@@ -49,7 +54,7 @@ class Executor:
                                stop=stop or threading.Event(), wait_for_upstream=wait_for_upstream, sleep=sleep,
                                clock=clock, observed_at=clock() if observed_at is None else observed_at,
                                identity=desired.config.identity, root=desired.config.root)
-        self.parallelism = max(1, parallelism)
+        self.parallelism = None if parallelism is None else max(1, parallelism)
         self.report = report
 
     def run(self, plan: Plan) -> list[Outcome]:
@@ -70,8 +75,9 @@ class Executor:
             if change.is_change:
                 groups.setdefault(change.name, []).append(change)
         futures: dict[str, Future] = {}
-        with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
-            for name in self._interleaved(groups):  # an upstream is submitted before its dependents
+        by_scope = self._by_scope(groups)
+        with ThreadPoolExecutor(max_workers=self.workers(len(by_scope)), thread_name_prefix="apply") as pool:
+            for name in self._interleaved(groups, by_scope):  # an upstream is submitted before its dependents
                 changes = groups[name]
                 # Whatever the upstream does in this run (train, adopt, update) ends before a dependent trains
                 # on it, even when the plan did not have to say `after` (its model was already there).
@@ -80,16 +86,24 @@ class Executor:
                 futures[name] = pool.submit(self._run_group, changes, futures.get(depends_on))
             return [outcome for name in groups for outcome in futures[name].result()]
 
-    def _interleaved(self, groups: dict[str, list[Change]]) -> list[str]:
-        """The groups in turn from each scope (platform, project, location), each scope's in plan order: each
-        region has its own quota and limiter, and plan order (by name) gave every worker the same region at once.
-        A dependent is placed right after its upstream when it would come before it."""
-        desired = self.context.desired
+    def workers(self, scopes: int) -> int:
+        """How many changes run at once when the plan changes manifests in `scopes` scopes."""
+        return self.parallelism or max(1, min(MAX_WORKERS, PER_SCOPE * scopes))
+
+    def _by_scope(self, groups: dict[str, list[Change]]) -> dict[tuple, list[str]]:
+        """The groups' names by scope (platform, project, location), each scope's in plan order."""
         by_scope: dict[tuple, list[str]] = {}
         for name, changes in groups.items():
-            found = desired.get(name) or self.context.journal.entry(name)  # a removal: the scope the lock records
+            found = self.context.desired.get(name) or self.context.journal.entry(name)  # a removal: as the lock says
             scope = (found.platform, found.project, found.location) if found else (changes[0].platform, None, None)
             by_scope.setdefault(scope, []).append(name)
+        return by_scope
+
+    def _interleaved(self, groups: dict[str, list[Change]], by_scope: dict[tuple, list[str]]) -> list[str]:
+        """The groups in turn from each scope, each scope's in plan order: each region has its own quota and
+        limiter, and plan order (by name) gave every worker the same region at once. A dependent is placed right
+        after its upstream when it would come before it."""
+        desired = self.context.desired
         turns = [name for row in zip_longest(*by_scope.values()) for name in row if name is not None]
         placed: list[str] = []
         done: set[str] = set()

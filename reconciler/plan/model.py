@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 FORMAT_VERSION = 2  # 2: content-bound (id, state digest, per-name inputs), root relative
@@ -155,12 +155,18 @@ def content_id(data: dict) -> str:
 
 
 def _change_to_json(change: Change) -> dict:
-    data = asdict(change)
+    """The change's fields as they are (asdict deep-copied every planned spec: most of a plan's id): the values
+    are plain JSON data that nothing edits, and only this dict gets keys added."""
+    data = _fields(change)
     data["symbol"] = change.symbol
     data["costly"] = change.costly
     data["targets"] = list(change.targets)
-    data["diffs"] = [asdict(d) for d in change.diffs]
+    data["diffs"] = [_fields(d) for d in change.diffs]
     return data
+
+
+def _fields(value: Change | FieldDiff) -> dict:
+    return {f.name: getattr(value, f.name) for f in fields(value)}
 
 
 def _change_from_json(data: dict) -> Change:

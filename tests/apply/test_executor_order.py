@@ -38,6 +38,20 @@ def test_groups_go_out_in_turn_from_each_region_and_after_their_upstream(tmp_pat
     groups = {name: [Change(name=name, action="train", reason="r", platform="vertex")] for name in wanted}
     with Journal(LocalBackend(tmp_path / "reconciler.lock"), Lock.empty("sha256/v1")) as journal:
         executor = Executor(desired, ObservedState(), journal, clients={})
-        placed = executor._interleaved(groups)
+        placed = executor._interleaved(groups, executor._by_scope(groups))
     assert placed == order
     assert sorted(placed) == sorted(wanted)
+
+
+@pytest.mark.parametrize("parallelism, scopes, workers", [
+    (None, 1, 8),    # one region: 8 at once, as before
+    (None, 4, 32),   # four regions, four quotas: each kept as busy as one was
+    (None, 9, 32),   # at most 32 without asking
+    (None, 0, 1),
+    (3, 4, 3),       # --parallelism is the total, whatever the scopes
+    (64, 1, 64),
+])
+def test_without_parallelism_each_scope_gets_eight_workers(tmp_path: Path, parallelism, scopes, workers):
+    desired = DesiredState(resources={}, config=Config.default(tmp_path))
+    with Journal(LocalBackend(tmp_path / "reconciler.lock"), Lock.empty("sha256/v1")) as journal:
+        assert Executor(desired, ObservedState(), journal, clients={}, parallelism=parallelism).workers(scopes) == workers

@@ -16,8 +16,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--wait", action="store_true", help="follow the jobs until they end")
     parser.add_argument("--timeout", type=session.duration, metavar="D", help="stop waiting after D (never cancels)")
-    parser.add_argument("--parallelism", type=session.positive(int), default=8, metavar="N",
-                        help="concurrent manifests (8)")
+    parser.add_argument("--parallelism", type=session.positive(int), metavar="N",
+                        help="concurrent manifests (default: 8 per quota bucket the plan changes, at most 32)")
     parser.add_argument("--rate-limit", type=session.positive(float), default=50.0, metavar="RPS",
                         help="client-side requests per second per quota bucket (Vertex AI: each project and "
                              "region; the Gemini API), shared by all workers (50)")
