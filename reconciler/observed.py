@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
+from operator import attrgetter
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
 # The one set of state words, shared by plan, status and wait (the Vertex QUEUED and PENDING states are both
 # "queued": neither has started training). Lock files written before the rename say "pending" (OLD_PHASES).
@@ -70,7 +71,11 @@ class Generation:
         return f"tuned model {self.model}"
 
     def to_json(self) -> dict:
-        return {key: _plain(getattr(self, name)) for name, key in GENERATION_KEYS.items()}
+        return _spelled(self, _JSON_KEYS, _json_values)
+
+    def stable_json(self) -> dict:
+        """`to_json` without the VOLATILE_FIELDS: what a plan decides on (fingerprints, a saved plan's inputs)."""
+        return _spelled(self, _STABLE_KEYS, _stable_values)
 
     @classmethod
     def from_json(cls, data: dict) -> Generation:
@@ -91,6 +96,20 @@ GENERATION_KEYS: dict[str, str] = {
     "state": "state", "create_time": "createTime", "loss_history": "lossHistory", "data_stats": "dataStats",
     "start_time": "startTime",
 }
+# to_json is a generation's hottest path (a plan of 10,000 models spells each one two or three times): the
+# values are read in C, and only the tuple fields are made lists (JSON has no tuples)
+_STABLE_FIELDS = tuple(name for name in GENERATION_KEYS if name not in VOLATILE_FIELDS)
+_JSON_KEYS, _STABLE_KEYS = tuple(GENERATION_KEYS.values()), tuple(GENERATION_KEYS[n] for n in _STABLE_FIELDS)
+_json_values, _stable_values = attrgetter(*GENERATION_KEYS), attrgetter(*_STABLE_FIELDS)
+_TUPLE_KEYS = tuple(GENERATION_KEYS[f.name] for f in fields(Generation) if str(f.type).startswith("tuple"))
+
+
+def _spelled(generation: Generation, keys: tuple[str, ...], values: attrgetter) -> dict:
+    data = dict(zip(keys, values(generation)))
+    for key in _TUPLE_KEYS:
+        if key in data:
+            data[key] = list(data[key])
+    return data
 
 
 @dataclass(frozen=True)
@@ -165,10 +184,6 @@ def needs_attention(generation: Generation | None) -> str:
     return ""
 
 
-def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
-
-
 @dataclass(frozen=True)
 class ObservedState:
     """All managed generations found in the scopes read, keyed by manifest name (oldest first)."""
@@ -205,17 +220,19 @@ class ObservedState:
 
         Progress and the raw state name move on their own while a job trains; only phases count.
         """
-        volatile = {GENERATION_KEYS[name] for name in VOLATILE_FIELDS}
-        stable: list = [{k: v for k, v in g.items() if k not in volatile} for g in self.to_json()["generations"]]
+        stable: list = [g.stable_json() for g in self._ordered]
         if self.data:  # absent when no dataset was read, so that earlier fingerprints still hold
             stable.append({uri: [v.generation, v.crc32c, v.problem] for uri, v in sorted(self.data.items())})
         canonical = json.dumps(stable, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def to_json(self) -> dict:
-        ordered = sorted(self.generations, key=lambda g: (g.owner, g.create_time, g.key))
         found = {"data": [v.to_json() for _, v in sorted(self.data.items())]} if self.data else {}
-        return {"scopes": sorted(self.scopes), "generations": [g.to_json() for g in ordered], **found}
+        return {"scopes": sorted(self.scopes), "generations": [g.to_json() for g in self._ordered], **found}
+
+    @property
+    def _ordered(self) -> list[Generation]:
+        return sorted(self.generations, key=lambda g: (g.owner, g.create_time, g.key))
 
     @classmethod
     def from_json(cls, data: dict) -> ObservedState:

@@ -14,6 +14,8 @@ from reconciler.observed import Generation
 from reconciler.plan.model import FieldDiff
 from reconciler.state.model import LockEntry
 
+_DEFAULT_POLICY = Policy().model_dump()  # read, never changed: `policy` copies it
+
 
 def immutable(entry: LockEntry, desired: DesiredResource) -> tuple[FieldDiff, ...]:
     """Applied against wanted immutable fields, scope included (a move to another project retrains)."""
@@ -26,7 +28,7 @@ def policy(entry: LockEntry, desired: DesiredResource) -> tuple[FieldDiff, ...]:
     """Policy as applied (the lock) against policy as written; only for an entry that records one."""
     if entry.spec.policy is None:
         return ()
-    recorded = {**Policy().model_dump(), **entry.spec.policy}  # a lock may spell out only what differs
+    recorded = {**_DEFAULT_POLICY, **entry.spec.policy}  # a lock may spell out only what differs
     return tuple(replace(d, path=f"policy.{d.path}") for d in values(recorded, desired.policy.model_dump()))
 
 

@@ -49,12 +49,13 @@ def plan(desired: DesiredState, observed: ObservedState, lock: Lock | None, opti
             live=observed.of(name),
             replace=name in options.replace,
             compare_specs=algorithm_changed,
-            data=tuple(observed.data[uri] for uri in (wanted.remote_data.values() if wanted else ())
-                       if uri in observed.data),
+            data=tuple(observed.data[uri] for uri in wanted.remote_data.values() if uri in observed.data)
+            if wanted and observed.data else (),  # most plans read no dataset: not even the manifest's URIs needed
         )
         changes.extend(_decide(situation))
     changes = order.order_dependents(changes, resources, observed, entries)
-    changes = [_reviewed(c, lock) for c in changes]
+    if lock and lock.authorized:
+        changes = [_reviewed(c, lock) for c in changes]
     return Plan(
         changes=tuple(changes),
         lock_lineage=lock.lineage if lock else "",
@@ -71,9 +72,9 @@ def plan(desired: DesiredState, observed: ObservedState, lock: Lock | None, opti
     )
 
 
-def _reviewed(change: Change, lock: Lock | None) -> Change:
+def _reviewed(change: Change, lock: Lock) -> Change:
     """A change an earlier reviewed plan authorized as a follow-up (and that is still exactly that change)."""
-    found = lock.authorization(change.name, change.action, change.digest, change.targets) if lock else None
+    found = lock.authorization(change.name, change.action, change.digest, change.targets)
     return replace(change, reviewed_in=found.plan) if found and change.is_change else change
 
 

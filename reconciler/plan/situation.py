@@ -4,6 +4,7 @@ with the derived facts each decision reads (which generation is current, which a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from reconciler.desired import DesiredResource
 from reconciler.observed import DataVersion, Generation
@@ -35,7 +36,7 @@ class Situation:
     def live_of(self, key: str) -> Generation | None:
         return next((g for g in self.live if g.key == key), None)
 
-    @property
+    @cached_property  # asked by most decisions, and by `older`: a frozen value, so computed once
     def current(self) -> Generation | None:
         """The live generation the lock (or an adoption in this plan) calls current."""
         if self.adopted:
@@ -62,7 +63,7 @@ class Situation:
     @property
     def data_changes(self) -> tuple[tuple[DataVersion, DataVersion], ...]:
         """(trained on, now) for each gs:// dataset rewritten since the current generation was created on it."""
-        if not self.entry or self.adopted:
+        if not self.entry or self.adopted or not self.data:
             return ()
         now = {v.uri: v for v in self.data}
         return tuple((old, now[old.uri]) for old in self.entry.trained_on

@@ -3,14 +3,16 @@ whose every complaint names its place (`entries.bot.current.phase: unknown phase
 
 from __future__ import annotations
 
+import hashlib
 import json
 from itertools import compress
 from operator import is_not
 from typing import Any
 
-from reconciler.observed import (ACTIVE_PHASES, GENERATION_KEYS, OLD_PHASES, TELEMETRY_FIELDS, TERMINAL_PHASES,
-                                VOLATILE_FIELDS, DataVersion, Generation)
+from reconciler.observed import GENERATION_KEYS, OLD_PHASES, TELEMETRY_FIELDS, VOLATILE_FIELDS, DataVersion, Generation
 from reconciler.platforms import PLATFORMS
+from reconciler.state import fast_decode
+from reconciler.state.fast_decode import GENERATION_KINDS, PHASES, REQUIRED
 from reconciler.state.model import FORMAT_VERSION, AppliedSpec, Authorization, Imported, Intent, Lock, LockEntry
 
 
@@ -64,6 +66,11 @@ class Encoder:
             return text + "\n"
         before, _, after = text.partition('"entries": {}')
         return "".join((before, '"entries": {\n', ",\n".join(blocks), "\n  }", after, "\n"))  # one copy of 2 MB
+
+
+def stored_digest(stored: bytes) -> str:
+    """The digest of a lock's stored text (Lock.stored_digest; plan.binding.state_digest)."""
+    return hashlib.sha256(stored).hexdigest()
 
 
 def _head(lock: Lock) -> dict:
@@ -145,10 +152,15 @@ def from_json(data: Any) -> Lock:
     if serial < 0:
         raise InvalidLock("serial", f"expected a non-negative integer, got {serial}")
     digest_algorithm = top.take("digestAlgorithm", str)
-    entries = _Fields(top.take("entries", dict), "entries")
-    if "" in entries.keys():
+    entries = top.take("entries", dict)
+    if "" in entries:
         raise InvalidLock("entries", "an entry has an empty name")
-    decoded = {name: _entry_from_json(name, entries.take(name, dict), f"entries.{name}") for name in entries.keys()}
+    decoded: dict[str, LockEntry] = {}
+    for name, data in entries.items():
+        try:
+            decoded[name] = fast_decode.entry(name, data)
+        except fast_decode.Irregular:  # not as the Encoder writes it: the full decoder decodes it or says why
+            decoded[name] = _entry_from_json(name, data, f"entries.{name}")
     released = _released_from_json(top.optional("released", dict, default={}), top.at("released"))
     authorized = tuple(_authorization_from_json(item, f"authorized[{i}]")
                        for i, item in enumerate(top.optional("authorized", list, default=[])))
@@ -238,27 +250,19 @@ class _Fields:
             raise InvalidLock(self.where, f"unknown key '{unknown[0]}'")
 
 
-_GENERATION_KINDS: dict[str, tuple[type | None, ...]] = {
-    "platform": (str,), "owner": (str,), "digest": (str,), "phase": (str,), "job": (str, None),
-    "model": (str, None), "model_exists": (bool,), "endpoints": (list,), "live": (dict,), "intent": (str,),
-    "operation": (str,), "progress": (float, None), "loss": (float, None), "error": (str,), "state": (str,),
-    "create_time": (str,),
-}
-_REQUIRED = ("platform", "owner", "digest", "phase")  # the rest have defaults
-_PHASES = ACTIVE_PHASES | TERMINAL_PHASES
 
 
 def _generation_from_json(data: Any, where: str) -> Generation:
     fields = _Fields(data, where)
     values: dict[str, Any] = {}
     for name, key in GENERATION_KEYS.items():
-        if name in TELEMETRY_FIELDS or (name not in _REQUIRED and not fields.has(key)):
+        if name in TELEMETRY_FIELDS or (name not in REQUIRED and not fields.has(key)):
             continue
-        values[name] = fields.strings(key) if name == "endpoints" else fields.take(key, *_GENERATION_KINDS[name])
+        values[name] = fields.strings(key) if name == "endpoints" else fields.take(key, *GENERATION_KINDS[name])
     _known_platform(fields, values["platform"])
     values["phase"] = OLD_PHASES.get(values["phase"], values["phase"])  # a lock written before "queued"
-    if values["phase"] not in _PHASES:
-        raise InvalidLock(fields.at("phase"), f"unknown phase '{values['phase']}' (one of {', '.join(sorted(_PHASES))})")
+    if values["phase"] not in PHASES:
+        raise InvalidLock(fields.at("phase"), f"unknown phase '{values['phase']}' (one of {', '.join(sorted(PHASES))})")
     fields.finish()
     return Generation(**values)
 

@@ -3,7 +3,10 @@ not JSON, a newer format, an invalid or out-of-scope entry) explained with where
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from reconciler.errors import LockfileError
 from reconciler.state import codec, scope
@@ -20,18 +23,22 @@ def decode(raw: bytes, where: str, recovery: str, previous: str, noun: str = "fi
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         raise corrupt(f"not UTF-8 text at byte {err.start}") from None
-    if not text.strip():
+    if not text or text.isspace():  # as `not text.strip()`, without copying 20 MB
         raise corrupt(f"the {noun} is empty")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise corrupt(f"line {err.lineno}: {err.msg}") from None
-    try:
-        lock = codec.from_json(data)
-    except codec.NewerFormat as err:
-        raise newer(where, err.version) from None
-    except codec.InvalidLock as err:
-        raise corrupt(err.detail) from None
+    with _collector_paused():
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise corrupt(f"line {err.lineno}: {err.msg}") from None
+        del text  # 20 MB at 10,000 entries: not kept while the values are built
+        try:
+            lock = codec.from_json(data)
+        except codec.NewerFormat as err:
+            raise newer(where, err.version) from None
+        except codec.InvalidLock as err:
+            raise corrupt(err.detail) from None
+        del data  # what the lock does not hold is gone before the collector's next pass, which walks what is left
+    lock.stored_as(codec.stored_digest(raw))
     try:
         scope.check(lock)
     except scope.OutOfScope as err:
@@ -41,6 +48,24 @@ def decode(raw: bytes, where: str, recovery: str, previous: str, noun: str = "fi
             f"from {previous}, or remove it from the lock to have it rebuilt from the "
             "live resources' ownership labels. Nothing was changed") from None
     return lock
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Decoding a lock makes a million small objects (a 10,000-entry lock), none of them in a reference cycle:
+    the cyclic garbage collector, triggered over and over while they are made, walked them all again each time
+    and doubled the cost of the decode, to free nothing. Paused, it would still walk the 100,000 that make the
+    lock once it runs again, so they go straight to its oldest generation instead (what freeze then unfreeze
+    do): the lock lives as long as the command."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
 
 
 def newer(where: str, version: int) -> LockfileError:

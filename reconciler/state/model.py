@@ -184,6 +184,10 @@ class Lock:
     released: Mapping[str, str] = field(default_factory=dict)
     authorized: tuple[Authorization, ...] = ()  # reviewed follow-ups still to be carried out
     applied_plans: tuple[str, ...] = ()  # ids of the last saved plans applied (newest last, at most APPLIED_PLANS)
+    # the digest of the stored bytes this very value was decoded from (`stored_as`), or "": a saved plan's digest of
+    # the whole state without encoding a 20 MB lock again. Not an __init__ argument, so that every value derived
+    # from this one (dataclasses.replace: with_entry, a backend's write, ...) starts without it.
+    stored_digest: str = field(default="", init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for name, entry in self.entries.items():
@@ -191,6 +195,10 @@ class Lock:
                 raise ValueError(f"lock entry {entry.name!r} filed under {name!r}")
         object.__setattr__(self, "entries", dict(sorted(self.entries.items())))
         object.__setattr__(self, "released", dict(sorted(self.released.items())))
+
+    def stored_as(self, digest: str) -> None:
+        """Record the digest of the bytes this value was just decoded from (by the decoder, before anyone holds it)."""
+        object.__setattr__(self, "stored_digest", digest)
 
     @classmethod
     def empty(cls, digest_algorithm: str) -> Lock:

@@ -13,7 +13,7 @@ import pytest
 
 from reconciler.errors import LockfileError
 from reconciler.observed import GENERATION_KEYS, TELEMETRY_FIELDS, VOLATILE_FIELDS, Generation
-from reconciler.state import codec
+from reconciler.state import codec, fast_decode
 from reconciler.state.local import LocalBackend
 from reconciler.state.model import FORMAT_VERSION, AppliedSpec, Intent, Lock, LockEntry
 
@@ -61,11 +61,11 @@ def test_round_trip_through_json_and_disk(tmp_path):
 
 def test_every_generation_field_is_stored_in_camel_case():
     """A field added to observed.Generation needs its declared spelling (observed.GENERATION_KEYS) and its JSON
-    kind (codec._GENERATION_KINDS): renaming an attribute must never silently rename a key in a file."""
+    kind (fast_decode.GENERATION_KINDS): renaming an attribute must never silently rename a key in a file."""
     names = {f.name for f in dataclasses.fields(Generation)}
     read = names - TELEMETRY_FIELDS  # a loss curve or data stats never reached a lock; progress, loss, state did
     committed = names - VOLATILE_FIELDS  # what moves while a job trains never reaches the lock (no lock diff)
-    assert set(GENERATION_KEYS) == names and set(codec._GENERATION_KINDS) == read
+    assert set(GENERATION_KEYS) == names and set(fast_decode.GENERATION_KINDS) == read
     stored = set(codec.to_json(sample_lock())["entries"]["support-bot"]["current"])
     assert stored == {GENERATION_KEYS[name] for name in committed}
     assert {"modelExists", "createTime"} <= stored
