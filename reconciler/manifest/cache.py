@@ -2,8 +2,9 @@
 not be again while nothing it was read with has changed. Reading 10,000 manifests is parsing and validating them;
 finding them unchanged is reading and hashing their bytes.
 
-An entry is keyed by the sha256 of the file's text and holds each document's line, validated model and built
-resource (with what else building it read), with what else validation read: the ${VAR}s the text interpolated (name -> value, None when unset), checked on every use.
+An entry is keyed by the sha256 of the file's text and holds each document's line, facts (what the checks
+across documents read), validated model and built resource (with what else building it read), with what else
+validation read: the ${VAR}s the text interpolated (name -> value, None when unset), checked on every use.
 What the whole file depends on is its header: the code that validated (every module of this package, by size and
 modification time, and the versions of Python and pydantic) and reconciler.yaml's scope defaults. A file with any
 diagnostic (error, warning, unset variable), or holding a credential's current value, is never taken from the cache:
@@ -44,15 +45,47 @@ KEEP = 32  # roots whose caches are kept
 Reads = tuple[tuple[str, str | None], ...]  # the ${VAR}s a text interpolated: (name, value; None: unset)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True)  # no slots: a dataclass with slots unpickles through a Python __setstate__, 3x slower
+class Facts:
+    """What the checks across documents and the loader read of every manifest, whatever else it holds: kept
+    beside a cached document's model, so that loading 10,000 cached manifests unpickles none of their models."""
+
+    name: str
+    platform: str
+    upstream: str | None  # the manifest it continues (fromManifest)
+    base_model: str | None
+    labels: tuple[str, ...]  # the keys of metadata.labels
+    has_labels: bool  # live resources of its platform carry labels
+    trains_on_examples: bool
+    local_files: bool  # training files in the repository
+
+    @classmethod
+    def of(cls, model: TunedModel) -> Facts:
+        spec = model.spec
+        source = getattr(spec, spec.upstream_field)
+        return cls(model.metadata.name, spec.platform, source.fromManifest if source else None,
+                   getattr(spec, "baseModel", None), tuple(model.metadata.labels), spec.has_labels,
+                   spec.trains_on_examples, not spec.trains_on_examples and bool(spec.training.local_files))
+
+
+@dataclass
 class CachedDocument:
-    """A document validated clean: where it starts, its model, and the resource built from it with the inputs
-    that building read besides the model (loader._build: upstream digest, reconciler.yaml's labels, identity and
-    staging, the source shown)."""
+    """A document validated clean: where it starts, its facts, its model (pickled on its own: unpickled only
+    when something reads more than the facts), and the resource built from it with the inputs that building
+    read besides the model (loader._build: upstream digest, reconciler.yaml's labels, identity and staging, the
+    source shown)."""
 
     line: int
-    model: TunedModel
+    facts: Facts
+    pickled: bytes
     built: tuple[tuple, DesiredResource] | None = None
+
+    @classmethod
+    def of(cls, line: int, model: TunedModel) -> CachedDocument:
+        return cls(line, Facts.of(model), pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def model(self) -> TunedModel:
+        return pickle.loads(self.pickled)
 
 
 Cached = tuple[CachedDocument, ...]

@@ -27,8 +27,7 @@ def check_base_models(docs: list[Document], diagnostics: Diagnostics) -> None:
     from reconciler.platforms import base_models
 
     for doc in docs:
-        spec = doc.model.spec
-        problem = base_models.warning(spec.platform, getattr(spec, "baseModel", None))
+        problem = base_models.warning(doc.facts.platform, doc.facts.base_model)
         if problem:
             diagnostics.at(doc.path, locate(doc.node, ("spec", "baseModel")).node, problem, severity="warning")
 
@@ -36,7 +35,7 @@ def check_base_models(docs: list[Document], diagnostics: Diagnostics) -> None:
 def check_names(docs: list[Document], diagnostics: Diagnostics) -> None:
     by_name: dict[str, list[Document]] = {}
     for doc in docs:
-        by_name.setdefault(doc.model.metadata.name, []).append(doc)
+        by_name.setdefault(doc.facts.name, []).append(doc)
     for name, same in by_name.items():
         for doc in same if len(same) > 1 else ():
             others = ", ".join(_where(other) for other in same if other is not doc)
@@ -45,8 +44,8 @@ def check_names(docs: list[Document], diagnostics: Diagnostics) -> None:
 
 def check_labels(docs: list[Document], config: Config, diagnostics: Diagnostics) -> None:
     for doc in docs:
-        labels = {**config.defaults.labels, **doc.model.metadata.labels}
-        if doc.model.spec.has_labels and len(labels) > MAX_LABELS:
+        labels = {*config.defaults.labels, *doc.facts.labels}
+        if doc.facts.has_labels and len(labels) > MAX_LABELS:
             found = locate(doc.node, ("metadata", "labels"))
             diagnostics.at(doc.path, found.key or found.node,
                            f"too many labels ({len(labels)}, counting reconciler.yaml defaults); at most "
@@ -54,24 +53,24 @@ def check_labels(docs: list[Document], config: Config, diagnostics: Diagnostics)
 
 
 def check_dependencies(docs: list[Document], diagnostics: Diagnostics) -> None:
-    by_name = {doc.model.metadata.name: doc for doc in docs}
-    cycles = _cycles({n: upstream(d.model) for n, d in by_name.items()})
+    by_name = {doc.facts.name: doc for doc in docs}
+    cycles = _cycles({n: d.facts.upstream for n, d in by_name.items()})
     in_cycle = {name for cycle in cycles for name in cycle}
     for doc in docs:
-        target = upstream(doc.model)
+        target = doc.facts.upstream
         if target is None:
             continue
         node = locate(doc.node, _upstream_path(doc.model)).node
         if target not in by_name:
             # never the manifest that holds the reference: it cannot continue itself
-            close = difflib.get_close_matches(target, [n for n in by_name if n != doc.model.metadata.name], n=1)
+            close = difflib.get_close_matches(target, [n for n in by_name if n != doc.facts.name], n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             diagnostics.at(doc.path, node, f"fromManifest {target!r} does not match any manifest{hint}")
-        elif by_name[target].model.spec.platform != doc.model.spec.platform:
+        elif by_name[target].facts.platform != doc.facts.platform:
             diagnostics.at(doc.path, node, f"fromManifest {target!r} is a "
-                           f"{by_name[target].model.spec.platform} model; this manifest is "
-                           f"{doc.model.spec.platform} and can only continue a model of its platform")
-        elif doc.model.metadata.name not in in_cycle and _shares_model(doc.model, by_name[target].model):
+                           f"{by_name[target].facts.platform} model; this manifest is "
+                           f"{doc.facts.platform} and can only continue a model of its platform")
+        elif doc.facts.name not in in_cycle and _shares_model(doc.model, by_name[target].model):
             how = (f"with the same displayName {doc.model.spec.displayName!r}" if doc.model.spec.displayName
                    else "without a displayName")
             diagnostics.at(doc.path, node, f"fromManifest {target!r} {how} would make this a new version "
@@ -81,12 +80,6 @@ def check_dependencies(docs: list[Document], diagnostics: Diagnostics) -> None:
         doc = by_name[cycle[0]]
         diagnostics.at(doc.path, locate(doc.node, _upstream_path(doc.model)).node,
                        "fromManifest cycle: " + " -> ".join([*cycle, cycle[0]]))
-
-
-def upstream(model: TunedModel) -> str | None:
-    """The manifest this one continues (`fromManifest`), if any."""
-    source = getattr(model.spec, model.spec.upstream_field)
-    return source.fromManifest if source else None
 
 
 def _upstream_path(model: TunedModel) -> tuple:

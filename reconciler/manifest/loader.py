@@ -21,10 +21,10 @@ from reconciler.desired import (DEFAULT_WORKSPACE, Config, CostSettings, Default
                                 LocalData, StateSettings)
 from reconciler.errors import Diagnostic, ManifestError
 from reconciler.manifest import roots
-from reconciler.manifest.cache import CachedDocument, DocumentCache
+from reconciler.manifest.cache import CachedDocument, DocumentCache, Facts
 from reconciler.manifest.canonical import canonical_immutable, canonical_mutable, spec_digest
 from reconciler.manifest.causes import BrokenDefault, cause_first
-from reconciler.manifest.checks import check_all, upstream
+from reconciler.manifest.checks import check_all
 from reconciler.manifest.data_files import read_data_files
 from reconciler.manifest.diagnostics import Diagnostics, credentials
 from reconciler.manifest.examples import read_examples
@@ -71,12 +71,12 @@ class _Loader:
         # a broken default is reported in every manifest that inherits it: no cache then
         cache = None if self.broken else DocumentCache.open(self.root, (config.defaults.project, config.defaults.location))
         documents = [doc for file, shown in self._files() for doc in self._documents(file, shown, config, cache)]
-        valid = [doc for doc in documents if doc.model is not None]
+        valid = [doc for doc in documents if doc.facts is not None]
         check_all(valid, config, self.diagnostics)
-        rows = {doc.model.metadata.name: read_examples(doc, self.root, self.diagnostics) for doc in valid
-                if doc.model.spec.trains_on_examples}
-        files = {doc.model.metadata.name: read_data_files(doc, self.root, config, self.diagnostics) for doc in valid
-                 if not doc.model.spec.trains_on_examples and doc.model.spec.training.local_files}
+        rows = {doc.facts.name: read_examples(doc, self.root, self.diagnostics) for doc in valid
+                if doc.facts.trains_on_examples}
+        files = {doc.facts.name: read_data_files(doc, self.root, config, self.diagnostics) for doc in valid
+                 if doc.facts.local_files}
         selected = self._selected(documents, valid)
         self._warn_of_strays(config)
         if self.diagnostics.errors or self.diagnostics.unset:
@@ -121,7 +121,7 @@ class _Loader:
         if not any(self.found.covers(doc.file) for doc in documents):
             self.diagnostics.add(str(self.found.path), 0, 0, f"no manifests (*.yaml, *.yml) found under this path "
                                  f"(its root is {self.root})", "warning")
-        return frozenset(doc.model.metadata.name for doc in valid if self.found.covers(doc.file))
+        return frozenset(doc.facts.name for doc in valid if self.found.covers(doc.file))
 
     def _warn_of_strays(self, config: Config) -> None:
         """A lock below the root that is not its lock: a run on that directory as a root of its own wrote it."""
@@ -148,8 +148,8 @@ class _Loader:
             return []
         cached = cache.get(text, self.env, self.diagnostics.secrets) if cache is not None else None
         if cached is not None:
-            return [Document(shown, file, None, model=entry.model, line=entry.line, text=text, index=index,
-                             cached=entry) for index, entry in enumerate(cached)]
+            return [Document(shown, file, None, line=entry.line, text=text, index=index, cached=entry)
+                    for index, entry in enumerate(cached)]
         before, reads, documents = self.diagnostics.count, {}, []
         for node in compose(text, shown, self.diagnostics):
             data, flagged = to_data(node, shown, self.env, self.diagnostics, reads)
@@ -159,7 +159,7 @@ class _Loader:
             self._validate(doc, config)
         if cache is not None and self.diagnostics.count == before:
             for doc in documents:
-                doc.cached = CachedDocument(doc.line, doc.model)
+                doc.cached = CachedDocument.of(doc.line, doc.model)
             cache.put(text, reads, tuple(doc.cached for doc in documents))
         return documents
 
@@ -172,6 +172,7 @@ class _Loader:
         inherited = self._inherits_broken(doc, data)
         try:
             doc.model = MANIFEST_ADAPTER.validate_python(data)
+            doc.facts = Facts.of(doc.model)
         except ValidationError as err:
             report(self.diagnostics, err, TunedModel, doc.path, doc.node, doc.flagged, inherited)
             return False
@@ -306,7 +307,7 @@ def _with_scope_defaults(data: dict, defaults: Defaults) -> dict:
 
 
 def _dependency_order(docs: list[Document]) -> list[Document]:
-    by_name = {doc.model.metadata.name: doc for doc in docs}
+    by_name = {doc.facts.name: doc for doc in docs}
     ordered: list[Document] = []
     placed: set[str] = set()
 
@@ -314,7 +315,7 @@ def _dependency_order(docs: list[Document]) -> list[Document]:
         if name in placed:
             return
         placed.add(name)
-        target = upstream(by_name[name].model)
+        target = by_name[name].facts.upstream
         if target is not None:
             place(target)
         ordered.append(by_name[name])
@@ -328,16 +329,15 @@ def _build(docs: list[Document], rows_by_name: dict[str, tuple[dict, ...]],
            files_by_name: dict[str, tuple[LocalData, ...]], config: Config) -> dict[str, DesiredResource]:
     built: dict[str, DesiredResource] = {}
     for doc in _dependency_order(docs):
-        model, spec = doc.model, doc.model.spec
-        name, rows = model.metadata.name, rows_by_name.get(model.metadata.name, ())
-        files = files_by_name.get(name, ())
-        target = upstream(model)
+        name, target = doc.facts.name, doc.facts.upstream
+        rows, files = rows_by_name.get(name, ()), files_by_name.get(name, ())
         upstream_digest = built[target].digest if target else None
         # what building reads besides the model: a cached document built with the same is built already
         inputs = (upstream_digest, tuple(config.defaults.labels.items()), config.identity, config.staging, doc.source)
         if doc.cached is not None and doc.cached.built is not None and doc.cached.built[0] == inputs:
             built[name] = doc.cached.built[1]
             continue
+        model, spec = doc.model, doc.model.spec
         project, location = (spec.project, spec.location) if spec.scoped else (None, None)
         immutable = canonical_immutable(spec, rows, files)
         labels = {**config.defaults.labels, **model.metadata.labels}
