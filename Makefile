@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest -n 6 tests
+	$(PY) -m pytest -n 6 --dist load --maxschedchunk 2 tests  # heaviest first (tests/conftest.py), two at a time
 
 demo: $(STAMP)
 	$(PY) scripts/demo.py

@@ -2,6 +2,50 @@
 
 - `emulator`: an in-process emulator on a free port (60-second virtual jobs).
 - `spawn_emulator`: `spawn_emulator(*args, **options)` starts `python -m reconciler.emulator` children.
+
+And the order tests run in: the suites whose tests take seconds each (real `reconciler` processes against
+emulators, leases and operations waited out) first, so that pytest-xdist (`make test`: `--dist load --maxschedchunk 2`, small
+scheduling chunks) starts them on every worker at once instead of leaving a few of them to run alone at the end;
+within a group, and for everything else, the collection order is kept (a module's tests stay together).
 """
 
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
 from tests.testing.emulators import emulator, spawn_emulator  # noqa: F401  (fixtures)
+
+HERE = Path(__file__).resolve().parent
+# Paths under tests/, heaviest first (by seconds per test, measured on two cores): a test matches the first entry
+# its file path starts with; whatever matches none runs after all of them. Only the order depends on this list.
+HEAVY_FIRST = (
+    "examples/test_ci_recipes.py",              # two CI pipelines of ~20 jobs each
+    "reliability/test_reliability_scenarios.py",  # a cancel ignored, then deletes with 3 s operations
+    "cli/test_cli_stacks.py",
+    "reliability/test_gcs_backend_kill.py",     # takeovers wait out a lease
+    "cli/test_cli_quiet_lock_diff.py",
+    "reliability/test_hostile_server.py",
+    "cli/test_cli_training_data.py",
+    "reliability/test_data_staging_kill.py",
+    "cli/test_cli_system_labels.py",
+    "reliability/",
+    "cli/",
+    "bench/",
+    "examples/",
+    "datasets/",
+)
+
+
+def _rank(item: pytest.Item) -> int:
+    try:
+        path = Path(str(item.fspath)).resolve().relative_to(HERE).as_posix()
+    except ValueError:
+        return len(HEAVY_FIRST)
+    return next((i for i, prefix in enumerate(HEAVY_FIRST) if path.startswith(prefix)), len(HEAVY_FIRST))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_rank)   # stable: the collection order within each rank

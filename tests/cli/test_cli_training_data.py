@@ -100,7 +100,7 @@ def test_a_repository_file_is_uploaded_once_by_content_and_trained_on(world):
     assert f"$ faq: est. < $0.01 (≈ {shown}) · reported: {shown} billable" in status.out, status.out
 
     # a second train of the same bytes (--replace) finds the object there: still one object, one upload landed
-    again = repo.run("apply", ".", "--yes", "--replace", "faq")
+    again = repo.run("apply", ".", "--yes", "--replace", "faq", "--wait")  # the old model retired too
     assert again.code == 0, again
     uploads = [r for r in emulator.requests() if r["method"] == "POST" and r["path"].startswith("/upload/")]
     assert len(uploads) == 2 and [n for n in storage.names("acme-data") if n.startswith("staging/")] == staged

@@ -13,6 +13,7 @@ converges with no changes and no duplicate job.
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -154,19 +155,32 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+@pytest.fixture(scope="module")
+def healthy_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Once per module (and xdist worker): a root whose lock a healthy apply wrote, and the emulator's state file
+    as that apply left it (jobs ended, the apply re-run, the plan in sync). Each test gets copies of both."""
+    base = tmp_path_factory.mktemp("healthy-world")
+    root, state = write_files(base / "root", MANIFESTS), base / "cloud.json"
+    with running(job_duration=30, state_file=str(state)) as emulator:
+        healthy(root, emulator, "apply", ".", "--yes")
+        emulator.advance(3600)
+        healthy(root, emulator, "apply", ".", "--yes")
+        assert healthy(root, emulator, "plan", ".", "--detailed-exitcode").code == 0
+    return root, state
+
+
 @pytest.fixture
-def hostile_world(tmp_path: Path) -> Iterator[tuple[Emulator, Hostile, Path]]:
-    """An emulator, a hostile proxy in front of it, and a root whose lock a healthy apply wrote."""
-    root = write_files(tmp_path / "root", MANIFESTS)
-    with running(job_duration=30) as emulator:
+def hostile_world(tmp_path: Path, healthy_world: tuple[Path, Path]) -> Iterator[tuple[Emulator, Hostile, Path]]:
+    """An emulator, a hostile proxy in front of it, and a root whose lock a healthy apply wrote: copies of the
+    module's healthy world (the emulator restarted from its state file), so no test sees another's changes."""
+    root, state = tmp_path / "root", tmp_path / "cloud.json"
+    shutil.copytree(healthy_world[0], root)
+    shutil.copyfile(healthy_world[1], state)
+    with running(job_duration=30, state_file=str(state)) as emulator:
         server = Hostile(emulator.base_url)
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         thread.start()
         try:
-            healthy(root, emulator, "apply", ".", "--yes")
-            emulator.advance(3600)
-            healthy(root, emulator, "apply", ".", "--yes")
-            assert healthy(root, emulator, "plan", ".", "--detailed-exitcode").code == 0
             yield emulator, server, root
         finally:
             server.shutdown()
