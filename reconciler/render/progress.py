@@ -69,7 +69,10 @@ def progress(now: dict, out: Console, estimates: Mapping[str, Mapping] = NONE) -
         table.append_text(line)
         table.append("\n")
     table.rstrip()
-    out.print(table, crop=False, overflow="ignore")
+    if out.color_system is None:  # a pipe or a CI log: the same characters, without rich laying out 1,000 lines
+        out.file.write(table.plain + "\n")  # (a fifth of `status` on 1,000 jobs)
+    else:
+        out.print(table, crop=False, overflow="ignore")
     for v in views:
         if v.attention:
             out.print(Text(f"⚠ {v.name}: {v.attention}", style="yellow"), crop=False)
