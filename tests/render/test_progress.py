@@ -7,6 +7,7 @@ import importlib
 import io
 import json
 import math
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 
@@ -205,6 +206,17 @@ def test_the_status_table_never_cuts_a_name_and_lists_what_needs_attention():
     assert text.splitlines()[0].split() == list(progress.COLUMNS)
     assert NOW["broken-bot"].job in text and "projects/p/locations/l/models/7@1" in text
     assert "\x1b" not in text and "⚠ lost-bot: no longer exists" in text
+
+
+def test_the_status_table_without_colour_is_the_coloured_one_without_its_escapes(monkeypatch):
+    """Without colour the table is written as its plain text (rich lays out a thousand lines slowly): the same
+    characters a terminal gets, less the colours."""
+    monkeypatch.setattr(jobs, "now_epoch", lambda: T0 + 3600)
+    plain, coloured = io.StringIO(), io.StringIO()
+    progress.progress(NOW, console(plain))
+    progress.progress(NOW, console(coloured, color=True))
+    assert "\x1b[" in coloured.getvalue()
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured.getvalue()) == plain.getvalue()
 
 
 def test_status_json_is_the_documented_document():
