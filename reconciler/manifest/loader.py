@@ -141,7 +141,7 @@ class _Loader:
                            causes)
 
     def _documents(self, file: Path, shown: str, config: Config, cache: DocumentCache | None) -> list[Document]:
-        """The file's documents, each validated (`model` set when valid): from the cache when it was read clean
+        """The file's documents, each validated (`facts` and `model` set when valid): from the cache when it was read clean
         before with the same inputs, else read, and cached when not a single diagnostic came of it."""
         text = read_text(file, shown, MAX_MANIFEST_BYTES, self.root, self.diagnostics)
         if text is None:
@@ -163,20 +163,20 @@ class _Loader:
             cache.put(text, reads, tuple(doc.cached for doc in documents))
         return documents
 
-    def _validate(self, doc: Document, config: Config) -> bool:
+    def _validate(self, doc: Document, config: Config) -> None:
+        """Set the document's model and facts when it is valid; report why when it is not."""
         if not isinstance(doc.data, dict):
             self.diagnostics.at(doc.path, doc.node, "a manifest must be a mapping with apiVersion, kind, "
                                 "metadata and spec")
-            return False
+            return
         data = _with_scope_defaults(doc.data, config.defaults)
         inherited = self._inherits_broken(doc, data)
         try:
             doc.model = MANIFEST_ADAPTER.validate_python(data)
-            doc.facts = Facts.of(doc.model)
         except ValidationError as err:
             report(self.diagnostics, err, TunedModel, doc.path, doc.node, doc.flagged, inherited)
-            return False
-        return True
+            return
+        doc.facts = Facts.of(doc.model)
 
     def _inherits_broken(self, doc: Document, data: dict) -> frozenset[str]:
         """The scope fields this manifest leaves to a reconciler.yaml default that is broken (recorded as its
@@ -328,12 +328,13 @@ def _dependency_order(docs: list[Document]) -> list[Document]:
 def _build(docs: list[Document], rows_by_name: dict[str, tuple[dict, ...]],
            files_by_name: dict[str, tuple[LocalData, ...]], config: Config) -> dict[str, DesiredResource]:
     built: dict[str, DesiredResource] = {}
+    settings = (tuple(config.defaults.labels.items()), config.identity, config.staging)  # read by every build
     for doc in _dependency_order(docs):
         name, target = doc.facts.name, doc.facts.upstream
         rows, files = rows_by_name.get(name, ()), files_by_name.get(name, ())
         upstream_digest = built[target].digest if target else None
         # what building reads besides the model: a cached document built with the same is built already
-        inputs = (upstream_digest, tuple(config.defaults.labels.items()), config.identity, config.staging, doc.source)
+        inputs = (upstream_digest, *settings, doc.source)
         if doc.cached is not None and doc.cached.built is not None and doc.cached.built[0] == inputs:
             built[name] = doc.cached.built[1]
             continue
