@@ -214,9 +214,6 @@ class _Fields:
             raise InvalidLock(where, f"expected an object, got {_kind(data)}")
         self.data, self.where, self.taken = data, where, set()
 
-    def keys(self) -> list[str]:
-        return list(self.data)
-
     def at(self, key: str) -> str:
         return f"{self.where}.{key}" if self.where else key
 
