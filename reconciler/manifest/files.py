@@ -19,20 +19,43 @@ MAX_MANIFEST_BYTES = 1024 * 1024
 
 def manifest_files(path: Path, root: Path, diagnostics: Diagnostics) -> Iterator[tuple[Path, str]]:
     """(file, path as shown) of `path` itself, or of every *.yaml / *.yml below it but reconciler.yaml,
-    skipping hidden files and directories, in sorted order."""
+    skipping hidden files and directories, in sorted order: a directory's files, then its sub-directories
+    (symlinked ones are not entered, as `os.walk` does not; a symlinked file is listed, and read_text checks where it
+    leads). One scandir per directory and string work per name: the Path of a file is made only for a manifest."""
     if not path.is_dir():
         yield path, str(path)
         return
     found = False
-    for directory, subdirs, files in os.walk(path):
-        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-        for name in sorted(files):
+    for directory, name in _walk(str(path)):
+        if name.endswith((".yaml", ".yml")) and not name.startswith("."):
             file = Path(directory, name)
-            if file.suffix in (".yaml", ".yml") and not name.startswith(".") and not is_config(file, root):
+            if not is_config(file, root):
                 found = True
                 yield file, str(file)
     if not found:
         diagnostics.add(str(path), 0, 0, "no manifests (*.yaml, *.yml) found", "warning")
+
+
+def _walk(directory: str) -> Iterator[tuple[str, str]]:
+    """(directory, name) of every file under `directory` that is not a directory, top-down and sorted; an
+    unreadable directory is skipped, as by os.walk."""
+    try:
+        with os.scandir(directory) as found:
+            entries = sorted(found, key=lambda entry: entry.name)
+    except OSError:
+        return
+    subdirs = []
+    for entry in entries:
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        if not is_dir:
+            yield directory, entry.name
+        elif not entry.name.startswith(".") and not entry.is_symlink():
+            subdirs.append(entry.path)
+    for subdir in subdirs:
+        yield from _walk(subdir)
 
 
 def is_config(file: Path, root: Path) -> bool:

@@ -108,10 +108,11 @@ class _Loader:
         """Every manifest of the root (names are unique across it and `fromManifest` may point anywhere in it),
         and the file given even if it is no *.yaml."""
         given, walked = self.found.path, False
+        a_file = given.is_file()
         for file, shown in manifest_files(self.found.read, self.root, self.diagnostics):
-            walked = walked or (given.is_file() and os.path.samefile(file, given))
+            walked = walked or (a_file and os.path.samefile(file, given))
             yield file, shown
-        if given.is_file() and not walked:
+        if a_file and not walked:
             yield given, str(given)
 
     def _selected(self, documents: list[Document], valid: list[Document]) -> frozenset[str] | None:
