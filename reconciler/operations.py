@@ -11,26 +11,28 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from reconciler import manifest, refresh
-from reconciler.apply import follow_ups, watch
-from reconciler.apply.executor import Executor, Outcome
+from reconciler.apply import watch
 from reconciler.backends import ensure_bucket, open_backend
 from reconciler.desired import DIGEST_ALGORITHM, DesiredState
 from reconciler.errors import ManifestError, Unauthenticated, UserError
 from reconciler.observed import Generation, ObservedState, name_tail
-from reconciler.datasets import edits, planned
-from reconciler.plan import binding, costing, order, planfile, planner
-from reconciler.plan.model import Plan
-from reconciler.platforms import base_models
 from reconciler.state.backend import StateBackend
-from reconciler.state.journal import Journal
 from reconciler.state.model import Lock
+
+if TYPE_CHECKING:
+    from reconciler.apply.executor import Outcome
+    from reconciler.plan.model import Plan
+    from reconciler.state.journal import Journal
+
+# What only planning and applying use (the planner, pricing, the executor, the journal) is imported where it is
+# used: `status` and `wait` read the lock and the live jobs, and importing the rest was a third of their time.
 
 
 def validate(path: str) -> DesiredState:
@@ -49,6 +51,7 @@ class Workspace:
     observed_at: float = 0.0  # time.monotonic() when the live state was listed
     targets: frozenset[str] = frozenset()  # --target: only what these (and what they tune on) need is read
     remote: bool = False  # --remote: the gs:// datasets a paid change trains on are read, checked and priced
+    reading: Any = None  # listings started before the lock was read (open_workspace(prefetch=True)), for refresh
 
     def scopes(self) -> list[tuple[str, str | None, str | None]]:
         desired, lock = needed(self.desired, self.lock, self.targets)
@@ -60,16 +63,20 @@ class Workspace:
         return {platform for platform, _, _ in self.scopes()}
 
     def refresh(self) -> ObservedState:
-        self.observed_at = time.monotonic()
+        """Read the live state (finishing the `reading` open_workspace started, if it did)."""
         records = self.lock.generations() if self.lock else []
         desired, lock = needed(self.desired, self.lock, self.targets)
-        self.observed = refresh.refresh(
-            self.scopes(),
-            refresh.claims(desired, lock),
-            clients=self.clients,
-            operations={g.model: g.operation for g in records if g.operation and g.model},
-            data=[uri for r in desired.resources.values() for uri in r.remote_data.values()],
-        )
+        reading, self.reading = self.reading, None
+        if reading is None:
+            self.observed_at = time.monotonic()
+            reading = refresh.Reading(self.clients, desired.config.identity)
+        with reading:
+            self.observed = reading.finish(
+                self.scopes(),
+                refresh.claims(desired, lock),
+                operations={g.model: g.operation for g in records if g.operation and g.model},
+                data=[uri for r in desired.resources.values() for uri in r.remote_data.values()],
+            )
         released = {name_tail(key) for key in (self.lock.released if self.lock else ())}
         if released:  # `state rm` made them foreign: never adopted by their labels again, never deleted
             self.observed = replace(self.observed, generations=tuple(g for g in self.observed.generations
@@ -77,6 +84,10 @@ class Workspace:
         return self.observed
 
     def plan(self, targets: frozenset[str] = frozenset(), replace: frozenset[str] = frozenset()) -> Plan:
+        from reconciler.datasets import edits, planned
+        from reconciler.plan import costing, planner
+        from reconciler.platforms import base_models
+
         self._check_names("--target", targets, allow_lock=True)
         self._check_names("--replace", replace, allow_lock=False)
         targets = selected_targets(self.desired, targets)
@@ -103,6 +114,8 @@ class Workspace:
 
     def reviewed(self, saved: Plan) -> tuple[Plan, Plan]:
         """What of the saved plan may be carried out now (planfile.verify), and the fresh plan it came from."""
+        from reconciler.plan import binding, planfile
+
         fresh = self.plan(frozenset(saved.targets), frozenset(saved.replace))
         now = binding.inputs(saved.inputs, self.desired, self.lock, self.observed)
         return planfile.verify(saved, fresh, self.lock, now), fresh
@@ -146,6 +159,8 @@ def needed(desired: DesiredState, lock: Lock | None, targets: frozenset[str]) ->
     What is not needed is neither read nor connected to: a Vertex-only --target needs no Gemini credentials."""
     if not targets:
         return desired, lock
+    from reconciler.plan import order
+
     names = order.select(targets, desired.resources, targets)
     narrowed = replace(desired, resources={n: r for n, r in desired.resources.items() if n in names})
     return narrowed, replace(lock, entries={n: e for n, e in lock.entries.items() if n in names}) if lock else None
@@ -155,24 +170,47 @@ def needed(desired: DesiredState, lock: Lock | None, targets: frozenset[str]) ->
 def open_workspace(path: str, *, api_endpoint: str | None = None, emulator: bool = False,
                    connect_apis: bool = True, limiter: Any = None,
                    targets: frozenset[str] = frozenset(), remote: bool = False,
-                   manifests: bool = True) -> Iterator[Workspace]:
-    """`manifests=False`: the lock is all the command acts on (status, wait), so no manifest is read."""
+                   manifests: bool = True, prefetch: bool = False) -> Iterator[Workspace]:
+    """`manifests=False`: the lock is all the command acts on (status, wait), so no manifest is read.
+    `prefetch=True` (plan): the manifests' scopes are listed while the lock is read (`refresh.Reading`)."""
     if manifests:
         desired = manifest.load(path)
     else:
         from reconciler.manifest.loader import load_config
         desired = load_config(path)
     with open_backend(desired.config, api_endpoint=api_endpoint, emulator=emulator) as backend:
-        workspace = Workspace(root=str(Path(path).resolve()), desired=desired, backend=backend,
-                              lock=backend.read(), targets=targets, remote=remote)
+        workspace = Workspace(root=str(Path(path).resolve()), desired=desired, backend=backend, lock=None,
+                              targets=targets, remote=remote)
         if not connect_apis:
+            workspace.lock = backend.read()
             yield workspace
             return
         from reconciler.platforms.connect import connect
 
-        with connect(workspace.platforms(), api_endpoint=api_endpoint, emulator=emulator,
-                     limiter=limiter, quota_project=desired.config.quota_project) as clients:
-            workspace.clients = clients
+        def connected(names: set[str]) -> Any:
+            return connect(names, api_endpoint=api_endpoint, emulator=emulator, limiter=limiter,
+                           quota_project=desired.config.quota_project)
+
+        with ExitStack() as stack:
+            refused, tried = None, workspace.platforms()  # the lock not read yet: the manifests' platforms
+            if prefetch and tried:
+                try:
+                    workspace.clients = stack.enter_context(connected(tried))
+                except UserError as err:  # no credentials: said once the lock has had its say, as without prefetch
+                    refused = err
+                else:
+                    workspace.observed_at = time.monotonic()
+                    workspace.reading = stack.enter_context(refresh.Reading(workspace.clients,
+                                                                            desired.config.identity))
+                    workspace.reading.start(workspace.scopes())
+            workspace.lock = backend.read()
+            if refused is not None and workspace.platforms() <= tried:
+                raise refused  # not asked again: Application Default Credentials may have waited seconds to say no
+            if workspace.clients is None:
+                workspace.clients = stack.enter_context(connected(workspace.platforms()))
+            else:
+                workspace.clients.extend(workspace.platforms())  # what only the lock names
+            clients = workspace.clients
             if emulator and desired.config.staging and clients.storage is not None:
                 from reconciler.clients.storage import split_uri
                 ensure_bucket(clients.storage, desired.config.defaults.project or "emulator-project",
@@ -218,6 +256,11 @@ class ApplyResult:
 def apply(workspace: Workspace, saved: Plan | None, options: ApplyOptions, listener: Listener,
           stop: threading.Event) -> ApplyResult:
     """Plan (or take the reviewed saved plan, if still fresh) and carry it out under the run lock."""
+    from reconciler.apply import follow_ups
+    from reconciler.apply.executor import Executor
+    from reconciler.plan import costing, planfile
+    from reconciler.state.journal import Journal
+
     with workspace.backend.lock("reconciler apply", timeout=options.lock_timeout,
                                 waiting=listener.lock_busy) as holder:
         if holder.previous:
@@ -265,6 +308,8 @@ def apply(workspace: Workspace, saved: Plan | None, options: ApplyOptions, liste
 def refresh_only(workspace: Workspace, options: ApplyOptions, listener: Listener) -> list[str]:
     """`apply --refresh-only`: record in the state what is live for what it records (a job ended, a model was
     deleted out of band), and nothing else: no API call changes anything. The names whose entry changed."""
+    from reconciler.state.journal import Journal
+
     with workspace.backend.lock("reconciler apply --refresh-only", timeout=options.lock_timeout,
                                 waiting=listener.lock_busy):
         workspace.lock = workspace.backend.read()

@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> Result:
     if args.out:
         _check_out(args.out)
     try:
-        with session.workspace(args, args.path, targets=frozenset(args.target), remote=args.remote) as workspace:
+        with session.workspace(args, args.path, targets=frozenset(args.target), remote=args.remote,
+                               prefetch=True) as workspace:  # listings under way while the lock is read
             warnings = workspace.desired.warnings
             session.print_warnings(warnings)
             workspace.refresh()
