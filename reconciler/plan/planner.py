@@ -14,7 +14,7 @@ from reconciler.desired import DesiredState
 from reconciler.observed import ENDED_BADLY, Generation, ObservedState, state_word
 from reconciler.ownership import digest_matches
 from reconciler.plan import binding, diff, order
-from reconciler.plan.model import Change, FieldDiff, Plan
+from reconciler.plan.model import Change, Deferred, FieldDiff, Plan
 from reconciler.plan.situation import Situation
 from reconciler.state.model import Lock, LockEntry
 
@@ -62,8 +62,8 @@ def plan(desired: DesiredState, observed: ObservedState, lock: Lock | None, opti
         lock_serial=lock.serial if lock else 0,
         state_digest=binding.state_digest(lock),
         inputs=binding.inputs(binding.bound_names(changes, resources), desired, lock, observed),
-        observed_fingerprint=observed.fingerprint(),
-        desired_fingerprint=desired.fingerprint(),
+        observed_fingerprint=Deferred(observed.fingerprint),
+        desired_fingerprint=Deferred(desired.fingerprint),
         digest_algorithm=options.digest_algorithm,
         root=options.root,
         targets=tuple(sorted(options.targets)),

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from reconciler.errors import UserError
-from reconciler.plan.model import Change, Plan
+from reconciler.plan.model import Change, Deferred, Plan
 from reconciler.render import as_json
 from reconciler.plan.planfile import load as saved_plan
 
@@ -40,3 +40,18 @@ def test_a_plan_from_another_format_is_refused_clearly(tmp_path):
     path.write_text(json.dumps({"formatVersion": 99, "changes": []}))
     with pytest.raises(UserError, match="not a saved plan this reconciler can apply"):
         saved_plan(str(path))
+
+
+def test_a_plans_fingerprints_are_worked_out_when_first_read_and_once():
+    calls: list[str] = []
+
+    def fingerprint(text: str):
+        return lambda: calls.append(text) or text * 64
+
+    plan = Plan(changes=(), observed_fingerprint=Deferred(fingerprint("o")),
+                desired_fingerprint=Deferred(fingerprint("d")))
+    assert not plan.has_changes and calls == []  # showing a plan reads neither
+    saved = json.loads(as_json(plan))
+    assert (saved["observedFingerprint"], saved["desiredFingerprint"]) == ("o" * 64, "d" * 64)
+    assert plan.id == saved["id"] and sorted(calls) == ["d", "o"]  # the id reads them again: worked out once
+    assert Plan.from_json(saved) == plan and plan == Plan.from_json(saved)  # equal to the text it stands for
