@@ -3,9 +3,10 @@ answer to one HTTP request (what the API surfaces, the admin surface and the HTT
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from .rendering import payload
 
 # name -> (google.rpc.Code number, HTTP status)
 CODES: dict[str, tuple[int, int]] = {
@@ -53,7 +54,7 @@ class Reply:
             return bytes(self.body)
         if self.body is None and self.status in (204, 304):
             return b""
-        return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return payload(self.body)     # compact UTF-8 JSON; list items rendered ahead are spliced in
 
 
 class RpcError(Exception):

@@ -39,6 +39,8 @@ class Store:
         self.dirty = False
         self.generation = 0            # bumped on every mutation; caches key on it
         self.next_due = float("inf")   # virtual time of the next scheduled state change (see settle)
+        self._memo: dict[Any, Any] = {}
+        self._memo_key: tuple[int, int] | None = None
 
     def require(self, collection: str, name: str, what: str) -> dict[str, Any]:
         """The record `name` of `collection`, or the API's 404 naming `what`."""
@@ -57,6 +59,15 @@ class Store:
     def changed(self) -> None:
         self.dirty = True
         self.generation += 1
+
+    def memo(self) -> dict[Any, Any]:
+        """Scratch space for what is derived from the state alone (list selections, rendered views), valid
+        until it changes: a new, empty dict after any mutation (`changed`) or another state (load, reset).
+        Callers hold the lock; what depends on the virtual clock too must not be kept here."""
+        key = (self.generation, id(self.state))
+        if self._memo_key != key:
+            self._memo, self._memo_key = {}, key
+        return self._memo
 
     def load(self) -> bool:
         """Load the state file if it exists. Returns True when something was loaded."""

@@ -9,6 +9,7 @@ from typing import Any
 from ..clock import rfc3339
 from ..listing import compile_filter, fingerprint, order_items, paginate, with_token
 from ..names import numeric_id
+from ..rendering import memoized, render_all
 from ..routing import NO_QUERY, ApiRequest, check_query, no_route
 from ..rpc import bad_request, invalid, not_found, precondition
 from ..schema import ANY, Violations, coerce
@@ -68,14 +69,18 @@ class Endpoints:
         check_query(request.query, Q_RESOURCE_LIST)
         parent = location(request)
         prefix = parent + "/endpoints/"
-        items = [r for n, r in self.store["endpoints"].items() if n.startswith(prefix)]
         predicate = compile_filter(request.query.get("filter"), FILTER_FIELDS, self._field)
-        if predicate:
-            items = [r for r in items if predicate(r)]
-        items = order_items(items, request.query.get("orderBy"), ORDER_BY)
-        key = fingerprint("endpoints", parent, request.query.get("filter", ""), request.query.get("orderBy", ""))
+        filter_text, order_by = request.query.get("filter", ""), request.query.get("orderBy", "")
+
+        def select() -> list[dict[str, Any]]:     # a function of the state alone: kept until it changes
+            items = [r for n, r in self.store["endpoints"].items() if n.startswith(prefix)]
+            return order_items([r for r in items if predicate(r)] if predicate else items, order_by, ORDER_BY)
+        memo = self.store.memo()
+        items = memoized(memo, ("endpoints selection", prefix, filter_text, order_by), select)
+        key = fingerprint("endpoints", parent, filter_text, order_by)
         page, token = paginate(items, request.query, default=LIST_DEFAULT, maximum=LIST_MAX, request_key=key)
-        return with_token({"endpoints": [view(r) for r in page]} if page else {}, token)
+        endpoints = render_all(memo, page, lambda r: ("endpoint", r["name"]), view)
+        return with_token({"endpoints": endpoints} if page else {}, token)
 
     def get(self, request: ApiRequest, now: float) -> dict[str, Any]:
         check_query(request.query, NO_QUERY)

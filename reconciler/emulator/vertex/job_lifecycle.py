@@ -75,6 +75,15 @@ def job_view(record: dict[str, Any], now: float, version: str = "v1beta1") -> di
     return view
 
 
+def settled_view_key(record: dict[str, Any], now: float, version: str) -> tuple[str, ...] | None:
+    """The memo key of the view `job_view` gives, when that no longer changes with the clock (None while it
+    may): a job with its terminal state recorded, at or past its start time (the one other instant the view
+    compares `now` with; every terminal event of a job that started comes after it)."""
+    if record.get("final") and now >= record["created"] + PENDING_FRACTION * record["duration"]:
+        return "tuningJob", record["job"]["name"], version
+    return None
+
+
 def data_stats(record: dict[str, Any]) -> dict[str, Any]:
     examples, epochs = record["examples"], record["epochs"]
     characters = record.get("characters", examples * 1200)  # measured from the dataset when the emulator holds it

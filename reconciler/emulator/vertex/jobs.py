@@ -10,13 +10,14 @@ from ..catalogue import require_vertex_tunable
 from ..clock import rfc3339
 from ..listing import compile_filter, fingerprint, paginate, with_token
 from ..names import numeric_id
+from ..rendering import memoized, render_all
 from ..routing import NO_QUERY, ApiRequest, check_query, no_route
 from ..rpc import RpcError, bad_request, invalid, not_found, precondition, status
 from ..schema import Violations, coerce
 from ..store import Store
 from . import datasets
 from .common import LIST_DEFAULT, LIST_MAX, location, resource
-from .job_lifecycle import PENDING_FRACTION, TERMINAL, job_state, job_view, terminal_event
+from .job_lifecycle import PENDING_FRACTION, TERMINAL, job_state, job_view, settled_view_key, terminal_event
 from .job_schema import JOB_SPECS, job_problems, tuning_spec, without_beta_fields
 from .versions import ModelVersions
 
@@ -98,13 +99,12 @@ class TuningJobs:
         prefix = parent + "/tuningJobs/"
         _label_filter_refused(self.reject_label_filter, request.query.get("filter") or "")
         predicate = compile_filter(request.query.get("filter"), FILTER_FIELDS, _fields_at(now))
-        items = [r for n, r in self.store["tuningJobs"].items() if n.startswith(prefix)]
-        if predicate:
-            items = [r for r in items if predicate(r)]
-        # Order: creation order (oldest first); not documented by Google.
+        memo = self.store.memo()        # what follows from the state alone, kept until it changes
+        items = _selection(memo, self.store["tuningJobs"], prefix, request.query.get("filter", ""), predicate)
         page, token = paginate(items, request.query, default=LIST_DEFAULT, maximum=LIST_MAX,
                                request_key=fingerprint("tuningJobs", parent, request.query.get("filter", "")))
-        jobs = [job_view(r, now, request.version) for r in page]
+        jobs = render_all(memo, page, lambda r: settled_view_key(r, now, request.version),
+                          lambda r: job_view(r, now, request.version))
         return with_token({"tuningJobs": jobs} if jobs else {}, token)
 
     def cancel(self, request: ApiRequest, now: float) -> dict[str, Any]:
@@ -188,6 +188,22 @@ def _label_filter_refused(refuse: bool, text: str) -> None:
         raise invalid("filter", f"Invalid filter expression {text!r}: labels are not a supported filter field "
                                 "for TuningJob. Supported fields: create_time, display_name, end_time, state, "
                                 "update_time.")
+
+
+def _selection(memo: dict[Any, Any], jobs: dict[str, dict[str, Any]], prefix: str, filter_text: str,
+               predicate: Callable[[Any], bool] | None) -> list[dict[str, Any]]:
+    """The jobs under `prefix` that match the filter, in creation order (oldest first; not documented by Google).
+    Kept in `memo`, except the matches of a filter while a job there is on its way: a filter on state or times
+    sees the clock until every job's terminal state is recorded."""
+    items = memoized(memo, ("tuningJobs", prefix), lambda: [r for n, r in jobs.items() if n.startswith(prefix)])
+    if predicate is None:
+        return items
+
+    def matching() -> list[dict[str, Any]]:
+        return [r for r in items if predicate(r)]
+    if memoized(memo, ("tuningJobs settled", prefix), lambda: all(r.get("final") for r in items)):
+        return memoized(memo, ("tuningJobs", prefix, filter_text), matching)
+    return matching()
 
 
 def _fields_at(now: float) -> Callable[[dict[str, Any], str], Any]:

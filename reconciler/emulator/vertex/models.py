@@ -7,6 +7,7 @@ from typing import Any
 
 from ..clock import rfc3339
 from ..listing import compile_filter, fingerprint, order_items, paginate, with_token
+from ..rendering import memoized, render_all
 from ..routing import NO_QUERY, ApiRequest, check_query
 from ..rpc import RpcError, bad_request, invalid, not_found, precondition
 from ..schema import MAP, OUT, Violations, coerce, label_problems
@@ -71,8 +72,9 @@ class Models:
         check_query(request.query, Q_RESOURCE_LIST)
         parent = location(request)
         prefix = parent + "/models/"
-        items = [(m, default_version(m)) for n, m in self.store["models"].items()
-                 if n.startswith(prefix) and m["versions"]]
+        items = memoized(self.store.memo(), ("models", prefix),
+                         lambda: [(m, default_version(m)) for n, m in self.store["models"].items()
+                                  if n.startswith(prefix) and m["versions"]])
         # readMask is accepted and ignored: full resources are always returned.
         return self.page(request, items, FILTER_FIELDS, ORDER_BY, ("models", parent))
 
@@ -138,14 +140,20 @@ class Models:
 
     def page(self, request: ApiRequest, items: list[Item], fields: dict[str, str], order: dict[str, Any],
               key: tuple[str, str]) -> dict[str, Any]:
-        """Filter, order and page (model, version) items into a list response of model views."""
+        """Filter, order and page (model, version) items into a list response of model views. `key` names the
+        listing (its items are a function of the state): the selection and the views are kept in the memo."""
         predicate = compile_filter(request.query.get("filter"), fields, _field)
-        if predicate:
-            items = [item for item in items if predicate(item)]
-        items = order_items(items, request.query.get("orderBy"), order)
-        request_key = fingerprint(*key, request.query.get("filter", ""), request.query.get("orderBy", ""))
+        filter_text, order_by = request.query.get("filter", ""), request.query.get("orderBy", "")
+
+        def select() -> list[Item]:
+            selected = [item for item in items if predicate(item)] if predicate else items
+            return order_items(selected, order_by, order)
+        memo = self.store.memo()
+        items = memoized(memo, ("models selection", *key, filter_text, order_by), select)
+        request_key = fingerprint(*key, filter_text, order_by)
         page, token = paginate(items, request.query, default=LIST_DEFAULT, maximum=LIST_MAX, request_key=request_key)
-        return with_token({"models": [self.view(m, v) for m, v in page]} if page else {}, token)
+        models = render_all(memo, page, lambda item: ("model", item[0]["name"], item[1]), lambda item: self.view(*item))
+        return with_token({"models": models} if page else {}, token)
 
 
 def refuse_while_releasing(model: dict[str, Any], now: float) -> None:
@@ -158,7 +166,8 @@ def refuse_while_releasing(model: dict[str, Any], now: float) -> None:
 def default_version(model: dict[str, Any]) -> str:
     # The `default` alias: the emulator keeps it on the newest version (a tune sets its new
     # version as default); the reference does not say how a continuous-tuning run moves it.
-    return max(model["versions"], key=int)
+    versions = model["versions"]
+    return next(iter(versions)) if len(versions) == 1 else max(versions, key=int)   # one version: most models
 
 
 def _view(model: dict[str, Any], version_id: str, deployed: list[dict[str, str]]) -> dict[str, Any]:
