@@ -75,4 +75,5 @@ class GeminiClient:
                                   {"pageSize": page_size})
 
     def wait_operation(self, operation: dict, timeout: float | None = None) -> dict:
-        return poll_operation(self.get_operation, operation, timeout=timeout, sleep=self.session.sleep)
+        return poll_operation(self.get_operation, operation, timeout=timeout, sleep=self.session.sleep,
+                              initial_delay=self.session.policy.operation_poll)

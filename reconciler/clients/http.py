@@ -46,6 +46,7 @@ class RetryPolicy:
     max_delay: float = 60.0  # ceiling of any single wait, server-requested ones included
     timeout: float = 60.0  # per network operation (connect, each read, write, pool)
     deadline: float = 60.0  # per attempt, from sending to the last byte of the answer: a slow drip ends here
+    operation_poll: float = 1.0  # the first wait before reading a long-running operation again (then x1.5)
 
     def backoff(self, retry: int, random: Callable[[], float]) -> float:
         """Full jitter: uniform in [0, min(max_backoff, initial * multiplier**retry)]."""

@@ -130,7 +130,7 @@ class VertexClient:
         """Delete a model (or, with `version`, the version `name`) and wait for it. A model undeployed moments ago
         is refused with FailedPrecondition while the service releases it (python-aiplatform#2807): retried with
         backoff for up to `window` seconds, `before_retry` called before each retry (it may raise to stop)."""
-        delay, waited = 2.0, 0.0
+        delay, waited = 2.0 * self.session.policy.operation_poll, 0.0
         while True:
             try:
                 answer = self.delete_model_version(name) if version else self.delete_model(name)
@@ -170,7 +170,8 @@ class VertexClient:
     def wait_operation(self, operation: dict, timeout: float | None = None) -> dict:
         """The finished operation (followed with backoff for as long as it takes, unless `timeout`); its `error`,
         if any, raised as the typed ApiError."""
-        return poll_operation(self.get_operation, operation, timeout=timeout, sleep=self.session.sleep)
+        return poll_operation(self.get_operation, operation, timeout=timeout, sleep=self.session.sleep,
+                              initial_delay=self.session.policy.operation_poll)
 
     def _get(self, name: str) -> dict:
         return self.session.call("GET", self.url(name), idempotent=True)

@@ -336,3 +336,30 @@ def test_poll_operation_gives_up_at_the_timeout():
     with pytest.raises(DeadlineExceeded, match="not done after 5s"):
         poll_operation(lambda name: {"name": name, "done": False}, {"name": "op"}, timeout=5,
                        sleep=clock.sleep, clock=clock)
+
+
+@pytest.mark.parametrize("env, deadline, operation_poll", [
+    ({}, 60.0, 1.0),
+    ({"RECONCILER_POLL_INTERVAL": "0.1"}, 60.0, 0.1),       # the tests' and the demo's pace: operations too
+    ({"RECONCILER_POLL_INTERVAL": "5"}, 60.0, 1.0),         # jobs polled slowly: operations keep theirs
+    ({"RECONCILER_POLL_INTERVAL": "0"}, 60.0, 1.0),
+    ({"RECONCILER_POLL_INTERVAL": "soon"}, 60.0, 1.0),      # `wait` reports it; nothing else fails on it
+    ({"RECONCILER_POLL_INTERVAL": "0.2", "RECONCILER_REQUEST_DEADLINE": "7"}, 7.0, 0.2),
+])
+def test_the_request_policy_from_the_environment(env, deadline, operation_poll):
+    from reconciler.platforms.connect import request_policy
+
+    policy = request_policy(env)
+    assert (policy.deadline, policy.operation_poll) == (deadline, operation_poll)
+
+
+def test_a_clients_operations_are_first_read_again_after_the_policys_operation_poll():
+    from reconciler.clients.vertex import VertexClient
+
+    name = "projects/p/locations/us-central1/operations/1"
+    answers = iter([{"name": name, "done": False}, {"name": name, "done": True}])
+    http, sleeps = session(lambda request: httpx.Response(200, json=next(answers)),
+                           policy=RetryPolicy(operation_poll=0.1))
+    client = VertexClient(None, endpoint="https://vertex.test", session=http)
+    assert client.wait_operation({"name": name, "done": False})["done"]
+    assert sleeps == [0.1, pytest.approx(0.15)]  # then x1.5, as from 1 s
