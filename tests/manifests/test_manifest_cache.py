@@ -13,6 +13,7 @@ import pytest
 
 from reconciler import manifest
 from reconciler.errors import ManifestError
+from reconciler import pickles
 from reconciler.manifest import cache, loader
 from tests.testing.manifests import VERTEX, config
 
@@ -23,8 +24,8 @@ ROOT_FILES = {"reconciler.yaml": config("demo-project"), "bot.yaml": VERTEX,
 @pytest.fixture
 def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     directory = tmp_path / "cache"
-    monkeypatch.setenv(cache.DIRECTORY, str(directory))
-    monkeypatch.delenv(cache.SWITCH, raising=False)
+    monkeypatch.setenv(pickles.DIRECTORY, str(directory))
+    monkeypatch.delenv(pickles.SWITCH, raising=False)
     return directory
 
 
@@ -92,9 +93,9 @@ def test_what_reads_a_file_again(tmp_path, cache_dir, parsed, monkeypatch, chang
     elif change == "defaults":
         (root / "reconciler.yaml").write_text(config("another-project"))
     elif change == "code":
-        monkeypatch.setattr(cache, "_CODE", "another version of reconciler")
+        monkeypatch.setattr(pickles, "_CODE", "another version of reconciler")
     elif change == "off":
-        monkeypatch.setenv(cache.SWITCH, "off")
+        monkeypatch.setenv(pickles.SWITCH, "off")
     state = manifest.load(root, env=env)
     assert sorted(p for p in parsed if p != "reconciler.yaml") == reread
     assert expect(state)
@@ -169,7 +170,7 @@ def test_a_broken_cache_is_a_miss(tmp_path, cache_dir, parsed, content):
 def test_an_unwritable_cache_directory_is_no_error(tmp_path, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    monkeypatch.setenv(cache.DIRECTORY, str(blocker / "cache"))  # below a file: cannot be created
+    monkeypatch.setenv(pickles.DIRECTORY, str(blocker / "cache"))  # below a file: cannot be created
     root = _root(tmp_path, ROOT_FILES)
     assert len(manifest.load(root, env={}).resources) == 2
     assert len(manifest.load(root, env={}).resources) == 2
