@@ -80,3 +80,20 @@ def test_a_corrupt_lock_is_said_before_missing_credentials(tmp_path, monkeypatch
                 pass
         assert not _listings(emulator)
 
+
+
+def test_a_platform_only_the_lock_names_is_connected_once_the_lock_is_read(tmp_path):
+    root = copy_examples(tmp_path / "manifests")
+    options = operations.ApplyOptions(wait=True, timeout=60, poll_interval=0.05)
+    with running(job_duration=0.5) as emulator:
+        with operations.open_workspace(str(root), api_endpoint=emulator.base_url, emulator=True) as workspace:
+            assert not operations.apply(workspace, None, options, operations.Silent(), threading.Event()).failed
+        for manifest in (root / "gemini").glob("*.yaml"):
+            manifest.unlink()  # the manifests now name Vertex AI alone; the lock still records Gemini models
+        with operations.open_workspace(str(root), api_endpoint=emulator.base_url, emulator=True,
+                                       prefetch=True) as workspace:
+            assert set(workspace.clients.by_platform) == {"vertex", "gemini-api"}
+            workspace.refresh()
+            plan = workspace.plan()
+    assert {(c.name, c.action) for c in plan.changes if c.is_change} == \
+        {("math-bot", "delete"), ("number-generator", "delete")}
