@@ -66,71 +66,30 @@ def refresh(scopes: Iterable[tuple], claims: Claims, clients: Mapping[str, Any] 
     operations: model name -> the create operation recorded in the lock, to read progress directly.
     data: gs:// datasets to read the metadata of (one GET each, alongside the listings), with `clients.storage`.
     """
-    with Reading(clients, claims.identity, max_workers=max_workers) as reading:
-        return reading.finish(scopes, claims, operations=operations, data=data)
-
-
-class Reading:
-    """A refresh whose listings start before everything it needs is known: `plan` starts listing the scopes of
-    its manifests, then reads the lock (a second, the size of a 10,000-entry lock) while the pages come, and
-    `finish` adds the scopes only the lock names, the GETs of what no listing returned, and the join. A plan
-    may read live state a moment early; an apply never does: it lists only once it holds the state lock."""
-
-    def __init__(self, clients: Mapping[str, Any] | Any, identity: str | None, *, max_workers: int = 8):
-        self.clients, self.identity = clients, identity
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="refresh")
-        self._started: dict[str, Scope] = {}
-        self._listings: dict[str, list[Any]] = {}  # platform -> what each of its `start`s returned
-
-    def start(self, scopes: Iterable[tuple]) -> None:
-        """List `scopes` that are not listed yet (their clients must be connected)."""
-        by_platform: dict[str, list[Scope]] = {}
-        for scope in _distinct(scopes):
-            if scope.key not in self._started:
-                self._started[scope.key] = scope
-                by_platform.setdefault(scope.platform, []).append(scope)
-        for name, listed in sorted(by_platform.items()):
-            client = self._client(name)
-            self._listings.setdefault(name, []).append(
-                platforms.get(name).start(client, listed, self.identity, self._pool.submit))
-
-    def finish(self, scopes: Iterable[tuple], claims: Claims, *, operations: Mapping[str, str] | None = None,
-               data: Iterable[str] = ()) -> ObservedState:
-        """Everything of ours in `scopes` (those not started yet are listed now), plus whatever the lock names
-        elsewhere; `refresh` says what the arguments are."""
-        self.start(scopes)
-        keys: dict[str, list[str]] = {}
-        for key in sorted(claims.recorded):
-            owner = platforms.owning(key)
-            if owner is not None:
-                keys.setdefault(owner.name, []).append(key)
-        # dataset reads are single small GETs: a pool of their own, wider than the listings' (Cloud Storage serves
-        # thousands a second), so that a thousand datasets cost tens of round trips, not a hundred and twenty-five
-        with ThreadPoolExecutor(max_workers=DATA_WORKERS, thread_name_prefix="datasets") as data_pool:
-            data_read = versions.read(getattr(self.clients, "storage", None), data, data_pool.submit)
-            generations = [g for name in sorted(set(self._listings) | set(keys))
-                           for g in platforms.get(name).join(self._client(name), self._listings.get(name, []),
-                                                             keys.get(name, []), claims, dict(operations or {}),
-                                                             self._pool.submit)]
-            found = data_read()
-        return ObservedState(generations=tuple(sorted(generations, key=lambda g: (g.owner, g.create_time, g.key))),
-                             scopes=tuple(self._started[key].key for key in sorted(self._started)), data=found)
-
-    def _client(self, name: str) -> Any:
-        client = self.clients.get(name)
-        if client is None:
-            raise ValueError(f"refresh needs a client for {name}: scopes or lock entries of it are present")
-        return client
-
-    def close(self) -> None:
-        """Stop: a listing not begun is dropped, one under way ends with its request (each has a deadline)."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def __enter__(self) -> Reading:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    by_platform: dict[str, list[Scope]] = {}
+    for scope in _distinct(scopes):
+        by_platform.setdefault(scope.platform, []).append(scope)
+    keys: dict[str, list[str]] = {}
+    for key in sorted(claims.recorded):
+        owner = platforms.owning(key)
+        if owner is not None:
+            keys.setdefault(owner.name, []).append(key)
+    # dataset reads are single small GETs: a pool of their own, wider than the listings' (Cloud Storage serves
+    # thousands a second), so that a thousand datasets cost tens of round trips, not a hundred and twenty-five
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="refresh") as pool, \
+            ThreadPoolExecutor(max_workers=DATA_WORKERS, thread_name_prefix="datasets") as data_pool:
+        joins = []
+        for name in sorted(set(by_platform) | set(keys)):
+            client = clients.get(name)
+            if client is None:
+                raise ValueError(f"refresh needs a client for {name}: scopes or lock entries of it are present")
+            joins.append(platforms.get(name).read(client, by_platform.get(name, []), keys.get(name, []), claims,
+                                                  dict(operations or {}), pool.submit))
+        data_read = versions.read(getattr(clients, "storage", None), data, data_pool.submit)
+        generations = [g for join in joins for g in join()]
+        found = data_read()
+    return ObservedState(generations=tuple(sorted(generations, key=lambda g: (g.owner, g.create_time, g.key))),
+                         scopes=tuple(s.key for ss in by_platform.values() for s in ss), data=found)
 
 
 def observe(generations: Mapping[str, Generation], clients: Mapping[str, Any] | Any, *,

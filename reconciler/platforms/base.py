@@ -85,15 +85,11 @@ class Platform(Protocol):
     def owns_key(self, key: str) -> bool:
         """Whether a generation key recorded in the lock names a resource of this platform."""
 
-    def start(self, client: Any, scopes: list[tuple], identity: str | None, submit: Submit) -> Any:
-        """Start listing `scopes` (what is ours by its labels, of `identity` when there is one); what is returned is
-        only ever given back to `join`. A plan starts its manifests' scopes while it reads the lock."""
-
-    def join(self, client: Any, started: list[Any], lock_keys: list[str], claims: Claims,
-             operations: Mapping[str, str], submit: Submit) -> list[Generation]:
-        """Wait for the listings `start` began (each call's value, in `started`), read the `lock_keys` no listing
-        returned, and turn every resource that is ours (by its labels or id, and `claims`: the identity, what the
-        lock records, the specs wanted) into generations."""
+    def read(self, client: Any, scopes: list[tuple], lock_keys: list[str], claims: Claims,
+             operations: Mapping[str, str], submit: Submit) -> Callable[[], list[Generation]]:
+        """Start reading every resource in `scopes` that is ours (by its labels or id, and `claims`: the identity,
+        what the lock records, the specs wanted) and the `lock_keys` no listing returns; the returned function
+        waits for the reads and turns them into generations."""
 
     def observe(self, client: Any, generations: list[Generation], submit: Submit
                 ) -> Callable[[], dict[str, Generation | None]]:

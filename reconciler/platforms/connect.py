@@ -33,22 +33,12 @@ class Clients:
     # Cloud Storage with Vertex's credentials (cloud-platform covers it): the datasets a Vertex job trains on
     storage: Any = None
     _owned: list[httpx.Client] = field(default_factory=list, repr=False)
-    _extend: Callable[[Collection[str]], None] | None = field(default=None, repr=False)  # set by `connect`
 
     def __getitem__(self, platform: str) -> Any:
         return self.by_platform[platform]
 
     def get(self, platform: str) -> Any | None:
         return self.by_platform.get(platform)
-
-    def extend(self, names: Collection[str]) -> None:
-        """Connect the platforms of `names` not connected yet, as `connect` did the others (a plan connects its
-        manifests' platforms first, and those only its lock names once it has read the lock)."""
-        missing = set(names) - set(self.by_platform)
-        if missing and self._extend is None:
-            raise ValueError(f"no way to connect {', '.join(sorted(missing))}: these clients were not made by connect")
-        if missing:
-            self._extend(missing)
 
     def close(self) -> None:
         for client in self._owned:
@@ -140,10 +130,8 @@ def connect(names: Collection[str], *, api_endpoint: str | None = None, emulator
     tls = httpx.create_ssl_context()  # one TLS context for every client: building each costs ~40 ms
     token_client = httpx.Client(transport=transport, headers={"user-agent": USER_AGENT}, verify=tls)
     clients._owned.append(token_client)
-
-    def extend(more: Collection[str]) -> None:
-        auths = credentials_for(sorted(set(more) - set(clients.by_platform)), token_client=token_client, env=env,
-                                emulator=emulator)
+    try:
+        auths = credentials_for(sorted(set(names)), token_client=token_client, env=env, emulator=emulator)
         for name, auth in auths.items():
             platform = platforms.get(name)
             http = httpx.Client(auth=auth, transport=transport, headers={"user-agent": USER_AGENT}, verify=tls)
@@ -154,9 +142,6 @@ def connect(names: Collection[str], *, api_endpoint: str | None = None, emulator
                 # dataset reads and uploads: Cloud Storage serves thousands of object reads a second per bucket
                 clients.storage = StorageClient(http, endpoint=endpoint, policy=policy,
                                                 limiter=RateLimiter(rate=1000, burst=1000))
-    clients._extend = extend
-    try:
-        extend(names)
     except BaseException:
         clients.close()
         raise

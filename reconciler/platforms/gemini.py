@@ -61,28 +61,28 @@ class Gemini:
     def owns_key(self, key: str) -> bool:
         return key.startswith(PREFIX)
 
-    def start(self, client: GeminiClient, scopes: list[tuple], identity: str | None, submit: Submit) -> Any:
-        return submit(list, client.list_tuned_models()) if scopes else None  # one listing: the API has no scopes
+    def read(self, client: GeminiClient, scopes: list[tuple], lock_keys: list[str], claims: ownership.Claims,
+             operations: Mapping[str, str], submit: Submit) -> Callable[[], list[Generation]]:
+        listing = submit(list, client.list_tuned_models()) if scopes else None
 
-    def join(self, client: GeminiClient, started: list[Any], lock_keys: list[str], claims: ownership.Claims,
-             operations: Mapping[str, str], submit: Submit) -> list[Generation]:
-        url = client.url("tunedModels")
-        listing = next((future for future in started if future is not None), None)
-        listed = [decode.at("GET", url, tuned_model, m) for m in listing.result()] if listing else []
-        models = {m["name"]: (m, owner) for m in listed if (owner := _claim(m["name"], claims))}
-        fetched = {k: submit(get_or_none, client.get_tuned_model, k) for k in lock_keys if k not in models}
-        for name, future in fetched.items():
-            model = future.result()
-            if model is None:
-                continue
-            model = decode.at("GET", client.url(name), tuned_model, model)
-            owner = _claim(model["name"], claims)
-            if owner is not None:
-                models[model["name"]] = (model, owner)
-        details = {name: submit(_operation, client, name, operations.get(name))
-                   for name, (model, _) in sorted(models.items()) if _state(model) in WITH_OPERATION_DETAIL}
-        return [generation(model, details[name].result() if name in details else None, owner=owner)
-                for name, (model, owner) in sorted(models.items())]
+        def join() -> list[Generation]:
+            url = client.url("tunedModels")
+            listed = [decode.at("GET", url, tuned_model, m) for m in listing.result()] if listing else []
+            models = {m["name"]: (m, owner) for m in listed if (owner := _claim(m["name"], claims))}
+            fetched = {k: submit(get_or_none, client.get_tuned_model, k) for k in lock_keys if k not in models}
+            for name, future in fetched.items():
+                model = future.result()
+                if model is None:
+                    continue
+                model = decode.at("GET", client.url(name), tuned_model, model)
+                owner = _claim(model["name"], claims)
+                if owner is not None:
+                    models[model["name"]] = (model, owner)
+            details = {name: submit(_operation, client, name, operations.get(name))
+                       for name, (model, _) in sorted(models.items()) if _state(model) in WITH_OPERATION_DETAIL}
+            return [generation(model, details[name].result() if name in details else None, owner=owner)
+                    for name, (model, owner) in sorted(models.items())]
+        return join
 
     def observe(self, client: GeminiClient, generations: list[Generation], submit: Submit
                 ) -> Callable[[], dict[str, Generation | None]]:

@@ -18,7 +18,7 @@ from reconciler.observed import Generation
 from reconciler.platforms import base_models, bodies, decode
 from reconciler.platforms.base import Importer, Steps, Submit
 from reconciler.platforms.vertex_read import (decode_endpoint, decode_job, decode_model, deployed_version, generation,
-                                               join, model_tail, observe, start)
+                                               model_tail, observe, read)
 
 if TYPE_CHECKING:
     from reconciler.clients.vertex import VertexClient
@@ -61,12 +61,10 @@ class Vertex:
     def owns_key(self, key: str) -> bool:
         return "/tuningJobs/" in key
 
-    def start(self, client: VertexClient, scopes: list[tuple], identity: str | None, submit: Submit) -> Any:
-        return start(client, [parent(project, location) for _, project, location in scopes], identity, submit)
-
-    def join(self, client: VertexClient, started: list[Any], lock_keys: list[str], claims: ownership.Claims,
-             operations: Mapping[str, str], submit: Submit) -> list[Generation]:
-        return join(client, [listing for each in started for listing in each], lock_keys, claims, submit)
+    def read(self, client: VertexClient, scopes: list[tuple], lock_keys: list[str], claims: ownership.Claims,
+             operations: Mapping[str, str], submit: Submit) -> Callable[[], list[Generation]]:
+        return read(client, [parent(project, location) for _, project, location in scopes], lock_keys, claims,
+                    submit)
 
     def observe(self, client: VertexClient, generations: list[Generation], submit: Submit
                 ) -> Callable[[], dict[str, Generation | None]]:

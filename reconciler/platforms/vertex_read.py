@@ -12,7 +12,6 @@ call, never a KeyError and never "nothing live". Listed pages are kept only as t
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
@@ -147,25 +146,26 @@ class _Listing:
     endpoints: list[Endpoint] = field(default_factory=list)
 
 
-def start(client: VertexClient, parents: list[str], identity: str | None,
-          submit: Submit) -> list[tuple[Future, Future, Future]]:
-    """Start every scope's three listings now (`join` reads them): ours, and of our identity when we have one."""
-    listing_filter = ownership.listing_filter(identity)
-    return [(submit(_each, Job.read, client.list_tuning_jobs(parent, listing_filter),
-                    client.url(f"{parent}/tuningJobs")),
-             submit(_each, Model.read, client.list_models(parent, listing_filter), client.url(f"{parent}/models")),
-             submit(_each, Endpoint.read, client.list_endpoints(parent, listing_filter),
-                    client.url(f"{parent}/endpoints")))
-            for parent in parents]
+def read(client: VertexClient, parents: list[str], lock_keys: list[str], claims: ownership.Claims,
+         submit: Submit) -> Callable[[], list[Generation]]:
+    """Start every scope's three listings now; the returned function joins them into generations."""
+    started = []
+    listing_filter = ownership.listing_filter(claims.identity)  # ours, and of our identity when we have one
+    for parent in parents:
+        jobs = submit(_each, Job.read, client.list_tuning_jobs(parent, listing_filter),
+                      client.url(f"{parent}/tuningJobs"))
+        models = submit(_each, Model.read, client.list_models(parent, listing_filter),
+                        client.url(f"{parent}/models"))
+        endpoints = submit(_each, Endpoint.read, client.list_endpoints(parent, listing_filter),
+                           client.url(f"{parent}/endpoints"))
+        started.append((jobs, models, endpoints))
 
-
-def join(client: VertexClient, started: list[tuple[Future, Future, Future]], lock_keys: list[str],
-         claims: ownership.Claims, submit: Submit) -> list[Generation]:
-    """The started listings joined into generations, with the lock's keys no listing returned read one by one."""
-    listings = [_Listing(jobs=jobs.result(), models={m.tail: m for m in models.result()},
-                         endpoints=endpoints.result())
-                for jobs, models, endpoints in started]
-    return _generations(client, listings, lock_keys, claims, submit)
+    def join() -> list[Generation]:
+        listings = [_Listing(jobs=jobs.result(), models={m.tail: m for m in models.result()},
+                             endpoints=endpoints.result())
+                    for jobs, models, endpoints in started]
+        return _generations(client, listings, lock_keys, claims, submit)
+    return join
 
 
 FEW = 3  # at most this many jobs in a scope are followed by GETs: cheaper than a listing's page set

@@ -49,7 +49,7 @@ def now(fn, *args) -> Future:
 
 def test_a_listed_job_is_the_generation_of_the_job_model_and_endpoint_read_whole():
     client = Listed([JOB], [MODEL], [ENDPOINT])
-    [listed] = vertex_read.join(client, vertex_read.start(client, [P], None, now), [], ownership.Claims(), now)
+    [listed] = vertex_read.read(client, [P], [], ownership.Claims(), now)()
     assert listed == vertex_read.generation(JOB, MODEL, serving={f"{P}/endpoints/4"})
     assert listed.endpoints == tuple(f"{P}/endpoints/{n}" for n in (1, 2, 3, 4))
     assert (listed.progress, listed.data_stats) == (75.0, {"examples": 9, "steps": 40})
@@ -59,7 +59,7 @@ def test_a_listed_job_is_the_generation_of_the_job_model_and_endpoint_read_whole
 def test_a_hostile_listed_item_is_refused_naming_the_listing():
     client = Listed([{**JOB, "tuningDataStats": {"supervisedTuningDataStats": {"tuningStepCount": "4e1"}}}])
     with pytest.raises(BadResponse) as refused:
-        vertex_read.join(client, vertex_read.start(client, [P], None, now), [], ownership.Claims(), now)
+        vertex_read.read(client, [P], [], ownership.Claims(), now)()
     assert refused.value.url == f"https://vertex.test/v1/{P}/tuningJobs"
     assert "`tuningStepCount` is a string; expected an int64" in str(refused.value)
 

@@ -38,8 +38,7 @@ def run(args: argparse.Namespace) -> Result:
     if args.out:
         _check_out(args.out)
     try:
-        with session.workspace(args, args.path, targets=frozenset(args.target), remote=args.remote,
-                               prefetch=True) as workspace:  # listings under way while the lock is read
+        with session.workspace(args, args.path, targets=frozenset(args.target), remote=args.remote) as workspace:
             warnings = workspace.desired.warnings
             session.print_warnings(warnings)
             workspace.refresh()
