@@ -1,55 +1,36 @@
 """The desired state: what the manifests ask for, as frozen values that survive a JSON round trip.
 
-`manifest.load` builds it from YAML; the planner and the executor read it. `Policy` is both a manifest field
-(validated by pydantic, part of the JSON Schema) and a value here: it is never part of the digest.
+`manifest.load` builds it from YAML; the planner and the executor read it. A resource's `Policy` (reconciler.policy:
+a pydantic model, validated in the manifest and part of the JSON Schema) is never part of the digest. Importing
+this module imports no pydantic: `status` and `wait` need the config, not the manifests' models.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import TYPE_CHECKING, Any
 
 from reconciler import ownership
 from reconciler.cost import DEFAULT_CHARS_PER_TOKEN
 from reconciler.errors import Diagnostic
 
+if TYPE_CHECKING:
+    from reconciler.policy import Policy
+
 DIGEST_ALGORITHM = "sha256/v1"
 
 
-class Policy(BaseModel):
-    """What the reconciler may do to the live resource; never part of the digest."""
+def __getattr__(name: str) -> Any:
+    """`desired.Policy`, imported (with pydantic) when first asked for."""
+    if name == "Policy":
+        from reconciler.policy import Policy
 
-    model_config = ConfigDict(frozen=True, extra="forbid", field_title_generator=lambda name, _: name)
-
-    protect: bool = Field(False, description="true: never cancel, retire or delete this resource")
-    onDelete: Literal["delete", "orphan"] = Field(
-        "delete", description="what removing the manifest does: delete the live resource, or forget it")
-    whileRunning: Literal["restart", "wait"] = Field(
-        "restart", description="what a spec edit does to a running job: cancel and restart, or wait")
-    previousVersion: Literal["retire", "keep"] = Field(
-        "retire", description="the old model after a successful retrain: retire (delete) it, or keep it")
-    onDataChange: Literal["report", "retrain"] = Field(
-        "report", description="training data rewritten at the same gs:// URI: report it (a fact the plan shows), "
-                              "or retrain on it")
-    maxCost: float | None = Field(None, ge=0, description="refuse an apply whose estimated cost for this model "
-                                                          "exceeds this many US dollars")
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        """Pickled (the manifest cache) as its values, and unpickled to one shared instance per distinct policy:
-        10,000 manifests have a handful, and pydantic's own __setstate__ was a quarter of reading the cache."""
-        return _policy, tuple(getattr(self, name) for name in Policy.model_fields)
-
-
-@functools.lru_cache(maxsize=256)
-def _policy(*values: Any) -> Policy:
-    return Policy(**dict(zip(Policy.model_fields, values)))
+        return Policy
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -185,7 +166,7 @@ class DesiredResource:
     def from_json(cls, data: Mapping[str, Any]) -> DesiredResource:
         return cls(name=data["name"], platform=data["platform"], project=data["project"],
                    location=data["location"], digest=data["digest"], immutable=data["immutable"],
-                   mutable=data["mutable"], policy=Policy(**data["policy"]), depends_on=data["dependsOn"],
+                   mutable=data["mutable"], policy=_policy(data["policy"]), depends_on=data["dependsOn"],
                    source=data["source"], examples=tuple(data["examples"]), identity=data.get("identity"),
                    data=tuple(LocalData(**d) for d in data.get("data", ())), staging=data.get("staging"))
 
@@ -206,3 +187,9 @@ class DesiredState:
         if self.config.identity:  # what creates carry; absent without a stack, so older fingerprints still hold
             canonical.append(["identity", self.config.identity])
         return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _policy(data: Mapping[str, Any]) -> Policy:
+    from reconciler.policy import Policy
+
+    return Policy(**data)

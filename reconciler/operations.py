@@ -11,7 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,7 +51,6 @@ class Workspace:
     observed_at: float = 0.0  # time.monotonic() when the live state was listed
     targets: frozenset[str] = frozenset()  # --target: only what these (and what they tune on) need is read
     remote: bool = False  # --remote: the gs:// datasets a paid change trains on are read, checked and priced
-    reading: Any = None  # listings started before the lock was read (open_workspace(prefetch=True)), for refresh
 
     def scopes(self) -> list[tuple[str, str | None, str | None]]:
         desired, lock = needed(self.desired, self.lock, self.targets)
@@ -63,20 +62,16 @@ class Workspace:
         return {platform for platform, _, _ in self.scopes()}
 
     def refresh(self) -> ObservedState:
-        """Read the live state (finishing the `reading` open_workspace started, if it did)."""
+        self.observed_at = time.monotonic()
         records = self.lock.generations() if self.lock else []
         desired, lock = needed(self.desired, self.lock, self.targets)
-        reading, self.reading = self.reading, None
-        if reading is None:
-            self.observed_at = time.monotonic()
-            reading = refresh.Reading(self.clients, desired.config.identity)
-        with reading:
-            self.observed = reading.finish(
-                self.scopes(),
-                refresh.claims(desired, lock),
-                operations={g.model: g.operation for g in records if g.operation and g.model},
-                data=[uri for r in desired.resources.values() for uri in r.remote_data.values()],
-            )
+        self.observed = refresh.refresh(
+            self.scopes(),
+            refresh.claims(desired, lock),
+            clients=self.clients,
+            operations={g.model: g.operation for g in records if g.operation and g.model},
+            data=[uri for r in desired.resources.values() for uri in r.remote_data.values()],
+        )
         released = {name_tail(key) for key in (self.lock.released if self.lock else ())}
         if released:  # `state rm` made them foreign: never adopted by their labels again, never deleted
             self.observed = replace(self.observed, generations=tuple(g for g in self.observed.generations
@@ -170,47 +165,23 @@ def needed(desired: DesiredState, lock: Lock | None, targets: frozenset[str]) ->
 def open_workspace(path: str, *, api_endpoint: str | None = None, emulator: bool = False,
                    connect_apis: bool = True, limiter: Any = None,
                    targets: frozenset[str] = frozenset(), remote: bool = False,
-                   manifests: bool = True, prefetch: bool = False) -> Iterator[Workspace]:
-    """`manifests=False`: the lock is all the command acts on (status, wait), so no manifest is read.
-    `prefetch=True` (plan): the manifests' scopes are listed while the lock is read (`refresh.Reading`)."""
+                   manifests: bool = True) -> Iterator[Workspace]:
+    """`manifests=False`: the lock is all the command acts on (status, wait), so no manifest is read."""
     if manifests:
         desired = manifest.load(path)
     else:
-        from reconciler.manifest.loader import load_config
-        desired = load_config(path)
+        desired = manifest.load_config(path)
     with open_backend(desired.config, api_endpoint=api_endpoint, emulator=emulator) as backend:
-        workspace = Workspace(root=str(Path(path).resolve()), desired=desired, backend=backend, lock=None,
-                              targets=targets, remote=remote)
+        workspace = Workspace(root=str(Path(path).resolve()), desired=desired, backend=backend,
+                              lock=backend.read(), targets=targets, remote=remote)
         if not connect_apis:
-            workspace.lock = backend.read()
             yield workspace
             return
         from reconciler.platforms.connect import connect
 
-        def connected(names: set[str]) -> Any:
-            return connect(names, api_endpoint=api_endpoint, emulator=emulator, limiter=limiter,
-                           quota_project=desired.config.quota_project)
-
-        with ExitStack() as stack:
-            refused, tried = None, workspace.platforms()  # the lock not read yet: the manifests' platforms
-            if prefetch and tried:
-                try:
-                    workspace.clients = stack.enter_context(connected(tried))
-                except UserError as err:  # no credentials: said once the lock has had its say, as without prefetch
-                    refused = err
-                else:
-                    workspace.observed_at = time.monotonic()
-                    workspace.reading = stack.enter_context(refresh.Reading(workspace.clients,
-                                                                            desired.config.identity))
-                    workspace.reading.start(workspace.scopes())
-            workspace.lock = backend.read()
-            if refused is not None and workspace.platforms() <= tried:
-                raise refused  # not asked again: Application Default Credentials may have waited seconds to say no
-            if workspace.clients is None:
-                workspace.clients = stack.enter_context(connected(workspace.platforms()))
-            else:
-                workspace.clients.extend(workspace.platforms())  # what only the lock names
-            clients = workspace.clients
+        with connect(workspace.platforms(), api_endpoint=api_endpoint, emulator=emulator,
+                     limiter=limiter, quota_project=desired.config.quota_project) as clients:
+            workspace.clients = clients
             if emulator and desired.config.staging and clients.storage is not None:
                 from reconciler.clients.storage import split_uri
                 ensure_bucket(clients.storage, desired.config.defaults.project or "emulator-project",

@@ -98,16 +98,21 @@ _CODE: str | None = None
 
 
 def code() -> str:
-    """What made a value: this package's modules (path, size, modification time), Python's and pydantic's
-    versions. Any change to reconciler makes every pickle a miss."""
+    """What made a value: this package's modules (path, size, modification time), Python's version and pydantic's
+    files. Any change to reconciler or pydantic makes every pickle a miss."""
     global _CODE
     if _CODE is None:
         import hashlib
-
-        import pydantic
+        import importlib.util
 
         package = Path(__file__).resolve().parent
-        digest = hashlib.sha256(f"{sys.version}|{pydantic.VERSION}|{package}".encode())
+        digest = hashlib.sha256(f"{sys.version}|{package}".encode())
+        # pydantic by its version file, not imported: status and wait use pickles and import no pydantic
+        found = importlib.util.find_spec("pydantic")
+        for name in ("version.py", "__init__.py"):
+            with contextlib.suppress(OSError, TypeError):
+                status = os.stat(Path(found.origin).parent / name)
+                digest.update(f"pydantic/{name}:{status.st_size}:{status.st_mtime_ns}\n".encode())
         for directory_, subdirs, files in os.walk(package):
             subdirs[:] = sorted(d for d in subdirs if d != "__pycache__")
             for name in sorted(f for f in files if f.endswith(".py")):

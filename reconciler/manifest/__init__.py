@@ -2,10 +2,11 @@
 
     load(path, env=None) -> DesiredState   raises reconciler.errors.ManifestError with every problem, located,
                                            cause first; a path inside a root selects (DesiredState.selected)
+    load_config(path, env=None)            reconciler.yaml alone (status, wait)
     json_schema() -> dict                  the manifest JSON Schema (`reconciler schema`)
 
 Modules, lowest first: diagnostics, fields (constrained strings), schema (the pydantic models and what each
-platform declares about itself), canonical (canonical form and digest), yaml_nodes, files, roots (the root a
+platform declares about itself), config (reconciler.yaml, kept once read clean), canonical (canonical form and digest), yaml_nodes, files, roots (the root a
 path belongs to, and what it selects), explain (pydantic errors -> located messages), causes (diagnostics cause
 first: grouped, one per unset variable), checks (across documents), data_files (training files in the
 repository) and examples (training rows), loader.
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from reconciler.desired import DesiredState
 
-__all__ = ["json_schema", "load"]
+__all__ = ["json_schema", "load", "load_config"]
 
 
 def load(path: str | os.PathLike, env: Mapping[str, str] | None = None) -> DesiredState:
@@ -30,6 +31,25 @@ def load(path: str | os.PathLike, env: Mapping[str, str] | None = None) -> Desir
     from reconciler.manifest.loader import load as load_manifests
 
     return load_manifests(path, env)
+
+
+def load_config(path: str | os.PathLike, env: Mapping[str, str] | None = None) -> DesiredState:
+    """What `status` and `wait` need of the root `path` belongs to: its reconciler.yaml (lock, state, identity),
+    as a DesiredState with no resources. No manifest is read, so a broken one does not stop them (as Terraform's
+    `state list` works without configuration); on part of a root the manifests are loaded (`load`), since what
+    the path selects is the names of the manifests under it. reconciler.yaml read clean before is not parsed
+    again (manifest.config), so this imports neither YAML nor pydantic."""
+    from pathlib import Path
+
+    from reconciler.errors import Diagnostic, ManifestError
+    from reconciler.manifest import config, roots
+
+    if not Path(path).exists():
+        raise ManifestError([Diagnostic(str(path), 0, 0, "no such file or directory")])
+    found = roots.find(Path(path))
+    if found.partial:
+        return load(path, env)
+    return config.load_config(found, os.environ if env is None else env)
 
 
 def json_schema() -> dict:

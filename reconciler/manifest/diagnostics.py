@@ -11,9 +11,10 @@ import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from yaml.nodes import Node
+if TYPE_CHECKING:
+    from yaml.nodes import Node
 
 from reconciler.errors import Diagnostic
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union, get_args
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, model_validator
 
 from reconciler.cost import DEFAULT_CHARS_PER_TOKEN
-from reconciler.desired import Policy
+from reconciler.policy import Policy
 from reconciler.manifest.fields import (KMS_KEY_PATTERN, AdapterSize, BucketName, CheckpointId, DatasetUri, GcsPrefix,
                                         GeminiBaseModel, GeminiTunedModel, KmsKeyName, Labels, Location, Name,
                                         ObjectPrefix, PositiveFloat, PositiveInt, ProjectId, ServiceAccount,

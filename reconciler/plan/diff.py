@@ -10,7 +10,8 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from reconciler.desired import DesiredResource, Policy
+from reconciler.desired import DesiredResource
+from reconciler.policy import Policy
 from reconciler.observed import Generation
 from reconciler.plan.model import FieldDiff
 from reconciler.state.model import LockEntry

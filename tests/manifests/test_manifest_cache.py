@@ -14,7 +14,7 @@ import pytest
 from reconciler import manifest
 from reconciler.errors import ManifestError
 from reconciler import pickles
-from reconciler.manifest import cache, loader
+from reconciler.manifest import cache, loader, yaml_nodes
 from tests.testing.manifests import VERTEX, config
 
 ROOT_FILES = {"reconciler.yaml": config("demo-project"), "bot.yaml": VERTEX,
@@ -31,15 +31,16 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The files the loader composed (parsed): those the cache did not answer."""
+    """The files composed (parsed), manifests and reconciler.yaml: those the caches did not answer."""
     seen: list[str] = []
-    compose = loader.compose
+    compose = yaml_nodes.compose
 
     def counting(text, shown, diagnostics):
         seen.append(Path(shown).name)
         return compose(text, shown, diagnostics)
 
     monkeypatch.setattr(loader, "compose", counting)
+    monkeypatch.setattr(yaml_nodes, "compose", counting)  # reconciler.yaml (manifest.config imports it when parsing)
     return seen
 
 
@@ -61,9 +62,9 @@ def test_a_second_load_parses_nothing_and_gives_the_same_state(tmp_path, cache_d
     assert sorted(parsed) == ["bot.yaml", "other.yaml", "reconciler.yaml"]
     parsed.clear()
     second = manifest.load(root, env={})
-    assert parsed == ["reconciler.yaml"]  # reconciler.yaml is always read; the manifests came from the cache
-    assert second.resources == first.resources
-    assert [p.name for p in cache_dir.iterdir()] == [p.name for p in cache_dir.glob("manifests-*.pickle")]
+    assert parsed == []  # reconciler.yaml and the manifests came from their caches
+    assert second.resources == first.resources and second.config == first.config
+    assert sorted(p.name[:p.name.index("-")] for p in cache_dir.iterdir()) == ["config", "manifests"]
 
 
 @pytest.mark.parametrize("change, reread, expect", [
@@ -108,7 +109,7 @@ def test_the_checks_across_manifests_warn_on_every_load_even_of_cached_files(tmp
     assert [w.message for w in first.warnings if "gemini-1.0-pro-002" in w.message]
     parsed.clear()
     second = manifest.load(root, env={})
-    assert parsed == ["reconciler.yaml"]  # the file read clean: cached; the warning is the checks', from its facts
+    assert parsed == ["bot.yaml"]  # cached (it read clean); composed again only to say where the checks' warning is
     assert second.warnings == first.warnings  # located as before: its nodes composed again to say where
 
 
@@ -151,7 +152,7 @@ def test_a_cache_others_may_write_is_never_unpickled(tmp_path, cache_dir, parsed
     parsed.clear()
     assert len(manifest.load(root, env={}).resources) == 2
     assert not marker.exists()
-    assert sorted(parsed) == ["bot.yaml", "other.yaml", "reconciler.yaml"]
+    assert sorted(parsed) == ["bot.yaml", "other.yaml"]
 
 
 @pytest.mark.parametrize("content", [b"", b"not a pickle", pickle.dumps(("header", {}))[:-3], pickle.dumps(42)])
@@ -162,7 +163,7 @@ def test_a_broken_cache_is_a_miss(tmp_path, cache_dir, parsed, content):
     stored.write_bytes(content)
     parsed.clear()
     assert len(manifest.load(root, env={}).resources) == 2
-    assert sorted(parsed) == ["bot.yaml", "other.yaml", "reconciler.yaml"]
+    assert sorted(parsed) == ["bot.yaml", "other.yaml"]
     assert manifest.load(root, env={}).resources  # and it was written again, whole
     assert pickle.loads(stored.read_bytes())[0][0] == cache.FORMAT
 
