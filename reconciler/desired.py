@@ -1,8 +1,7 @@
 """The desired state: what the manifests ask for, as frozen values that survive a JSON round trip.
 
-`manifest.load` builds it from YAML; the planner and the executor read it. A resource's `Policy` (reconciler.policy:
-a pydantic model, validated in the manifest and part of the JSON Schema) is never part of the digest. Importing
-this module imports no pydantic: `status` and `wait` need the config, not the manifests' models.
+`manifest.load` builds it from YAML; the planner and the executor read it. A resource's `Policy` (reconciler.policy)
+is never part of the digest. Nothing here imports pydantic: the manifests' models are the loader's business.
 """
 
 from __future__ import annotations
@@ -12,25 +11,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reconciler import ownership
 from reconciler.cost import DEFAULT_CHARS_PER_TOKEN
 from reconciler.errors import Diagnostic
-
-if TYPE_CHECKING:
-    from reconciler.policy import Policy
+from reconciler.policy import Policy
 
 DIGEST_ALGORITHM = "sha256/v1"
-
-
-def __getattr__(name: str) -> Any:
-    """`desired.Policy`, imported (with pydantic) when first asked for."""
-    if name == "Policy":
-        from reconciler.policy import Policy
-
-        return Policy
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -159,14 +147,14 @@ class DesiredResource:
         data = {"data": [d.to_json() for d in self.data], "staging": self.staging} if self.data else {}
         return {**identity, **data, "name": self.name, "platform": self.platform, "project": self.project,
                 "location": self.location, "digest": self.digest, "digestAlgorithm": DIGEST_ALGORITHM,
-                "immutable": self.immutable, "mutable": self.mutable, "policy": self.policy.model_dump(exclude_none=True),
+                "immutable": self.immutable, "mutable": self.mutable, "policy": self.policy.to_json(exclude_none=True),
                 "dependsOn": self.depends_on, "source": self.source, "examples": list(self.examples)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DesiredResource:
         return cls(name=data["name"], platform=data["platform"], project=data["project"],
                    location=data["location"], digest=data["digest"], immutable=data["immutable"],
-                   mutable=data["mutable"], policy=_policy(data["policy"]), depends_on=data["dependsOn"],
+                   mutable=data["mutable"], policy=Policy(**data["policy"]), depends_on=data["dependsOn"],
                    source=data["source"], examples=tuple(data["examples"]), identity=data.get("identity"),
                    data=tuple(LocalData(**d) for d in data.get("data", ())), staging=data.get("staging"))
 
@@ -183,13 +171,8 @@ class DesiredState:
     def fingerprint(self) -> str:
         """A digest of everything apply acts on (specs, mutable fields, policies): a saved plan is stale
         when this changes."""
-        canonical: list = [[r.name, r.digest, r.mutable, r.policy.model_dump()] for r in self.resources.values()]
+        canonical: list = [[r.name, r.digest, r.mutable, r.policy.to_json()] for r in self.resources.values()]
         if self.config.identity:  # what creates carry; absent without a stack, so older fingerprints still hold
             canonical.append(["identity", self.config.identity])
         return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
 
-
-def _policy(data: Mapping[str, Any]) -> Policy:
-    from reconciler.policy import Policy
-
-    return Policy(**data)

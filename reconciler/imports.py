@@ -282,7 +282,7 @@ def _entry(lock: Lock | None, desired: DesiredResource, generation, comparison: 
         mutable["labels"] = {k: v for k, v in mutable["labels"].items() if k in desired.mutable["labels"]}
     imported = Imported(key=generation.key, at=utc_now(), accepted=tuple(d.field for d in comparison.differences))
     return entry.with_current(generation, digest=digest, project=desired.project, location=desired.location,
-                              spec=AppliedSpec(immutable, mutable, desired.policy.model_dump()),
+                              spec=AppliedSpec(immutable, mutable, desired.policy.to_json()),
                               protect=desired.policy.protect, imported=imported)
 
 

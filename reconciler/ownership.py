@@ -20,6 +20,7 @@ MANAGED_BY, MANAGER = "managed-by", "reconciler"
 NAME_LABEL, DIGEST_LABEL, INTENT_LABEL = "reconciler-name", "reconciler-digest", "reconciler-intent"
 STACK_LABEL = "reconciler-stack"
 OWNERSHIP_LABELS = (MANAGED_BY, NAME_LABEL, DIGEST_LABEL, INTENT_LABEL, STACK_LABEL)
+MAX_LABELS = 64 - len(OWNERSHIP_LABELS)  # a manifest's own: a resource carries at most 64 labels, ours among them
 MANAGED_FILTER = f'labels.{MANAGED_BY}="{MANAGER}"'
 
 SHORT_DIGEST = 12  # the digest label's length

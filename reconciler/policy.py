@@ -1,39 +1,39 @@
-"""What reconciler may do to a live resource (`policy:` of a manifest): a pydantic model, validated with the manifest
-and part of its JSON Schema, and a frozen value the planner reads. Never part of the digest. Its own module so
-that what reads no manifest (status, wait) imports no pydantic."""
+"""What reconciler may do to a live resource (a manifest's `policy:`), as the planner and the lock read it: a frozen
+value, never part of the digest. The manifest validates it (manifest.schema.Policy: the pydantic model, with the
+JSON Schema); this value imports no pydantic, so that a plan whose manifests all come from the cache imports
+none."""
 
 from __future__ import annotations
 
 import functools
+from dataclasses import asdict, astuple, dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
 
-
-class Policy(BaseModel):
+@dataclass(frozen=True)
+class Policy:
     """What the reconciler may do to the live resource; never part of the digest."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", field_title_generator=lambda name, _: name)
+    protect: bool = False
+    onDelete: Literal["delete", "orphan"] = "delete"
+    whileRunning: Literal["restart", "wait"] = "restart"
+    previousVersion: Literal["retire", "keep"] = "retire"
+    onDataChange: Literal["report", "retrain"] = "report"
+    maxCost: float | None = None
 
-    protect: bool = Field(False, description="true: never cancel, retire or delete this resource")
-    onDelete: Literal["delete", "orphan"] = Field(
-        "delete", description="what removing the manifest does: delete the live resource, or forget it")
-    whileRunning: Literal["restart", "wait"] = Field(
-        "restart", description="what a spec edit does to a running job: cancel and restart, or wait")
-    previousVersion: Literal["retire", "keep"] = Field(
-        "retire", description="the old model after a successful retrain: retire (delete) it, or keep it")
-    onDataChange: Literal["report", "retrain"] = Field(
-        "report", description="training data rewritten at the same gs:// URI: report it (a fact the plan shows), "
-                              "or retrain on it")
-    maxCost: float | None = Field(None, ge=0, description="refuse an apply whose estimated cost for this model "
-                                                          "exceeds this many US dollars")
+    def to_json(self, *, exclude_none: bool = False) -> dict[str, Any]:
+        fields = asdict(self)
+        return {k: v for k, v in fields.items() if v is not None} if exclude_none else fields
+
+    model_dump = to_json  # the name the lock's code reads it by (state.model)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickled (the manifest cache) as its values, and unpickled to one shared instance per distinct policy:
-        10,000 manifests have a handful, and pydantic's own __setstate__ was a quarter of reading the cache."""
-        return _policy, tuple(getattr(self, name) for name in Policy.model_fields)
+        10,000 manifests have a handful."""
+        return intern, astuple(self)
 
 
 @functools.lru_cache(maxsize=256)
-def _policy(*values: Any) -> Policy:
-    return Policy(**dict(zip(Policy.model_fields, values)))
+def intern(*values: Any) -> Policy:
+    """The one shared Policy of these field values."""
+    return Policy(*values)

@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.desired import DIGEST_ALGORITHM, LocalData
-from reconciler.manifest.schema import AnySpec
+
+if TYPE_CHECKING:
+    from reconciler.manifest.schema import AnySpec
 
 
 def _without_empty(value: Any) -> Any:

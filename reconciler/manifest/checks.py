@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 import difflib
-
-from yaml.nodes import Node
+from typing import TYPE_CHECKING
 
 from reconciler.desired import Config
 from reconciler.manifest.diagnostics import Diagnostics
-from reconciler.manifest.fields import MAX_LABELS
-from reconciler.manifest.schema import TunedModel
 from reconciler.manifest.yaml_nodes import Document, locate
-from reconciler.ownership import OWNERSHIP_LABELS
+from reconciler.ownership import MAX_LABELS, OWNERSHIP_LABELS
+
+if TYPE_CHECKING:
+    from yaml.nodes import Node
+
+    from reconciler.manifest.schema import TunedModel
 
 
 def check_all(docs: list[Document], config: Config, diagnostics: Diagnostics) -> None:

@@ -27,6 +27,7 @@ from reconciler.manifest import roots
 from reconciler.manifest.causes import BrokenDefault, cause_first
 from reconciler.manifest.diagnostics import Diagnostics, credentials
 from reconciler.manifest.files import CONFIG_FILE, MAX_MANIFEST_BYTES, lock_file_problem, read_text
+from reconciler.ownership import MAX_LABELS
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -153,7 +154,6 @@ def _parse(text: str | None, shown: str, env: Mapping[str, str], diagnostics: Di
     from pydantic import ValidationError
 
     from reconciler.manifest.explain import report
-    from reconciler.manifest.fields import MAX_LABELS
     from reconciler.manifest.schema import CONFIG_ADAPTER, ConfigFile
     from reconciler.manifest.yaml_nodes import compose, locate, to_data
 

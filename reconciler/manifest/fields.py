@@ -16,7 +16,6 @@ from reconciler.ownership import OWNERSHIP_LABELS
 
 # Labels the executor puts on every Vertex resource it creates; a user label must not shadow them.
 RESERVED_LABEL_PREFIX = "aiplatform.googleapis.com/"
-MAX_LABELS = 64 - len(OWNERSHIP_LABELS)
 MAX_LABEL_LENGTH = 63  # the reference says 64 code points; GCP's usual limit of 63 is safe everywhere
 
 MAX_NAME_LENGTH = 63  # any platform's longest name: it becomes a label value; a platform may allow fewer

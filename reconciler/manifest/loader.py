@@ -12,21 +12,19 @@ import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from reconciler.desired import Config, Defaults, DesiredResource, DesiredState, LocalData
 from reconciler.errors import Diagnostic, ManifestError
 from reconciler.manifest import config as config_file
 from reconciler.manifest import roots
 from reconciler.manifest.cache import CachedDocument, DocumentCache, Facts
-from reconciler.manifest.canonical import canonical_immutable, canonical_mutable, spec_digest
 from reconciler.manifest.checks import check_all
 from reconciler.manifest.data_files import read_data_files
 from reconciler.manifest.examples import read_examples
-from reconciler.manifest.explain import report
 from reconciler.manifest.files import CONFIG_FILE, MAX_MANIFEST_BYTES, manifest_files, read_text
-from reconciler.manifest.schema import MANIFEST_ADAPTER, TunedModel, spec_type
 from reconciler.manifest.yaml_nodes import Document, compose, locate, to_data
+
+# The models (schema: pydantic), their error messages (explain) and the canonical form (canonical) are imported
+# where a document is validated or built: a load whose every manifest comes from the cache imports no pydantic.
 
 
 def load(path: str | os.PathLike, env: Mapping[str, str] | None = None) -> DesiredState:
@@ -130,6 +128,11 @@ class _Loader:
 
     def _validate(self, doc: Document, config: Config) -> None:
         """Set the document's model and facts when it is valid; report why when it is not."""
+        from pydantic import ValidationError
+
+        from reconciler.manifest.explain import report
+        from reconciler.manifest.schema import MANIFEST_ADAPTER, TunedModel
+
         if not isinstance(doc.data, dict):
             self.diagnostics.at(doc.path, doc.node, "a manifest must be a mapping with apiVersion, kind, "
                                 "metadata and spec")
@@ -146,6 +149,8 @@ class _Loader:
     def _inherits_broken(self, doc: Document, data: dict) -> frozenset[str]:
         """The scope fields this manifest leaves to a reconciler.yaml default that is broken (recorded as its
         heir: the error is the default's, reported once)."""
+        from reconciler.manifest.schema import spec_type
+
         spec = data.get("spec")
         spec_model = spec_type(spec.get("platform")) if isinstance(spec, dict) else None
         if spec_model is None or not spec_model.scoped:
@@ -161,6 +166,8 @@ class _Loader:
 def _with_scope_defaults(data: dict, defaults: Defaults) -> dict:
     """A scoped platform's spec with reconciler.yaml's project and location where it has none (before
     validation, so that a missing scope is reported as such)."""
+    from reconciler.manifest.schema import spec_type
+
     spec = data.get("spec")
     spec_model = spec_type(spec.get("platform")) if isinstance(spec, dict) else None
     if spec_model is None or not spec_model.scoped:
@@ -202,6 +209,8 @@ def _build(docs: list[Document], rows_by_name: dict[str, tuple[dict, ...]],
         if doc.cached is not None and doc.cached.built is not None and doc.cached.built[0] == inputs:
             built[name] = doc.cached.built[1]
             continue
+        from reconciler.manifest.canonical import canonical_immutable, canonical_mutable, spec_digest
+
         model, spec = doc.model, doc.model.spec
         project, location = (spec.project, spec.location) if spec.scoped else (None, None)
         immutable = canonical_immutable(spec, rows, files)
@@ -209,7 +218,7 @@ def _build(docs: list[Document], rows_by_name: dict[str, tuple[dict, ...]],
         built[name] = DesiredResource(
             name=name, platform=spec.platform, project=project, location=location,
             digest=spec_digest(spec.platform, project, location, immutable, upstream_digest, scoped=spec.scoped),
-            immutable=immutable, mutable=canonical_mutable(spec, labels), policy=spec.policy,
+            immutable=immutable, mutable=canonical_mutable(spec, labels), policy=spec.policy.value(),
             depends_on=target, source=doc.source, examples=rows, identity=config.identity, data=files,
             staging=config.staging if files else None)
         if doc.cached is not None and not rows and not files:  # examples and files are read every time

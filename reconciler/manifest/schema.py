@@ -16,7 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union, get_args
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, model_validator
 
 from reconciler.cost import DEFAULT_CHARS_PER_TOKEN
-from reconciler.policy import Policy
+from reconciler import policy as policies
 from reconciler.manifest.fields import (KMS_KEY_PATTERN, AdapterSize, BucketName, CheckpointId, DatasetUri, GcsPrefix,
                                         GeminiBaseModel, GeminiTunedModel, KmsKeyName, Labels, Location, Name,
                                         ObjectPrefix, PositiveFloat, PositiveInt, ProjectId, ServiceAccount,
@@ -34,6 +34,29 @@ METRIC_SPECS = ("pointwiseMetricSpec", "pairwiseMetricSpec", "exactMatchSpec", "
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", field_title_generator=lambda name, _: name)
+
+
+class Policy(BaseModel):
+    """What the reconciler may do to the live resource; never part of the digest."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", field_title_generator=lambda name, _: name)
+
+    protect: bool = Field(False, description="true: never cancel, retire or delete this resource")
+    onDelete: Literal["delete", "orphan"] = Field(
+        "delete", description="what removing the manifest does: delete the live resource, or forget it")
+    whileRunning: Literal["restart", "wait"] = Field(
+        "restart", description="what a spec edit does to a running job: cancel and restart, or wait")
+    previousVersion: Literal["retire", "keep"] = Field(
+        "retire", description="the old model after a successful retrain: retire (delete) it, or keep it")
+    onDataChange: Literal["report", "retrain"] = Field(
+        "report", description="training data rewritten at the same gs:// URI: report it (a fact the plan shows), "
+                              "or retrain on it")
+    maxCost: float | None = Field(None, ge=0, description="refuse an apply whose estimated cost for this model "
+                                                          "exceeds this many US dollars")
+
+    def value(self) -> policies.Policy:
+        """The policy as the planner and the lock read it (reconciler.policy: no pydantic)."""
+        return policies.intern(*(getattr(self, name) for name in Policy.model_fields))
 
 
 def _written(model: BaseModel, names: tuple[str, ...]) -> list[str]:

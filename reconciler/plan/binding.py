@@ -35,7 +35,7 @@ def inputs(names: Iterable[str], desired: DesiredState, lock: Lock | None,
     found: dict[str, dict[str, str]] = {}
     for name in sorted(set(names)):
         resource = desired.resources.get(name)
-        manifest = ([resource.name, resource.digest, resource.mutable, resource.policy.model_dump(),
+        manifest = ([resource.name, resource.digest, resource.mutable, resource.policy.to_json(),
                      resource.depends_on, resource.identity] if resource else None)
         entry = entries.get(name)
         live = sorted((g.stable_json() for g in observed.of(name)),
