@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from reconciler.errors import LockfileError
-from reconciler.state import codec, scope
+from reconciler.state import codec, decoded, scope
 from reconciler.state.model import FORMAT_VERSION, Lock
 
 
@@ -19,6 +19,11 @@ def decode(raw: bytes, where: str, recovery: str, previous: str, noun: str = "fi
     def corrupt(detail: str) -> LockfileError:
         return LockfileError(f"{where} is corrupt ({detail}); {recovery}")
 
+    digest = codec.stored_digest(raw)
+    with _collector_paused():
+        kept = decoded.recall(where, digest)  # these very bytes decoded and checked before: the same Lock
+    if kept is not None:
+        return kept
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -38,7 +43,7 @@ def decode(raw: bytes, where: str, recovery: str, previous: str, noun: str = "fi
         except codec.InvalidLock as err:
             raise corrupt(err.detail) from None
         del data  # what the lock does not hold is gone before the collector's next pass, which walks what is left
-    lock.stored_as(codec.stored_digest(raw))
+    lock.stored_as(digest)
     try:
         scope.check(lock)
     except scope.OutOfScope as err:
@@ -47,6 +52,7 @@ def decode(raw: bytes, where: str, recovery: str, previous: str, noun: str = "fi
             f"merge would make apply retire and delete resources that are not this entry's): restore the entry "
             f"from {previous}, or remove it from the lock to have it rebuilt from the "
             "live resources' ownership labels. Nothing was changed") from None
+    decoded.remember(where, digest, lock)
     return lock
 
 
