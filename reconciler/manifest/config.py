@@ -95,7 +95,7 @@ def read(root: Path, env: Mapping[str, str], diagnostics: Diagnostics,
          workspace: str) -> tuple[Config, dict[str, BrokenDefault]]:
     """reconciler.yaml, and its scope defaults that are broken (reported): the rest of the file still applies,
     so that a bad default or an unknown field is one error, not one more in every manifest."""
-    file = root / CONFIG_FILE
+    file, before = root / CONFIG_FILE, diagnostics.count
     if not WORKSPACE_PATTERN.fullmatch(workspace):
         diagnostics.add(WORKSPACE_VARIABLE, 0, 0, f"invalid workspace {workspace!r} (--workspace or "
                         f"{WORKSPACE_VARIABLE}): use 1 to 20 lowercase letters, digits and '-', starting with a letter")
@@ -115,8 +115,8 @@ def read(root: Path, env: Mapping[str, str], diagnostics: Diagnostics,
     said = kept.recall(env) if kept else None
     broken: dict[str, BrokenDefault] = {}
     node: Node | None = None
+    reads, parsed = {}, said is None
     if said is None:
-        before, reads = diagnostics.count, {}
         said, node, broken = _parse(text, shown, env, diagnostics, reads)
         if said is None:
             return Config.default(root), broken
@@ -124,8 +124,6 @@ def read(root: Path, env: Mapping[str, str], diagnostics: Diagnostics,
             message = (f"workspace {workspace!r} needs a `stack:` in {CONFIG_FILE}: a workspace is part of the "
                        "identity resources carry, and so is the stack")
             diagnostics.at(shown, node, message) if node is not None else diagnostics.add(shown, 0, 0, message)
-        if kept and diagnostics.count == before:
-            kept.remember(reads, said)
     problem = lock_file_problem(root, said.lock_file)  # on disk: checked on every read
     lock_file = workspace_lock_file(said.lock_file, workspace)
     problem = problem or (lock_file_problem(root, lock_file) if lock_file != said.lock_file else "")
@@ -139,6 +137,8 @@ def read(root: Path, env: Mapping[str, str], diagnostics: Diagnostics,
         diagnostics.at(shown, locate(node, ("lockFile",)).node, f"lockFile: {problem}")
     elif problem:  # an unreadable or empty reconciler.yaml (reported): the default lock
         diagnostics.add(str(root / lock_file), 0, 0, problem)
+    if parsed and kept and diagnostics.count == before:  # a read without a single diagnostic: nothing else writes
+        kept.remember(reads, said)
     defaults = Defaults(said.project, said.location, dict(said.labels))
     lock_path = Config.default(root).lock_path if problem else root / lock_file
     state = StateSettings(said.backend, said.bucket, said.prefix)
