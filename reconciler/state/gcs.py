@@ -60,7 +60,7 @@ class GcsBackend:
     def write(self, lock: Lock) -> Lock:
         """Store `lock` at the next serial only if the object is still the one `lock` was derived from."""
         written = dataclasses.replace(lock, version=FORMAT_VERSION, serial=lock.serial + 1)
-        text = self._encoder.dumps(written).encode()
+        text = self._encoder.encode(written)
         expected = self._expected_generation(lock)
         try:
             generation = self._upload(text, expected, lock)

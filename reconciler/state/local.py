@@ -25,7 +25,8 @@ class LocalBackend:
         self.backup = sidecars.backup_of(self.path)
         self.run_lock = sidecars.run_lock_of(self.path)
         self._encoder = codec.Encoder()
-        self._known: tuple[bytes, str, int] | None = None  # the file as this backend last read or wrote it
+        # the file as this backend last read or wrote it: its bytes (in pieces, as written), lineage and serial
+        self._known: tuple[bytes | list[bytes], str, int] | None = None
         self._written: tuple[int, ...] | None = None  # the identity of the file this backend last wrote (fsynced)
 
     @property
@@ -52,17 +53,17 @@ class LocalBackend:
         Refuses to overwrite a lock that moved since `lock` was read, or one written by a newer reconciler.
         """
         written = dataclasses.replace(lock, version=FORMAT_VERSION, serial=lock.serial + 1)
-        text = self._encoder.dumps(written).encode()
+        pieces = self._encoder.pieces(written)
         ours = self._written is not None and self._written == atomic.identity(self.path) and \
             self._known is not None and self._known[1:] == (lock.lineage, lock.serial)
         previous = None if ours else self._read_bytes()  # ours: the file is what this backend wrote, untouched
-        if previous is not None and self._known != (previous, lock.lineage, lock.serial):
+        if previous is not None and not self._is_known(previous, lock):
             self._check_unchanged(previous, lock)  # parsed only when it is not the file `lock` came from
         try:
             mode = atomic.mode_of(self.path)
             if ours or previous is not None:
                 self._back_up(previous, mode)
-            atomic.replace_atomically(self.path, text, mode)
+            atomic.replace_atomically(self.path, pieces, mode)
         except OSError as err:
             raise LockfileError(f"cannot write {self.path}: {err.strerror or err}; "
                                 "the previous version is intact") from None
@@ -70,9 +71,16 @@ class LocalBackend:
             atomic.fsync_directory(self.path.parent)
         except OSError as err:
             raise LockfileError(f"wrote {self.path} but could not make it durable: {err.strerror or err}") from None
-        self._known = (text, written.lineage, written.serial)
+        self._known = (pieces, written.lineage, written.serial)
         self._written = atomic.identity(self.path)
         return written
+
+    def _is_known(self, stored: bytes, lock: Lock) -> bool:
+        """Whether `stored` is the file as this backend last read or wrote it, at `lock`'s lineage and serial."""
+        if self._known is None or self._known[1:] != (lock.lineage, lock.serial):
+            return False
+        known = self._known[0]
+        return (known if isinstance(known, bytes) else b"".join(known)) == stored
 
     def _back_up(self, previous: bytes | None, mode: int | None) -> None:
         """The previous version, durable before the lock is replaced: whenever the new lock is on disk, so is it.

@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from reconciler.desired import DesiredResource
@@ -170,6 +172,33 @@ class LockEntry:
         return replace(self, current=current, superseded=superseded)
 
 
+class Sorted(dict):
+    """A mapping whose keys are in sorted order (and, holding lock entries, each filed under its own name): what a
+    Lock keeps, and passes on to the Locks made from it, which then neither sort nor check it again.
+
+    An apply updates the lock twice per create, and each update used to re-sort and re-check every entry in
+    Python: with a thousand entries, the largest cost of an apply after HTTP. An update is now a copy of the
+    mapping in C. Never changed in place: every Lock made from it may hold it."""
+
+    __slots__ = ()
+
+    def with_item(self, key: str, value: Any) -> Sorted:
+        """A copy with `key` set to `value`, `key` in its sorted place."""
+        if key in self or not self or key > next(reversed(self)):
+            updated = Sorted(self)  # a replaced key keeps its place; a new last key goes last
+            updated[key] = value
+            return updated
+        items = list(self.items())
+        items.insert(bisect.bisect_left(items, key, key=itemgetter(0)), (key, value))
+        return Sorted(items)
+
+    def without(self, key: str) -> Sorted:
+        """A copy without `key` (the same order for the rest)."""
+        updated = Sorted(self)
+        updated.pop(key, None)
+        return updated
+
+
 @dataclass(frozen=True)
 class Lock:
     """The whole lock. Updates are pure; only a backend's write moves the serial."""
@@ -190,11 +219,13 @@ class Lock:
     stored_digest: str = field(default="", init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        for name, entry in self.entries.items():
-            if name != entry.name:
-                raise ValueError(f"lock entry {entry.name!r} filed under {name!r}")
-        object.__setattr__(self, "entries", dict(sorted(self.entries.items())))
-        object.__setattr__(self, "released", dict(sorted(self.released.items())))
+        if type(self.entries) is not Sorted:  # a Sorted mapping comes from another Lock: checked and sorted there
+            for name, entry in self.entries.items():
+                if name != entry.name:
+                    raise ValueError(f"lock entry {entry.name!r} filed under {name!r}")
+            object.__setattr__(self, "entries", Sorted(sorted(self.entries.items())))
+        if type(self.released) is not Sorted:
+            object.__setattr__(self, "released", Sorted(sorted(self.released.items())))
 
     def stored_as(self, digest: str) -> None:
         """Record the digest of the bytes this value was just decoded from (by the decoder, before anyone holds it)."""
@@ -206,10 +237,10 @@ class Lock:
         return cls(version=FORMAT_VERSION, lineage=str(uuid.uuid4()), serial=0, digest_algorithm=digest_algorithm)
 
     def with_entry(self, entry: LockEntry) -> Lock:
-        return dataclasses.replace(self, entries={**self.entries, entry.name: entry})
+        return dataclasses.replace(self, entries=self.entries.with_item(entry.name, entry))
 
     def without(self, name: str) -> Lock:
-        return dataclasses.replace(self, entries={k: v for k, v in self.entries.items() if k != name})
+        return dataclasses.replace(self, entries=self.entries.without(name))
 
     def releasing(self, name: str) -> Lock:
         """Without the entry `name`, its generation keys released: the live resources become foreign."""
