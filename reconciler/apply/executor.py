@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from reconciler.apply import actions, create
 from reconciler.apply.context import Context, Deferred, Interrupted
+from reconciler.apply.turns import Turns
 from reconciler.desired import DesiredState
 from reconciler.errors import ApiError
 from reconciler.observed import Generation, ObservedState
@@ -27,7 +28,8 @@ Status = Literal["done", "failed", "deferred", "skipped"]
 
 # Without --parallelism: this many manifests at once in each scope (a Vertex AI project and region, the Gemini API)
 # the plan changes, at most MAX_WORKERS in all. Each scope has its own quota and limiter, and a lock write is waited
-# for after every side effect, so eight workers kept one region busy but left four regions a quarter used.
+# for after every side effect, so eight workers kept one region busy but left four regions a quarter used. No scope
+# takes more than its eight (`Turns`): a scope paused by a 429 holds its own workers, never the others'.
 PER_SCOPE, MAX_WORKERS = 8, 32
 
 HANDLERS: dict[str, Callable[[Context, Change], str]] = {
@@ -54,8 +56,12 @@ class Executor:
                                stop=stop or threading.Event(), wait_for_upstream=wait_for_upstream, sleep=sleep,
                                clock=clock, observed_at=clock() if observed_at is None else observed_at,
                                identity=desired.config.identity, root=desired.config.root)
+        if wait_for_upstream is not None:
+            self.context.wait_for_upstream = lambda name: self._waiting(lambda: wait_for_upstream(name))
         self.parallelism = None if parallelism is None else max(1, parallelism)
         self.report = report
+        self._turns: Turns | None = None  # the run's, while it runs
+        self._group = threading.local()  # the group a worker runs (`name`)
 
     def run(self, plan: Plan) -> list[Outcome]:
         ctx = self.context
@@ -74,17 +80,37 @@ class Executor:
         for change in plan.changes:
             if change.is_change:
                 groups.setdefault(change.name, []).append(change)
-        futures: dict[str, Future] = {}
         by_scope = self._by_scope(groups)
-        with ThreadPoolExecutor(max_workers=self.workers(len(by_scope)), thread_name_prefix="apply") as pool:
-            for name in self._interleaved(groups, by_scope):  # an upstream is submitted before its dependents
-                changes = groups[name]
-                # Whatever the upstream does in this run (train, adopt, update) ends before a dependent trains
-                # on it, even when the plan did not have to say `after` (its model was already there).
-                desired = ctx.desired.get(name)
-                depends_on = next((c.after for c in changes if c.after), "") or (desired and desired.depends_on) or ""
-                futures[name] = pool.submit(self._run_group, changes, futures.get(depends_on))
+        order = self._interleaved(groups, by_scope)  # an upstream comes before its dependents
+        futures: dict[str, Future] = {}
+        upstreams: dict[str, Future | None] = {}
+        for name in order:
+            # Whatever the upstream does in this run (train, adopt, update) ends before a dependent trains
+            # on it, even when the plan did not have to say `after` (its model was already there).
+            desired = ctx.desired.get(name)
+            depends_on = next((c.after for c in groups[name] if c.after), "") or (desired and desired.depends_on) or ""
+            upstreams[name], futures[name] = futures.get(depends_on), Future()
+        workers = self.workers(len(by_scope))
+        scope_of = {name: scope for scope, names in by_scope.items() for name in names}
+        turns = self._turns = Turns(order, scope_of, PER_SCOPE if self.parallelism is None else workers)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply") as pool:
+            for _ in range(min(workers, len(order))):
+                pool.submit(self._work, turns, groups, futures, upstreams)
             return [outcome for name in groups for outcome in futures[name].result()]
+
+    def _work(self, turns: Turns, groups: dict[str, list[Change]], futures: dict[str, Future],
+              upstreams: dict[str, Future | None]) -> None:
+        """One worker: the groups `turns` hands it, until none is left; each group's outcomes (or the exception
+        it raised) go to its future, where the dependents and the caller collect them."""
+        while (name := turns.take()) is not None:
+            self._group.name = name
+            try:
+                futures[name].set_result(self._run_group(groups[name], upstreams[name]))
+            except BaseException as err:  # noqa: BLE001 - re-raised by whoever reads the future, as a pool does
+                futures[name].set_exception(err)
+            finally:
+                self._group.name = None
+                turns.done(name)
 
     def workers(self, scopes: int) -> int:
         """How many changes run at once when the plan changes manifests in `scopes` scopes."""
@@ -130,7 +156,7 @@ class Executor:
                              for c in changes[index:]]
                 break
             if upstream is not None and change.action in ("train", "retrain"):
-                upstream.result()
+                self._waiting(upstream.result)
             try:
                 if change.after and change.action not in ("train", "retrain"):
                     self._follow_up_ready(change)
@@ -146,6 +172,14 @@ class Executor:
             outcomes.append(Outcome(change.name, change.action, "done", detail))
             self.report(f"{change.symbol} {change.action} {change.name}: {detail}")
         return outcomes
+
+    def _waiting(self, wait: Callable[[], Any]) -> Any:
+        """`wait()`, during which the group this worker runs leaves its scope's place to others (`Turns`)."""
+        name, turns = getattr(self._group, "name", None), self._turns
+        if name is None or turns is None:
+            return wait()
+        with turns.waiting(name):
+            return wait()
 
     def _follow_up_ready(self, change: Change) -> None:
         """A follow-up (the retire of the model a retrain supersedes) starts only once the retrain succeeded:
