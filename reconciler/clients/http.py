@@ -197,9 +197,12 @@ class Session:
             if response.status_code < 400:
                 return response, answer
             error = translate_error(response, answer)
-            delay = self._delay(attempt, _server_delay(response, error, self.clock))
+            asked = _server_delay(response, error, self.clock)
+            delay = self._delay(attempt, asked)
             if response.status_code == 429 and limiter is not None:
-                limiter.pause(delay)  # throttling is shared: every worker calling into this quota bucket waits
+                # throttling is shared: every worker calling into this quota bucket waits, for as long as the
+                # server said its quota needs (else our backoff); this request itself waits its own backoff
+                limiter.pause(min(asked, self.policy.max_delay) if asked is not None else delay)
             if last or not idempotent or response.status_code not in RETRYABLE_HTTP_STATUSES:
                 raise error
             self._wait(attempt, error, delay)
@@ -263,9 +266,12 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
 
 
 def _server_delay(response: httpx.Response, error: ApiError, clock: Callable[[], float]) -> float | None:
-    delays = [d for d in (parse_retry_after(response.headers.get("retry-after"), clock()),
-                          getattr(error, "retry_delay", None)) if d is not None and math.isfinite(d)]
-    return max(delays) if delays else None
+    """What the server asked for: google.rpc.RetryInfo when the error carries it (the API's own field, to the
+    nanosecond), else Retry-After (whole seconds: a header rounds 20 ms up to 1 s)."""
+    for delay in (getattr(error, "retry_delay", None), parse_retry_after(response.headers.get("retry-after"), clock())):
+        if delay is not None and math.isfinite(delay):
+            return max(0.0, delay)
+    return None
 
 
 def transport_detail(exc: httpx.TransportError) -> str:

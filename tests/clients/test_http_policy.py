@@ -317,6 +317,27 @@ def test_a_429_pauses_every_user_of_a_shared_limiter():
     assert clock.sleeps == [pytest.approx(9.0)]
 
 
+@pytest.mark.parametrize("headers, retry_delay, paused", [
+    ({"Retry-After": "1"}, "0.02s", 0.02),  # RetryInfo, to the millisecond, over the header's whole second
+    ({"Retry-After": "2"}, None, 2.0),
+    ({}, "0.5s", 0.5),
+    ({}, None, 0.75),                       # nothing asked: our backoff (full jitter at 0.75 of 1 s)
+])
+def test_a_429_pauses_its_quota_bucket_for_what_the_server_asked(headers, retry_delay, paused):
+    clock = FakeClock(100.0)
+    limiter = RateLimiter(rate=100.0, burst=100, clock=clock, sleep=clock.sleep)
+    details = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": retry_delay}] if retry_delay else []
+    throttled = Script(rpc_error(429, "RESOURCE_EXHAUSTED", headers=headers, details=details))
+    first = Session(httpx.Client(transport=httpx.MockTransport(throttled)), limiter=limiter,
+                    sleep=clock.sleep, random=lambda: 0.75)
+    with pytest.raises(ResourceExhausted):
+        first.call("POST", URL, idempotent=False)
+    other = Session(httpx.Client(transport=httpx.MockTransport(Script(httpx.Response(200, json={})))),
+                    limiter=limiter, sleep=clock.sleep)
+    other.call("GET", URL, idempotent=True)
+    assert clock.sleeps == [pytest.approx(paused)]
+
+
 def test_operation_errors_are_translated():
     error = error_from_status({"code": 9, "message": "still deployed", "details": []})
     assert isinstance(error, FailedPrecondition) and error.api_message == "still deployed"
