@@ -39,6 +39,17 @@ HEAVY_FIRST = (
 )
 
 
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """reconciler's caches (reconciler.pickles) in a directory of this test's own, turned on."""
+    from reconciler import pickles
+
+    directory = tmp_path / "cache"
+    monkeypatch.setenv(pickles.DIRECTORY, str(directory))
+    monkeypatch.delenv(pickles.SWITCH, raising=False)
+    return directory
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Byte-compile the package once, before any worker starts: the suite runs hundreds of `reconciler` and
     emulator processes, and where PYTHONDONTWRITEBYTECODE is set (as on some CI machines) each of them would

@@ -61,17 +61,8 @@ def test_a_paused_scope_holds_only_its_own_workers(tmp_path: Path, monkeypatch):
         finished.append(change.name)
         return "done"
     monkeypatch.setitem(executor_module.HANDLERS, "update", update)
-    with Journal(LocalBackend(tmp_path / "reconciler.lock"), Lock.empty("sha256/v1")) as journal:
-        run = Executor(desired, ObservedState(), journal, clients={})
-        outcomes: list = []
-        worker = threading.Thread(target=lambda: outcomes.extend(run.run(plan)))
-        worker.start()
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and sum(n.startswith("b") for n in finished) < 40:
-            time.sleep(0.01)
-        others = sum(n.startswith("b") for n in finished)
-        paused.set()
-        worker.join(20)
+    others, outcomes, worker, run = _run_until(desired, plan, tmp_path,
+                                               lambda: sum(n.startswith("b") for n in finished), 40, paused)
     assert not worker.is_alive() and len(outcomes) == 80 and {o.status for o in outcomes} == {"done"}
     assert others == 40 and run.workers(2) == 2 * PER_SCOPE
 
@@ -125,17 +116,27 @@ def test_dependents_waiting_for_their_upstream_hold_no_place_in_their_scope(tmp_
         return "done"
     monkeypatch.setitem(executor_module.HANDLERS, "train", train)
     monkeypatch.setattr(executor_module.create, "declare", lambda ctx, changes: None)
+    _, outcomes, worker, _ = _run_until(desired, plan, tmp_path,
+                                        lambda: sum(n.startswith("free") for n in finished), 4, go)
+    free = sorted(n for n in finished if n.startswith("free"))
+    assert free == [f"free{i}" for i in range(4)]
+    assert not worker.is_alive() and {o.status for o in outcomes} == {"done"} and len(outcomes) == len(names)
+    assert finished.index("up") < min(finished.index(f"dep{i}") for i in range(8))
+
+
+def _run_until(desired, plan, tmp_path, count, enough: int,
+               release: threading.Event) -> tuple[int, list, threading.Thread, Executor]:
+    """Run `plan` in a thread until `count()` reaches `enough` (5 s at most), then set `release` and let it finish:
+    (the count when released, the outcomes, the worker thread, the executor)."""
     with Journal(LocalBackend(tmp_path / "reconciler.lock"), Lock.empty("sha256/v1")) as journal:
         run = Executor(desired, ObservedState(), journal, clients={})
         outcomes: list = []
         worker = threading.Thread(target=lambda: outcomes.extend(run.run(plan)))
         worker.start()
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and sum(n.startswith("free") for n in finished) < 4:
+        while time.monotonic() < deadline and count() < enough:
             time.sleep(0.01)
-        free = sorted(n for n in finished if n.startswith("free"))
-        go.set()
+        reached = count()
+        release.set()
         worker.join(20)
-    assert free == [f"free{i}" for i in range(4)]
-    assert not worker.is_alive() and {o.status for o in outcomes} == {"done"} and len(outcomes) == len(names)
-    assert finished.index("up") < min(finished.index(f"dep{i}") for i in range(8))
+    return reached, outcomes, worker, run

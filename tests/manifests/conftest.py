@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from reconciler import manifest
+from reconciler.manifest import loader, yaml_nodes
 from tests.testing.manifests import write_files
 
 
@@ -24,3 +25,18 @@ def load_files(write):
         return manifest.load(write(files), env=env or {})
 
     return load
+
+
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files composed (parsed), manifests and reconciler.yaml: those the caches did not answer."""
+    seen: list[str] = []
+    compose = yaml_nodes.compose
+
+    def counting(text, shown, diagnostics):
+        seen.append(Path(shown).name)
+        return compose(text, shown, diagnostics)
+
+    monkeypatch.setattr(loader, "compose", counting)
+    monkeypatch.setattr(yaml_nodes, "compose", counting)  # reconciler.yaml (manifest.config imports it when parsing)
+    return seen

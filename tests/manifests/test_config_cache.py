@@ -13,29 +13,7 @@ import pytest
 
 from reconciler import manifest, pickles
 from reconciler.errors import ManifestError
-from reconciler.manifest import yaml_nodes
 from tests.testing.manifests import config
-
-
-@pytest.fixture
-def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    directory = tmp_path / "cache"
-    monkeypatch.setenv(pickles.DIRECTORY, str(directory))
-    monkeypatch.delenv(pickles.SWITCH, raising=False)
-    return directory
-
-
-@pytest.fixture
-def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    seen: list[str] = []
-    compose = yaml_nodes.compose
-
-    def counting(text, shown, diagnostics):
-        seen.append(Path(shown).name)
-        return compose(text, shown, diagnostics)
-
-    monkeypatch.setattr(yaml_nodes, "compose", counting)
-    return seen
 
 
 def _root(tmp_path: Path, text: str) -> Path:

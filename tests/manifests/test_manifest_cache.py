@@ -14,34 +14,11 @@ import pytest
 from reconciler import manifest
 from reconciler.errors import ManifestError
 from reconciler import pickles
-from reconciler.manifest import cache, loader, yaml_nodes
+from reconciler.manifest import cache
 from tests.testing.manifests import VERTEX, config
 
 ROOT_FILES = {"reconciler.yaml": config("demo-project"), "bot.yaml": VERTEX,
               "other.yaml": VERTEX.replace("support-bot", "other-bot").replace("  project: demo-project\n", "")}
-
-
-@pytest.fixture
-def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    directory = tmp_path / "cache"
-    monkeypatch.setenv(pickles.DIRECTORY, str(directory))
-    monkeypatch.delenv(pickles.SWITCH, raising=False)
-    return directory
-
-
-@pytest.fixture
-def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The files composed (parsed), manifests and reconciler.yaml: those the caches did not answer."""
-    seen: list[str] = []
-    compose = yaml_nodes.compose
-
-    def counting(text, shown, diagnostics):
-        seen.append(Path(shown).name)
-        return compose(text, shown, diagnostics)
-
-    monkeypatch.setattr(loader, "compose", counting)
-    monkeypatch.setattr(yaml_nodes, "compose", counting)  # reconciler.yaml (manifest.config imports it when parsing)
-    return seen
 
 
 def _root(tmp_path: Path, files: dict[str, str]) -> Path:

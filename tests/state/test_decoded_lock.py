@@ -19,14 +19,6 @@ from tests.state.test_lock_fast_decode import sample
 
 
 @pytest.fixture
-def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    directory = tmp_path / "cache"
-    monkeypatch.setenv(pickles.DIRECTORY, str(directory))
-    monkeypatch.delenv(pickles.SWITCH, raising=False)
-    return directory
-
-
-@pytest.fixture
 def parsed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """One item per lock built from JSON (codec.from_json): reads the cache did not answer."""
     seen: list[int] = []
