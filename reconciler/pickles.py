@@ -10,6 +10,7 @@ RECONCILER_CACHE=off turns them all off. Each value is stored with `code()`: wha
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import pickle
 import stat
@@ -17,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,26 @@ def directory(environ: Mapping[str, str] = os.environ) -> Path | None:
         return Path(environ[DIRECTORY])
     base = environ.get("XDG_CACHE_HOME") or (os.path.join(environ["HOME"], ".cache") if environ.get("HOME") else "")
     return Path(base, "reconciler") if os.path.isabs(base) else None
+
+
+@dataclass(frozen=True)
+class Kind:
+    """Pickles of one kind (the manifests of a root, its reconciler.yaml, a decoded lock): one file per key, named
+    by its digest; the `keep` used last are kept."""
+
+    prefix: str
+    keep: int
+
+    def file(self, key: str, environ: Mapping[str, str] = os.environ) -> Path | None:
+        """Where the value of `key` is kept; None when pickles are off."""
+        found = directory(environ)
+        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        return found / f"{self.prefix}{digest}.pickle" if found is not None else None
+
+    def store(self, file: Path, value: Any) -> None:
+        """`save`, then the oldest of the kind beyond `keep` removed."""
+        if save(file, value):
+            prune(file.parent, self.prefix, self.keep)
 
 
 def load(file: Path) -> Any:
@@ -102,7 +124,6 @@ def code() -> str:
     files. Any change to reconciler or pydantic makes every pickle a miss."""
     global _CODE
     if _CODE is None:
-        import hashlib
         import importlib.util
 
         package = Path(__file__).resolve().parent

@@ -25,7 +25,6 @@ class Policy:
         fields = asdict(self)
         return {k: v for k, v in fields.items() if v is not None} if exclude_none else fields
 
-    model_dump = to_json  # the name the lock's code reads it by (state.model)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickled (the manifest cache) as its values, and unpickled to one shared instance per distinct policy:

@@ -149,7 +149,7 @@ def _plan_after_import(live_spec: LiveSpec) -> list[str]:
     entry = LockEntry.new(wanted).with_current(
         generation, digest=digest, imported=Imported(JOB, "2026-01-01T00:00:00Z"),
         spec=AppliedSpec(comparison.live_immutable if comparison.immutable_differs else wanted.immutable,
-                         None, wanted.policy.model_dump()))
+                         None, wanted.policy.to_json()))
     lock = Lock.empty(DIGEST_ALGORITHM).with_entry(entry)
     state = DesiredState(resources={"bot": wanted}, config=Config.default(Path(".")))
     plan = planner.plan(state, ObservedState((generation,)), lock, planner.Options(digest_algorithm=DIGEST_ALGORITHM))

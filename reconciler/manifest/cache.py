@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 FORMAT = 1
 KEEP = 32  # roots whose caches are kept
-PREFIX = "manifests-"
+KIND = pickles.Kind("manifests-", KEEP)
 
 Reads = tuple[tuple[str, str | None], ...]  # the ${VAR}s a text interpolated: (name, value; None: unset)
 
@@ -97,10 +97,9 @@ class DocumentCache:
     @classmethod
     def open(cls, root: Path, defaults: tuple, environ: Mapping[str, str] = os.environ) -> DocumentCache | None:
         """The cache of `root` (empty when there is none yet, or it cannot be trusted); None when turned off."""
-        directory = pickles.directory(environ)
-        if directory is None:
+        file = KIND.file(os.path.realpath(root), environ)
+        if file is None:
             return None
-        file = directory / f"{PREFIX}{hashlib.sha256(os.fsencode(os.path.realpath(root))).hexdigest()[:32]}.pickle"
         header = (FORMAT, pickles.code(), tuple(defaults))
         stored = pickles.load(file)
         entries = stored[1] if isinstance(stored, tuple) and len(stored) == 2 and stored[0] == header else {}
@@ -126,8 +125,8 @@ class DocumentCache:
         """Keep what this load used (no more: a file edited away is dropped), when it differs from what was read."""
         if not self.missed and self.used.keys() == self.entries.keys():
             pickles.touch(self.file)  # used: the last to be pruned
-        elif pickles.save(self.file, (self.header, self.used)):
-            pickles.prune(self.file.parent, PREFIX, KEEP)
+        else:
+            KIND.store(self.file, (self.header, self.used))
 
 
 def _key(text: str) -> str:

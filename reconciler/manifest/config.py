@@ -18,7 +18,7 @@ from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from reconciler import pickles
 from reconciler.desired import DEFAULT_WORKSPACE, Config, CostSettings, Defaults, DesiredState, StateSettings
@@ -38,8 +38,7 @@ if TYPE_CHECKING:
 WORKSPACE_VARIABLE = "RECONCILER_WORKSPACE"
 WORKSPACE_PATTERN = re.compile(r"[a-z]([a-z0-9-]{0,18}[a-z0-9])?")
 FORMAT = 1
-PREFIX = "config-"
-KEEP = 32  # roots whose reconciler.yaml is kept
+KIND = pickles.Kind("config-", keep=32)  # roots whose reconciler.yaml is kept
 
 
 def setting(env: Mapping[str, str]) -> tuple[str, Mapping[str, str], Diagnostics]:
@@ -172,7 +171,7 @@ def _parse(text: str | None, shown: str, env: Mapping[str, str], diagnostics: Di
     except ValidationError as err:
         report(diagnostics, err, ConfigFile, shown, node, flagged)
         broken = _broken_defaults(err, node)
-        salvaged = _salvaged(data, err, CONFIG_ADAPTER)
+        salvaged = _salvaged(data, err)
         if salvaged is None:
             return None, node, broken
         parsed = salvaged
@@ -199,9 +198,11 @@ def _broken_defaults(err: ValidationError, node: Node) -> dict[str, BrokenDefaul
     return broken
 
 
-def _salvaged(data: dict, err: ValidationError, adapter: Any) -> ConfigFile | None:
+def _salvaged(data: dict, err: ValidationError) -> ConfigFile | None:
     """reconciler.yaml without the keys in error (reported already), or None if it is still not valid."""
     from pydantic import ValidationError
+
+    from reconciler.manifest.schema import CONFIG_ADAPTER
 
     locs = [error["loc"] for error in err.errors()]
     cleaned = {k: v for k, v in data.items() if not any(loc[:1] == (k,) and (k != "defaults" or len(loc) == 1) for loc in locs)}
@@ -209,7 +210,7 @@ def _salvaged(data: dict, err: ValidationError, adapter: Any) -> ConfigFile | No
         cleaned["defaults"] = {k: v for k, v in cleaned["defaults"].items()
                                if not any(loc[:2] == ("defaults", k) for loc in locs)}
     try:
-        return adapter.validate_python(cleaned)
+        return CONFIG_ADAPTER.validate_python(cleaned)
     except ValidationError:
         return None
 
@@ -226,10 +227,8 @@ class _Kept:
     """The pickle of a root's reconciler.yaml: what its text said, validated clean, with what else it read."""
 
     def __init__(self, root: Path, text: str, workspace: str, secrets: tuple[tuple[str, str], ...]):
-        directory = pickles.directory()
-        trusted = directory is not None and not any(secret in text for _, secret in secrets)  # never on disk
-        self.file = directory / f"{PREFIX}{hashlib.sha256(os.fsencode(os.path.realpath(root))).hexdigest()[:32]}" \
-            ".pickle" if trusted else None
+        # never on disk with a credential in it
+        self.file = None if any(secret in text for _, secret in secrets) else KIND.file(os.path.realpath(root))
         self.key = (FORMAT, pickles.code(), hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(),
                     workspace)
 
@@ -244,5 +243,5 @@ class _Kept:
         return said
 
     def remember(self, reads: Mapping[str, str | None], said: Said) -> None:
-        if self.file and pickles.save(self.file, (self.key, tuple(sorted(reads.items())), said)):
-            pickles.prune(self.file.parent, PREFIX, KEEP)
+        if self.file:
+            KIND.store(self.file, (self.key, tuple(sorted(reads.items())), said))

@@ -6,20 +6,17 @@ passed every check is kept, so what is recalled is exactly what decoding the sam
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
 
 from reconciler import pickles
 from reconciler.state.model import Lock
 
 FORMAT = 1
-PREFIX = "lock-"
-KEEP = 16  # locks whose decoded value is kept
+KIND = pickles.Kind("lock-", keep=16)  # locks whose decoded value is kept
 
 
 def recall(where: str, digest: str) -> Lock | None:
     """The Lock decoded from the bytes of `where` (a file or object) whose sha256 is `digest`, if kept."""
-    file = _file(where)
+    file = KIND.file(where)
     stored = pickles.load(file) if file else None
     if not (isinstance(stored, tuple) and len(stored) == 3 and stored[:2] == (_header(), digest)):
         return None
@@ -32,15 +29,9 @@ def recall(where: str, digest: str) -> Lock | None:
 
 def remember(where: str, digest: str, lock: Lock) -> None:
     """Keep `lock`, decoded from the bytes of `where` whose sha256 is `digest`."""
-    file = _file(where)
-    if file and pickles.save(file, (_header(), digest, lock)):
-        pickles.prune(file.parent, PREFIX, KEEP)
-
-
-def _file(where: str) -> Path | None:
-    directory = pickles.directory()
-    return directory / f"{PREFIX}{hashlib.sha256(where.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}.pickle" \
-        if directory else None
+    file = KIND.file(where)
+    if file:
+        KIND.store(file, (_header(), digest, lock))
 
 
 def _header() -> tuple:

@@ -91,7 +91,7 @@ class AppliedSpec:
         (the keys applied then stay owned until a patch removes them)."""
         wanted = frozenset(desired.mutable.get("labels") or ())
         extra = (before.owned_labels - wanted) if before is not None else frozenset()
-        return cls(immutable=desired.immutable, mutable=desired.mutable, policy=desired.policy.model_dump(exclude_none=True),
+        return cls(immutable=desired.immutable, mutable=desired.mutable, policy=desired.policy.to_json(exclude_none=True),
                    managed_labels=tuple(sorted(wanted | extra)) if extra else None)
 
     @property
