@@ -49,7 +49,7 @@ def load_config(path: str | os.PathLike, env: Mapping[str, str] | None = None) -
     found = roots.find(Path(path))
     if found.partial:
         return load(path, env)
-    return config.load_config(found, os.environ if env is None else env)
+    return config.read_root(found, os.environ if env is None else env)
 
 
 def json_schema() -> dict:

@@ -1,5 +1,5 @@
 """reconciler.yaml: read, validated, and made into the `Config` every command needs (`read`), and all that `status`
-and `wait` read of a root (`load_config`).
+and `wait` read of a root (`read_root`).
 
 Validating it takes YAML and pydantic, a quarter of a second of imports before anything else is done, and
 `status` and `wait` need nothing else of either. So what the file says once it has validated clean (`Said`: plain
@@ -50,7 +50,7 @@ def setting(env: Mapping[str, str]) -> tuple[str, Mapping[str, str], Diagnostics
     return workspace, ChainMap({WORKSPACE_VARIABLE: workspace}, env), Diagnostics(secrets=secrets)
 
 
-def load_config(found: roots.Root, env: Mapping[str, str]) -> DesiredState:
+def read_root(found: roots.Root, env: Mapping[str, str]) -> DesiredState:
     """What `status` and `wait` need of the root `found` (not part of it: manifest.load_config): its reconciler.yaml
     (lock, state, identity), as a DesiredState with no resources."""
     workspace, variables, diagnostics = setting(env)

@@ -6,7 +6,6 @@ passed every check is kept, so what is recalled is exactly what decoding the sam
 
 from __future__ import annotations
 
-
 from reconciler import pickles
 from reconciler.state.model import Lock
 
