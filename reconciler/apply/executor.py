@@ -52,12 +52,12 @@ class Executor:
                  stop: threading.Event | None = None, report: Callable[[str], None] = lambda line: None,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
                  observed_at: float | None = None):
+        waiter = None if wait_for_upstream is None else (  # a group waiting holds no place in its scope
+            lambda name: self._waiting(lambda: wait_for_upstream(name)))
         self.context = Context(desired=desired.resources, observed=observed, journal=journal, clients=clients,
-                               stop=stop or threading.Event(), wait_for_upstream=wait_for_upstream, sleep=sleep,
+                               stop=stop or threading.Event(), wait_for_upstream=waiter, sleep=sleep,
                                clock=clock, observed_at=clock() if observed_at is None else observed_at,
                                identity=desired.config.identity, root=desired.config.root)
-        if wait_for_upstream is not None:
-            self.context.wait_for_upstream = lambda name: self._waiting(lambda: wait_for_upstream(name))
         self.parallelism = None if parallelism is None else max(1, parallelism)
         self.report = report
         self._turns: Turns | None = None  # the run's, while it runs
