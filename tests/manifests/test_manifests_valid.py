@@ -151,6 +151,20 @@ def test_directory_is_read_recursively_skipping_hidden_directories(load_files):
     assert sorted(state.resources) == ["other-bot", "support-bot"]
 
 
+def test_a_symlinked_directory_is_not_entered(tmp_path: Path):
+    """As os.walk(followlinks=False) walks (files.manifest_files walks with scandir): a symlinked directory is not
+    entered, even one pointing inside the root."""
+    root = tmp_path / "repo"
+    (root / "real").mkdir(parents=True)
+    (root / "real" / "bot.yaml").write_text(VERTEX)
+    (root / "linked").symlink_to(root / "real")  # would load support-bot twice: a duplicate name
+    (root / "z.yaml").write_text(VERTEX.replace("name: support-bot", "name: other-bot"))
+    state = manifest.load(root, env={})
+
+    assert sorted(state.resources) == ["other-bot", "support-bot"]
+    assert state.resources["support-bot"].source == f"{root / 'real' / 'bot.yaml'}:1"
+
+
 def test_empty_directory_is_valid_with_a_warning(tmp_path: Path):
     state = manifest.load(tmp_path, env={})
 
