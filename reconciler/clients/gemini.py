@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 
@@ -54,9 +55,11 @@ class GeminiClient:
     def get_tuned_model(self, name: str) -> dict:
         return self.session.call("GET", self.url(tuned_model_name(name)), idempotent=True)
 
-    def list_tuned_models(self, page_size: int = MAX_PAGE_SIZE, filter: str | None = None) -> Iterator[dict]:
+    def list_tuned_models(self, page_size: int = MAX_PAGE_SIZE, filter: str | None = None, *,
+                          read: Callable[[dict], Any] | None = None, memo: bool = False) -> Iterator[Any]:
+        """`read` and `memo` as `Session.pages`."""
         return self.session.pages(self.url("tunedModels"), "tunedModels",
-                                  {"pageSize": page_size, "filter": filter})
+                                  {"pageSize": page_size, "filter": filter}, read=read, memo=memo)
 
     def patch_tuned_model(self, name: str, body: dict, update_mask: list[str] | str) -> dict:
         mask = update_mask if isinstance(update_mask, str) else ",".join(update_mask)

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from reconciler.clients import responses
+from reconciler.clients.pagememo import PageMemo
 from reconciler.clients.redact import redact_url, request_secrets, scrub
 from reconciler.clients.rpc import error_from_status, translate_error
 from reconciler.errors import ApiError, BadResponse, DeadlineExceeded, TransportError
@@ -208,26 +209,57 @@ class Session:
             self._wait(attempt, error, delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def pages(self, url: str, items_key: str, params: Mapping[str, Any] | None = None) -> Iterator[dict]:
-        """Every item of a list call, following `nextPageToken` with the same other parameters."""
+    def pages(self, url: str, items_key: str, params: Mapping[str, Any] | None = None, *,
+              read: Callable[[Any], Any] | None = None, memo: bool = False) -> Iterator[Any]:
+        """Every item of a list call, following `nextPageToken` with the same other parameters; each `read(item)`
+        when a reader is given (a BadResponse it raises names this call). `memo`: pages answered with bytes read
+        before are recalled as read then (`pagememo`), not parsed and read again."""
         params = dict(params or {})
         token, seen = None, set()
+        recalled = PageMemo(url, params, read) if memo and read is not None else None
         while True:
-            page = self.call("GET", url, params={**params, "pageToken": token}, idempotent=True)
-            items, token = page.get(items_key), page.get("nextPageToken")
-            if items is not None and not (isinstance(items, list) and all(isinstance(i, dict) for i in items)):
-                raise BadResponse(f"the server answered a listing whose {items_key!r} is not a list of objects",
-                                  method="GET", url=redact_url(url))
-            if token is not None and not isinstance(token, str):
-                raise BadResponse(f"the server answered a listing whose nextPageToken is a {type(token).__name__}, "
-                                  "not a string", method="GET", url=redact_url(url))
-            yield from items or ()
+            response, answer = self.exchange("GET", url, params={**params, "pageToken": token}, idempotent=True)
+            known = recalled.recall(answer) if recalled is not None else None
+            if known is not None:
+                responses.check_success(response, answer)
+                items, token = known
+            else:
+                items, token = self._page(url, items_key, responses.decode_success(response, answer))
+                if read is not None:
+                    items = [self.read_at(url, read, item) for item in items]
+                if recalled is not None:
+                    recalled.keep(answer, items, token)
+            yield from items
             if not token:
+                if recalled is not None:
+                    recalled.save()
                 return
             if token in seen:
                 raise ApiError("the server repeated a page token; stopping to avoid an endless listing",
                                method="GET", url=redact_url(url))
             seen.add(token)
+
+    @staticmethod
+    def _page(url: str, items_key: str, page: dict) -> tuple[list, str | None]:
+        """A listing page's items and next page token, when they are the shapes a listing has."""
+        items, token = page.get(items_key), page.get("nextPageToken")
+        if items is not None and not (isinstance(items, list) and all(isinstance(i, dict) for i in items)):
+            raise BadResponse(f"the server answered a listing whose {items_key!r} is not a list of objects",
+                              method="GET", url=redact_url(url))
+        if token is not None and not isinstance(token, str):
+            raise BadResponse(f"the server answered a listing whose nextPageToken is a {type(token).__name__}, "
+                              "not a string", method="GET", url=redact_url(url))
+        return items or [], token
+
+    @staticmethod
+    def read_at(url: str, read: Callable[[Any], Any], item: Any) -> Any:
+        """`read(item)`, a BadResponse it raises naming the GET of `url` that answered `item`."""
+        try:
+            return read(item)
+        except BadResponse as err:
+            if err.method:
+                raise
+            raise BadResponse(err.api_message, method="GET", url=redact_url(url)) from None
 
     def _send(self, method: str, url: str, params: dict, payload: dict,
               headers: Mapping[str, str] | None) -> tuple[httpx.Response, bytes]:

@@ -47,16 +47,8 @@ def read_body(response: httpx.Response, *, deadline: float, clock: Callable[[], 
 
 def decode_success(response: httpx.Response, content: bytes) -> dict:
     """A 1xx-3xx answer's body as a JSON object, or a BadResponse saying why it is not one."""
+    check_success(response, content)
     request, status = response.request, response.status_code
-    if not 200 <= status < 300:
-        where = response.headers.get("location")
-        to = f" to {redact_url(where)}" if where else ""
-        fail(request, f"a redirect{to}; redirects are not followed", http_status=status)
-    if not content.strip():
-        fail(request, "an empty body", http_status=status)
-    kind = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if kind not in JSON_TYPES:
-        fail(request, f"content type {kind or 'none'!r}, not application/json", http_status=status)
     data = parse_json(content)
     if data is _NOT_JSON:
         fail(request, f"a body that is not JSON ({len(content)} bytes)", http_status=status)
@@ -67,6 +59,21 @@ def decode_success(response: httpx.Response, content: bytes) -> dict:
         said = error.get("message") if isinstance(error, dict) else error
         fail(request, f"an error in a success answer: {str(said)[:300]!r}", http_status=status)
     return data
+
+
+def check_success(response: httpx.Response, content: bytes) -> None:
+    """What a 1xx-3xx answer must be whatever its body says: a 2xx, with a body, of a JSON content type (all a
+    listing page recalled by its bytes, `pagememo`, is checked for: the rest was checked when it was read)."""
+    request, status = response.request, response.status_code
+    if not 200 <= status < 300:
+        where = response.headers.get("location")
+        to = f" to {redact_url(where)}" if where else ""
+        fail(request, f"a redirect{to}; redirects are not followed", http_status=status)
+    if not content or content.isspace():
+        fail(request, "an empty body", http_status=status)
+    kind = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if kind not in JSON_TYPES:
+        fail(request, f"content type {kind or 'none'!r}, not application/json", http_status=status)
 
 
 def operation(data: Any) -> dict:

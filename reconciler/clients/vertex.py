@@ -10,6 +10,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 
@@ -79,18 +80,19 @@ class VertexClient:
     def get_tuning_job(self, name: str) -> dict:
         return self._get(name)
 
-    def list_tuning_jobs(self, parent: str, filter: str | None = None,
-                         page_size: int | None = None) -> Iterator[dict]:
+    def list_tuning_jobs(self, parent: str, filter: str | None = None, page_size: int | None = None, *,
+                         read: Callable[[dict], Any] | None = None, memo: bool = False) -> Iterator[Any]:
         """Label filters are documented for models and endpoints, not for tuning jobs: when the service refuses
         one here (400 INVALID_ARGUMENT), the jobs are listed unfiltered and the labels compared here, and the
-        parent is remembered for the rest of the run (this client's life). Callers check ownership anyway."""
+        parent is remembered for the rest of the run (this client's life). Callers check ownership anyway.
+        `read` and `memo` as `Session.pages` (an unfiltered listing is read after its labels are compared)."""
         wanted = label_terms(filter)
         if wanted is not None and parent in self.unfiltered_job_lists:
-            yield from _labelled(self._list(parent, "tuningJobs", None, page_size), wanted)
+            yield from self._labelled(parent, wanted, page_size, read)
             return
         started = False
         try:
-            for job in self._list(parent, "tuningJobs", filter, page_size):
+            for job in self._list(parent, "tuningJobs", filter, page_size, read=read, memo=memo):
                 started = True
                 yield job
         except InvalidArgument:
@@ -98,7 +100,13 @@ class VertexClient:
                 raise
             log.info("tuningJobs.list in %s refused the label filter; listing all and filtering here", parent)
             self.unfiltered_job_lists.add(parent)
-            yield from _labelled(self._list(parent, "tuningJobs", None, page_size), wanted)
+            yield from self._labelled(parent, wanted, page_size, read)
+
+    def _labelled(self, parent: str, wanted: dict[str, str], page_size: int | None,
+                  read: Callable[[dict], Any] | None) -> Iterator[Any]:
+        url = self.url(f"{parent}/tuningJobs")
+        for job in _labelled(self._list(parent, "tuningJobs", None, page_size), wanted):
+            yield self.session.read_at(url, read, job) if read is not None else job
 
     def cancel_tuning_job(self, name: str) -> dict:
         """A terminal job answers FailedPrecondition; it is raised as such for the caller to judge."""
@@ -108,8 +116,9 @@ class VertexClient:
     def get_model(self, name: str) -> dict:
         return self._get(name)
 
-    def list_models(self, parent: str, filter: str | None = None, page_size: int | None = None) -> Iterator[dict]:
-        return self._list(parent, "models", filter, page_size)
+    def list_models(self, parent: str, filter: str | None = None, page_size: int | None = None, *,
+                    read: Callable[[dict], Any] | None = None, memo: bool = False) -> Iterator[Any]:
+        return self._list(parent, "models", filter, page_size, read=read, memo=memo)
 
     def patch_model(self, name: str, body: dict, update_mask: list[str] | str) -> dict:
         mask = update_mask if isinstance(update_mask, str) else ",".join(update_mask)
@@ -152,9 +161,9 @@ class VertexClient:
     def get_endpoint(self, name: str) -> dict:
         return self._get(name)
 
-    def list_endpoints(self, parent: str, filter: str | None = None,
-                       page_size: int | None = None) -> Iterator[dict]:
-        return self._list(parent, "endpoints", filter, page_size)
+    def list_endpoints(self, parent: str, filter: str | None = None, page_size: int | None = None, *,
+                       read: Callable[[dict], Any] | None = None, memo: bool = False) -> Iterator[Any]:
+        return self._list(parent, "endpoints", filter, page_size, read=read, memo=memo)
 
     def undeploy_model(self, endpoint: str, deployed_model_id: str) -> dict:
         return self.session.call("POST", self.url(endpoint, "undeployModel"),
@@ -176,9 +185,10 @@ class VertexClient:
     def _get(self, name: str) -> dict:
         return self.session.call("GET", self.url(name), idempotent=True)
 
-    def _list(self, parent: str, collection: str, filter: str | None, page_size: int | None) -> Iterator[dict]:
+    def _list(self, parent: str, collection: str, filter: str | None, page_size: int | None, *,
+              read: Callable[[dict], Any] | None = None, memo: bool = False) -> Iterator[Any]:
         params = {"filter": filter, "pageSize": page_size or self.page_size}
-        return self.session.pages(self.url(f"{parent}/{collection}"), collection, params)
+        return self.session.pages(self.url(f"{parent}/{collection}"), collection, params, read=read, memo=memo)
 
 
 def label_terms(filter: str | None) -> dict[str, str] | None:

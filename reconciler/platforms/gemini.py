@@ -63,11 +63,10 @@ class Gemini:
 
     def read(self, client: GeminiClient, scopes: list[tuple], lock_keys: list[str], claims: ownership.Claims,
              operations: Mapping[str, str], submit: Submit) -> Callable[[], list[Generation]]:
-        listing = submit(list, client.list_tuned_models()) if scopes else None
+        listing = submit(list, client.list_tuned_models(read=tuned_model, memo=True)) if scopes else None
 
         def join() -> list[Generation]:
-            url = client.url("tunedModels")
-            listed = [decode.at("GET", url, tuned_model, m) for m in listing.result()] if listing else []
+            listed = listing.result() if listing else []
             models = {m["name"]: (m, owner) for m in listed if (owner := _claim(m["name"], claims))}
             fetched = {k: submit(get_or_none, client.get_tuned_model, k) for k in lock_keys if k not in models}
             for name, future in fetched.items():
@@ -89,12 +88,10 @@ class Gemini:
         """One listing of tuned models (GETs instead for at most FEW), then the create operation of each model
         still CREATING (progress, snapshots) or FAILED (the reason): GETs only for those, concurrently."""
         followed = [g for g in generations if g.model]
-        listing = submit(list, client.list_tuned_models()) if len(followed) > FEW else None
+        listing = submit(list, client.list_tuned_models(read=tuned_model)) if len(followed) > FEW else None
 
         def join() -> dict[str, Generation | None]:
-            url = client.url("tunedModels")
-            listed = {m["name"]: m for m in (decode.at("GET", url, tuned_model, m)
-                                             for m in (listing.result() if listing else ()))}
+            listed = {m["name"]: m for m in (listing.result() if listing else ())}
             fetched = {g.key: submit(get_or_none, client.get_tuned_model, g.model)
                        for g in followed if g.model not in listed}
             models = {g.key: listed.get(g.model) for g in followed}

@@ -151,13 +151,10 @@ def read(client: VertexClient, parents: list[str], lock_keys: list[str], claims:
     """Start every scope's three listings now; the returned function joins them into generations."""
     started = []
     listing_filter = ownership.listing_filter(claims.identity)  # ours, and of our identity when we have one
-    for parent in parents:
-        jobs = submit(_each, Job.read, client.list_tuning_jobs(parent, listing_filter),
-                      client.url(f"{parent}/tuningJobs"))
-        models = submit(_each, Model.read, client.list_models(parent, listing_filter),
-                        client.url(f"{parent}/models"))
-        endpoints = submit(_each, Endpoint.read, client.list_endpoints(parent, listing_filter),
-                           client.url(f"{parent}/endpoints"))
+    for parent in parents:  # pages read before are recalled (`pagememo`): in sync, a listing does not change
+        jobs = submit(list, client.list_tuning_jobs(parent, listing_filter, read=Job.read, memo=True))
+        models = submit(list, client.list_models(parent, listing_filter, read=Model.read, memo=True))
+        endpoints = submit(list, client.list_endpoints(parent, listing_filter, read=Endpoint.read, memo=True))
         started.append((jobs, models, endpoints))
 
     def join() -> list[Generation]:
@@ -182,8 +179,8 @@ def observe(client: VertexClient, generations: list[Generation], submit: Submit
     for g in followed:
         by_parent.setdefault(job_parent(g.job), []).append(g)
     listed_parents = sorted(p for p, gs in by_parent.items() if len(gs) > FEW)
-    listings = {p: submit(_each, Job.read, client.list_tuning_jobs(p, ownership.MANAGED_FILTER),
-                          client.url(f"{p}/tuningJobs")) for p in listed_parents}
+    listings = {p: submit(list, client.list_tuning_jobs(p, ownership.MANAGED_FILTER, read=Job.read))
+                for p in listed_parents}  # jobs on their way change from one poll to the next: nothing recalled
 
     def join() -> dict[str, Generation | None]:
         listed = {j.tail: j for future in listings.values() for j in future.result()}
@@ -214,10 +211,9 @@ def _made_models(client: VertexClient, made: Iterable[str], listed_parents: set[
     one model and one endpoint listing per scope whose jobs were listed, GETs for the others."""
     names = {model_tail(m): m for m in made}
     parents = sorted({job_parent(m) for m in names.values()} & listed_parents)
-    started = [(submit(_each, Model.read, client.list_models(p, ownership.MANAGED_FILTER),
-                       client.url(f"{p}/models")),
-                submit(_each, Endpoint.read, client.list_endpoints(p, ownership.MANAGED_FILTER),
-                       client.url(f"{p}/endpoints"))) for p in parents]
+    started = [(submit(list, client.list_models(p, ownership.MANAGED_FILTER, read=Model.read, memo=True)),
+                submit(list, client.list_endpoints(p, ownership.MANAGED_FILTER, read=Endpoint.read, memo=True)))
+               for p in parents]
     models: dict[str, Model] = {}
     endpoints: list[Endpoint] = []
     for listed_models, listed_endpoints in started:
@@ -332,10 +328,6 @@ def decode_endpoint(data: object) -> dict:
     """An Endpoint as read: the models it serves."""
     Endpoint.read(data)
     return decode.resource(data, "an endpoint")
-
-
-def _each(reader: Callable[[object], T], items: Iterable[object], url: str) -> list[T]:
-    return [decode.at("GET", url, reader, item) for item in items]
 
 
 def _get(reader: Callable[[object], T], get: Callable[[str], dict], name: str, url: str) -> T | None:

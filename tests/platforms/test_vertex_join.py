@@ -8,6 +8,7 @@ from concurrent.futures import Future
 import pytest
 
 from reconciler import ownership
+from reconciler.clients.http import Session
 from reconciler.errors import BadResponse
 from reconciler.observed import GENERATION_KEYS, VOLATILE_FIELDS, Generation
 from reconciler.platforms import vertex_read
@@ -31,14 +32,17 @@ class Listed:
     def url(self, name: str) -> str:
         return f"https://vertex.test/v1/{name}"
 
-    def list_tuning_jobs(self, parent, filter=None):
-        return iter(self.jobs)
+    def list_tuning_jobs(self, parent, filter=None, *, read, memo=False):
+        return self._read(f"{parent}/tuningJobs", read, self.jobs)
 
-    def list_models(self, parent, filter=None):
-        return iter(self.models)
+    def list_models(self, parent, filter=None, *, read, memo=False):
+        return self._read(f"{parent}/models", read, self.models)
 
-    def list_endpoints(self, parent, filter=None):
-        return iter(self.endpoints)
+    def list_endpoints(self, parent, filter=None, *, read, memo=False):
+        return self._read(f"{parent}/endpoints", read, self.endpoints)
+
+    def _read(self, collection, read, items):  # as Session.pages reads each item of a page
+        return (Session.read_at(self.url(collection), read, item) for item in items)
 
 
 def now(fn, *args) -> Future:
