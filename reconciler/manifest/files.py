@@ -17,28 +17,30 @@ CONFIG_FILE = "reconciler.yaml"
 MAX_MANIFEST_BYTES = 1024 * 1024
 
 
-def manifest_files(path: Path, root: Path, diagnostics: Diagnostics) -> Iterator[tuple[Path, str]]:
-    """(file, path as shown) of `path` itself, or of every *.yaml / *.yml below it but reconciler.yaml,
+def manifest_files(path: Path, root: Path, diagnostics: Diagnostics) -> Iterator[tuple[Path, str, bool]]:
+    """(file, path as shown, plain) of `path` itself, or of every *.yaml / *.yml below it but reconciler.yaml,
     skipping hidden files and directories, in sorted order: a directory's files, then its sub-directories
     (symlinked ones are not entered, as `os.walk` does not; a symlinked file is listed, and read_text checks where it
-    leads). One scandir per directory and string work per name: the Path of a file is made only for a manifest."""
+    leads). One scandir per directory and string work per name: the Path of a file is made only for a manifest.
+    `plain`: the walk found no symlink there, under a directory inside `root`, so the file is inside it too
+    (`read_text` then opens it without following links instead of resolving where it is)."""
     if not path.is_dir():
-        yield path, str(path)
+        yield path, str(path), False
         return
-    found = False
-    for directory, name in _walk(str(path)):
+    found, walked_inside = False, inside(path, root)  # sub-directories are entered only when they are no links
+    for directory, name, link in _walk(str(path)):
         if name.endswith((".yaml", ".yml")) and not name.startswith("."):
             file = Path(directory, name)
             if not is_config(file, root):
                 found = True
-                yield file, str(file)
+                yield file, str(file), walked_inside and not link
     if not found:
         diagnostics.add(str(path), 0, 0, "no manifests (*.yaml, *.yml) found", "warning")
 
 
-def _walk(directory: str) -> Iterator[tuple[str, str]]:
-    """(directory, name) of every file under `directory` that is not a directory, top-down and sorted; an
-    unreadable directory is skipped, as by os.walk."""
+def _walk(directory: str) -> Iterator[tuple[str, str, bool]]:
+    """(directory, name, is a symlink) of every file under `directory` that is not a directory, top-down and
+    sorted; an unreadable directory is skipped, as by os.walk."""
     try:
         with os.scandir(directory) as found:
             entries = sorted(found, key=lambda entry: entry.name)
@@ -51,7 +53,7 @@ def _walk(directory: str) -> Iterator[tuple[str, str]]:
         except OSError:
             is_dir = False
         if not is_dir:
-            yield directory, entry.name
+            yield directory, entry.name, entry.is_symlink()
         elif not entry.name.startswith(".") and not entry.is_symlink():
             subdirs.append(entry.path)
     for subdir in subdirs:
@@ -62,13 +64,18 @@ def is_config(file: Path, root: Path) -> bool:
     return file.name == CONFIG_FILE and file.parent == root
 
 
-def read_text(file: Path, shown: str, limit: int, root: Path, diagnostics: Diagnostics) -> str | None:
-    """The file's text; None when it is outside `root`, unreadable, over `limit` bytes or not UTF-8 (reported)."""
+def read_text(file: Path, shown: str, limit: int, root: Path, diagnostics: Diagnostics, *,
+              plain: bool = False) -> str | None:
+    """The file's text; None when it is outside `root`, unreadable, over `limit` bytes or not UTF-8 (reported).
+    `plain`: found by `manifest_files` as no symlink under a directory inside `root`, so read without resolving
+    where it is, and without following a link (one made since the walk is checked as any other)."""
     try:
-        if not inside(file, root):
-            diagnostics.add(shown, 0, 0, f"resolves outside the manifest root {root}")
-            return None
-        data = atomic.read_regular(file, limit, follow_symlinks=True)
+        data = _read_plain(file, limit) if plain else None
+        if data is None:
+            if not inside(file, root):
+                diagnostics.add(shown, 0, 0, f"resolves outside the manifest root {root}")
+                return None
+            data = atomic.read_regular(file, limit, follow_symlinks=True)
         if data is None:
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))
     except atomic.UnsafePath:
@@ -86,6 +93,14 @@ def read_text(file: Path, shown: str, limit: int, root: Path, diagnostics: Diagn
         line = data.count(b"\n", 0, err.start) + 1
         col = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
         diagnostics.add(shown, line, col, f"not valid UTF-8 (byte 0x{data[err.start]:02x}); save the file as UTF-8")
+        return None
+
+
+def _read_plain(file: Path, limit: int) -> bytes | None:
+    """The bytes of a file the walk found as no link, not following one; None for anything else now."""
+    try:
+        return atomic.read_regular(file, limit)
+    except (atomic.UnsafePath, OSError):
         return None
 
 

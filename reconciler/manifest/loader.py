@@ -44,7 +44,8 @@ class _Loader:
     def _manifests(self, config: Config) -> DesiredState:
         # a broken default is reported in every manifest that inherits it: no cache then
         cache = None if self.broken else DocumentCache.open(self.root, (config.defaults.project, config.defaults.location))
-        documents = [doc for file, shown in self._files() for doc in self._documents(file, shown, config, cache)]
+        documents = [doc for file, shown, plain in self._files()
+                     for doc in self._documents(file, shown, plain, config, cache)]
         valid = [doc for doc in documents if doc.facts is not None]
         check_all(valid, config, self.diagnostics)
         rows = {doc.facts.name: read_examples(doc, self.root, self.diagnostics) for doc in valid
@@ -69,16 +70,16 @@ class _Loader:
         config, self.broken = config_file.read(self.root, self.env, self.diagnostics, self.workspace)
         return config
 
-    def _files(self) -> Iterator[tuple[Path, str]]:
+    def _files(self) -> Iterator[tuple[Path, str, bool]]:
         """Every manifest of the root (names are unique across it and `fromManifest` may point anywhere in it),
-        and the file given even if it is no *.yaml."""
+        and the file given even if it is no *.yaml; each with whether it is `plain` (`manifest_files`)."""
         given, walked = self.found.path, False
         a_file = given.is_file()
-        for file, shown in manifest_files(self.found.read, self.root, self.diagnostics):
+        for file, shown, plain in manifest_files(self.found.read, self.root, self.diagnostics):
             walked = walked or (a_file and os.path.samefile(file, given))
-            yield file, shown
+            yield file, shown, plain
         if a_file and not walked:
-            yield given, str(given)
+            yield given, str(given), False
 
     def _selected(self, documents: list[Document], valid: list[Document]) -> frozenset[str] | None:
         """The names under the path given, when it is part of the root; None: the whole root."""
@@ -103,10 +104,11 @@ class _Loader:
     def _cause_first(self, config: Config) -> list[Diagnostic]:
         return config_file.causes_first(self.diagnostics, config, self.broken)
 
-    def _documents(self, file: Path, shown: str, config: Config, cache: DocumentCache | None) -> list[Document]:
+    def _documents(self, file: Path, shown: str, plain: bool, config: Config,
+                   cache: DocumentCache | None) -> list[Document]:
         """The file's documents, each validated (`facts` and `model` set when valid): from the cache when it was read clean
         before with the same inputs, else read, and cached when not a single diagnostic came of it."""
-        text = read_text(file, shown, MAX_MANIFEST_BYTES, self.root, self.diagnostics)
+        text = read_text(file, shown, MAX_MANIFEST_BYTES, self.root, self.diagnostics, plain=plain)
         if text is None:
             return []
         cached = cache.get(text, self.env, self.diagnostics.secrets) if cache is not None else None

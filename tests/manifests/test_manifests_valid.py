@@ -14,7 +14,8 @@ from reconciler.errors import ManifestError
 from reconciler.desired import DIGEST_ALGORITHM, DesiredResource, Policy
 from reconciler.manifest import json_schema
 from reconciler.manifest.fields import TUNED_MODEL_ID_PATTERN
-from reconciler.manifest.files import MAX_MANIFEST_BYTES
+from reconciler.manifest.diagnostics import Diagnostics
+from reconciler.manifest.files import MAX_MANIFEST_BYTES, read_text
 from reconciler.manifest.schema import MUTABLE_FIELDS
 from tests.testing.manifests import GEMINI, VERTEX
 
@@ -204,6 +205,20 @@ def test_manifest_symlinked_outside_the_root_is_refused(tmp_path: Path):
         manifest.load(root, env={})
 
     assert errors_of(raised) == [f"resolves outside the manifest root {root}"]
+
+
+@pytest.mark.parametrize(("leads_to", "read"), [("outside", False), ("inside", True)])
+def test_a_file_the_walk_found_plain_that_is_a_link_by_the_time_it_is_read_is_checked_as_one(tmp_path, leads_to, read):
+    """read_text(plain=True) opens without following links: a link made since the walk is resolved and checked."""
+    root = tmp_path / "repo"
+    (root / "sub").mkdir(parents=True)
+    target = tmp_path / "elsewhere.yaml" if leads_to == "outside" else root / "sub" / "real.yaml"
+    target.write_text(VERTEX)
+    (root / "bot.yaml").symlink_to(target)
+    diagnostics = Diagnostics()
+    text = read_text(root / "bot.yaml", "bot.yaml", MAX_MANIFEST_BYTES, root, diagnostics, plain=True)
+    assert (text == VERTEX, [d.message for d in diagnostics.items]) == (
+        (True, []) if read else (False, [f"resolves outside the manifest root {root}"]))
 
 
 def test_oversized_file_is_refused(load_files):
