@@ -60,3 +60,14 @@ def scrub(value: Any, secrets: list[str]) -> Any:
     if isinstance(value, dict):
         return {k: scrub(v, secrets) for k, v in value.items()}
     return value
+
+
+def host(url: httpx.URL) -> str:
+    """Where a request went, without path or query: `scheme://host` (what an auth error names)."""
+    return f"{url.scheme}://{url.host}"
+
+
+def first_line(exc: Exception) -> str:
+    """The first line of an exception's message, at most 200 characters (google-auth's run to paragraphs)."""
+    text = str(exc.args[0]) if exc.args else type(exc).__name__
+    return text.splitlines()[0][:200] if text else type(exc).__name__

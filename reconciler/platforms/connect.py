@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import google.auth
 import httpx
 
 from reconciler import platforms
@@ -52,7 +51,7 @@ class Clients:
 
 
 def resolve_auth(platform: str, *, token_client: httpx.Client, env: Mapping[str, str] | None = None,
-                 emulator: bool = False, adc: Callable = google.auth.default) -> httpx.Auth:
+                 emulator: bool = False, adc: Callable | None = None) -> httpx.Auth:
     """Credentials for `platform` from the environment; `emulator=True`: the fixed fake ones it accepts."""
     return platforms.get(platform).auth(token_client=token_client, env=os.environ if env is None else env,
                                         emulator=emulator, adc=adc)
@@ -156,7 +155,7 @@ STORAGE_NO_CREDENTIALS = ("no Google credentials for the Cloud Storage state bac
 @contextmanager
 def connect_storage(*, api_endpoint: str | None = None, emulator: bool = False,
                     env: Mapping[str, str] | None = None, policy: RetryPolicy | None = None,
-                    transport: httpx.BaseTransport | None = None, adc: Callable = google.auth.default,
+                    transport: httpx.BaseTransport | None = None, adc: Callable | None = None,
                     no_credentials: str = STORAGE_NO_CREDENTIALS) -> Iterator[Any]:
     """A Cloud Storage client for the block (its own limiter: the state object is not the tuning APIs' quota),
     sent to `--api-endpoint` / RECONCILER_API_ENDPOINT when set, with the emulator's fake token in emulator mode."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import google.auth.exceptions
@@ -10,7 +13,8 @@ import google.oauth2.credentials
 import httpx
 import pytest
 
-from reconciler.clients.auth import ApiKey, BearerToken, GoogleCredentials, HttpxRequest, resolve_endpoint
+from reconciler.clients.adc import GoogleCredentials, HttpxRequest
+from reconciler.clients.auth import ApiKey, BearerToken, resolve_endpoint
 from reconciler.platforms.connect import connect, resolve_auth
 from reconciler.platforms.vertex import SCOPES as VERTEX_SCOPES
 from reconciler.clients.http import Session
@@ -181,6 +185,17 @@ def test_resolver_picks_credentials_from_the_environment(platform, env, emulator
     api = Api()
     api_client(auth, api).get(API)
     assert api.seen[0][header[0]] == header[1]
+
+
+def test_a_token_or_a_key_needs_no_google_auth_imported():
+    """google-auth is imported for Application Default Credentials only (clients.adc): a tenth of a CLI run."""
+    probe = ("import sys, httpx; from reconciler.platforms.connect import resolve_auth; "
+             "client = httpx.Client(); "
+             "resolve_auth('vertex', token_client=client, env={'GOOGLE_OAUTH_ACCESS_TOKEN': 't'}); "
+             "resolve_auth('gemini-api', token_client=client, env={'GEMINI_API_KEY': 'k'}); "
+             "print('google.auth' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[2]).stdout.split() == ["False"]
 
 
 def test_resolver_falls_back_to_application_default_credentials():
