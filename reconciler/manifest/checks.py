@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.desired import Config
 from reconciler.manifest.diagnostics import Diagnostics
-from reconciler.manifest.yaml_nodes import Document, locate
+from reconciler.manifest.document import Document
 from reconciler.ownership import MAX_LABELS, OWNERSHIP_LABELS
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def check_base_models(docs: list[Document], diagnostics: Diagnostics) -> None:
     for doc in docs:
         problem = base_models.warning(doc.facts.platform, doc.facts.base_model)
         if problem:
-            diagnostics.at(doc.path, locate(doc.node, ("spec", "baseModel")).node, problem, severity="warning")
+            diagnostics.at(doc.path, doc.locate(("spec", "baseModel")).node, problem, severity="warning")
 
 
 def check_names(docs: list[Document], diagnostics: Diagnostics) -> None:
@@ -48,7 +48,7 @@ def check_labels(docs: list[Document], config: Config, diagnostics: Diagnostics)
     for doc in docs:
         labels = {*config.defaults.labels, *doc.facts.labels}
         if doc.facts.has_labels and len(labels) > MAX_LABELS:
-            found = locate(doc.node, ("metadata", "labels"))
+            found = doc.locate(("metadata", "labels"))
             diagnostics.at(doc.path, found.key or found.node,
                            f"too many labels ({len(labels)}, counting reconciler.yaml defaults); at most "
                            f"{MAX_LABELS}, as reconciler adds {len(OWNERSHIP_LABELS)} of its own")
@@ -62,7 +62,7 @@ def check_dependencies(docs: list[Document], diagnostics: Diagnostics) -> None:
         target = doc.facts.upstream
         if target is None:
             continue
-        node = locate(doc.node, _upstream_path(doc.model)).node
+        node = doc.locate(_upstream_path(doc.model)).node
         if target not in by_name:
             # never the manifest that holds the reference: it cannot continue itself
             close = difflib.get_close_matches(target, [n for n in by_name if n != doc.facts.name], n=1)
@@ -80,7 +80,7 @@ def check_dependencies(docs: list[Document], diagnostics: Diagnostics) -> None:
                            "then both own; give this manifest its own displayName")
     for cycle in cycles:
         doc = by_name[cycle[0]]
-        diagnostics.at(doc.path, locate(doc.node, _upstream_path(doc.model)).node,
+        diagnostics.at(doc.path, doc.locate(_upstream_path(doc.model)).node,
                        "fromManifest cycle: " + " -> ".join([*cycle, cycle[0]]))
 
 
@@ -98,7 +98,7 @@ def _shares_model(dependent: TunedModel, upstream_model: TunedModel) -> bool:
 
 
 def _name_node(doc: Document) -> Node:
-    return locate(doc.node, ("metadata", "name")).node
+    return doc.locate(("metadata", "name")).node
 
 
 def _where(doc: Document) -> str:

@@ -15,7 +15,7 @@ from yaml.nodes import Node
 from reconciler.desired import Config, LocalData
 from reconciler.manifest.diagnostics import Diagnostics
 from reconciler.manifest.files import inside
-from reconciler.manifest.yaml_nodes import Document, locate
+from reconciler.manifest.document import Document
 
 
 def resolve(doc: Document, written: str, node: Node, root: Path, diagnostics: Diagnostics,
@@ -43,7 +43,7 @@ def read_data_files(doc: Document, root: Path, config: Config, diagnostics: Diag
     files = doc.model.spec.training.local_files
     found = []
     for field, written in files.items():
-        where = locate(doc.node, ("spec", "training", field))
+        where = doc.locate(("spec", "training", field))
         if config.staging is None:
             diagnostics.at(doc.path, where.key or where.node, f"training.{field} needs a staging location for "
                            "the upload: add `staging: gs://BUCKET/PREFIX` to reconciler.yaml (files kept in the "

@@ -12,7 +12,8 @@ from reconciler.manifest.diagnostics import (MAX_ROW_ERRORS, RECOMMENDED_EXAMPLE
                                              few_examples, holds_secret, more_invalid)
 from reconciler.manifest.data_files import resolve
 from reconciler.manifest.files import read_text
-from reconciler.manifest.yaml_nodes import Document, line_col, locate
+from reconciler.manifest.document import Document
+from reconciler.manifest.yaml_nodes import line_col
 
 MAX_EXAMPLES_BYTES = 64 * 1024 * 1024
 
@@ -20,7 +21,7 @@ MAX_EXAMPLES_BYTES = 64 * 1024 * 1024
 def read_examples(doc: Document, root: Path, diagnostics: Diagnostics) -> tuple[dict, ...]:
     """The rows of a valid document's training.examples, as {"textInput", "output"} dicts."""
     written = doc.model.spec.training.examples
-    found = locate(doc.node, ("spec", "training", "examples"))
+    found = doc.locate(("spec", "training", "examples"))
     if isinstance(written, str):
         rows = _read_examples_file(doc, written, found.node, root, diagnostics)
     else:

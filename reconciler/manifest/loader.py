@@ -18,13 +18,12 @@ from reconciler.manifest import config as config_file
 from reconciler.manifest import roots
 from reconciler.manifest.cache import CachedDocument, DocumentCache, Facts
 from reconciler.manifest.checks import check_all
-from reconciler.manifest.data_files import read_data_files
-from reconciler.manifest.examples import read_examples
 from reconciler.manifest.files import CONFIG_FILE, MAX_MANIFEST_BYTES, manifest_files, read_text
-from reconciler.manifest.yaml_nodes import Document, compose, locate, to_data
+from reconciler.manifest.document import Document
 
 # The models (schema: pydantic), their error messages (explain) and the canonical form (canonical) are imported
-# where a document is validated or built: a load whose every manifest comes from the cache imports no pydantic.
+# where a document is validated or built, and YAML (yaml_nodes), examples and training files where a file is read
+# or a manifest trains on them: a load whose every manifest comes from the cache imports neither pydantic nor YAML.
 
 
 def load(path: str | os.PathLike, env: Mapping[str, str] | None = None) -> DesiredState:
@@ -48,10 +47,8 @@ class _Loader:
                      for doc in self._documents(file, shown, plain, config, cache)]
         valid = [doc for doc in documents if doc.facts is not None]
         check_all(valid, config, self.diagnostics)
-        rows = {doc.facts.name: read_examples(doc, self.root, self.diagnostics) for doc in valid
-                if doc.facts.trains_on_examples}
-        files = {doc.facts.name: read_data_files(doc, self.root, config, self.diagnostics) for doc in valid
-                 if doc.facts.local_files}
+        rows = self._examples([doc for doc in valid if doc.facts.trains_on_examples])
+        files = self._data_files([doc for doc in valid if doc.facts.local_files], config)
         selected = self._selected(documents, valid)
         self._warn_of_strays(config)
         if self.diagnostics.errors or self.diagnostics.unset:
@@ -60,6 +57,22 @@ class _Loader:
         if cache is not None:
             cache.save()
         return DesiredState(built, config, self.diagnostics.warnings, selected)
+
+    def _examples(self, docs: list[Document]) -> dict[str, tuple[dict, ...]]:
+        """The rows of each manifest that trains on examples (read on every load: they are not cached)."""
+        if not docs:
+            return {}
+        from reconciler.manifest.examples import read_examples
+
+        return {doc.facts.name: read_examples(doc, self.root, self.diagnostics) for doc in docs}
+
+    def _data_files(self, docs: list[Document], config: Config) -> dict[str, tuple[LocalData, ...]]:
+        """The training files in the repository of each manifest that has some (read on every load)."""
+        if not docs:
+            return {}
+        from reconciler.manifest.data_files import read_data_files
+
+        return {doc.facts.name: read_data_files(doc, self.root, config, self.diagnostics) for doc in docs}
 
     def _config(self) -> Config:
         """The root `path` belongs to (`found`) and its reconciler.yaml; its problems are reported."""
@@ -116,6 +129,8 @@ class _Loader:
             return [Document(shown, file, None, line=entry.line, text=text, index=index, cached=entry)
                     for index, entry in enumerate(cached)]
         before, reads, documents = self.diagnostics.count, {}, []
+        from reconciler.manifest.yaml_nodes import compose, to_data
+
         for node in compose(text, shown, self.diagnostics):
             data, flagged = to_data(node, shown, self.env, self.diagnostics, reads)
             if data is not None:
@@ -158,7 +173,7 @@ class _Loader:
         if spec_model is None or not spec_model.scoped:
             return frozenset()
         inherited = frozenset(name for name in self.broken if name not in spec)
-        where = locate(doc.node, ("spec",))
+        where = doc.locate(("spec",))
         mark = (where.key or where.node).start_mark
         for name in inherited:
             self.broken[name].heirs.append((doc.path, mark.line + 1, mark.column + 1))

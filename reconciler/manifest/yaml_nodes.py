@@ -11,18 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.manifest.diagnostics import CREDENTIAL_VARIABLES, Diagnostics, brief, holds_secret, secret_refused
 
-if TYPE_CHECKING:
-    from reconciler.manifest.cache import CachedDocument, Facts
-    from reconciler.manifest.schema import TunedModel
 
 MAX_EXPANDED_NODES = 100_000  # a document may not grow past this through aliases (billion laughs)
 MAX_DEPTH = 64
@@ -55,51 +51,6 @@ _FAST_LOADER = _FastLoader
 _RESOLVER = yaml.resolver.Resolver()
 _VARIABLE = re.compile(r"\$(?:(\$)|\{([^}]*)\}|(\{))")
 _VARIABLE_BODY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?", re.DOTALL)
-
-
-@dataclass
-class Document:
-    """One YAML document of a manifest file: its nodes, its plain data, and once valid, its model and facts. A
-    document taken from the cache (manifest.cache) has its line and facts but no data; its model is unpickled and
-    its nodes composed again from `text` only when something reads them."""
-
-    path: str
-    file: Path
-    _node: Node | None
-    data: Any = None
-    flagged: frozenset[int] = frozenset()  # nodes already reported while reading the YAML
-    _model: TunedModel | None = None
-    line: int = 0  # 1-based line where the document starts
-    text: str = field(default="", repr=False)  # the file's text (cached documents)
-    index: int = 0  # among the file's non-empty documents (cached documents)
-    cached: CachedDocument | None = None  # its entry in the cache, when it is or will be cached
-    facts: Facts | None = None  # once valid
-
-    def __post_init__(self) -> None:
-        if self._node is not None:
-            self.line = self._node.start_mark.line + 1
-        if self.cached is not None:
-            self.facts = self.cached.facts
-
-    @property
-    def node(self) -> Node:
-        if self._node is None:
-            self._node = list(compose(self.text, self.path, Diagnostics(secrets=())))[self.index]
-        return self._node
-
-    @property
-    def model(self) -> TunedModel | None:
-        if self._model is None and self.cached is not None:
-            self._model = self.cached.model()
-        return self._model
-
-    @model.setter
-    def model(self, model: TunedModel) -> None:
-        self._model = model
-
-    @property
-    def source(self) -> str:
-        return f"{self.path}:{self.line}"
 
 
 class _Refused(Exception):

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from reconciler import manifest
-from reconciler.manifest import loader, yaml_nodes
+from reconciler.manifest import yaml_nodes
 from tests.testing.manifests import write_files
 
 
@@ -37,6 +37,5 @@ def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         seen.append(Path(shown).name)
         return compose(text, shown, diagnostics)
 
-    monkeypatch.setattr(loader, "compose", counting)
-    monkeypatch.setattr(yaml_nodes, "compose", counting)  # reconciler.yaml (manifest.config imports it when parsing)
+    monkeypatch.setattr(yaml_nodes, "compose", counting)  # the loader and manifest.config import it when parsing
     return seen
