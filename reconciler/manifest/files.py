@@ -28,9 +28,12 @@ def manifest_files(path: Path, root: Path, diagnostics: Diagnostics) -> Iterator
         yield path, str(path), False
         return
     found, walked_inside = False, inside(path, root)  # sub-directories are entered only when they are no links
+    parent = Path()
     for directory, name, link in _walk(str(path)):
         if name.endswith((".yaml", ".yml")) and not name.startswith("."):
-            file = Path(directory, name)
+            if str(parent) != directory:
+                parent = Path(directory)
+            file = parent / name  # a name joined to its directory's Path: half the cost of parsing the whole path
             if not is_config(file, root):
                 found = True
                 yield file, str(file), walked_inside and not link
