@@ -95,7 +95,10 @@ def _adoptions(s: Situation) -> list[tuple[Generation, Change]]:
     Ordered so that the one to become current comes last (the wanted spec first, then the newest): each
     adoption makes its generation current and pushes the one before it into superseded.
     """
-    unrecorded = [g for g in s.live if g.key not in s.recorded_keys and _holds_something(g)]
+    recorded = s.recorded_keys
+    unrecorded = [g for g in s.live if g.key not in recorded and _holds_something(g)]
+    if not unrecorded:  # most names
+        return []
     if s.desired:
         unrecorded.sort(key=lambda g: (digest_matches(s.desired.digest, g.digest), g.create_time))
     else:

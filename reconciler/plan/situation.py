@@ -53,6 +53,8 @@ class Situation:
     @property
     def older(self) -> tuple[Generation, ...]:
         """Every older generation still live in any phase (a superseded job may still be cancelling)."""
+        if not self.adopted and not (self.entry and self.entry.superseded):
+            return ()  # most names: nothing older recorded, nothing adopted
         keys = [r.key for r in self.entry.superseded] if self.entry else []
         if self.adopted and self.entry and self.entry.current:
             keys.append(self.entry.current.key)
@@ -63,7 +65,7 @@ class Situation:
     @property
     def data_changes(self) -> tuple[tuple[DataVersion, DataVersion], ...]:
         """(trained on, now) for each gs:// dataset rewritten since the current generation was created on it."""
-        if not self.entry or self.adopted or not self.data:
+        if not self.entry or self.adopted or not self.data or not self.entry.trained_on:
             return ()
         now = {v.uri: v for v in self.data}
         return tuple((old, now[old.uri]) for old in self.entry.trained_on
@@ -72,8 +74,9 @@ class Situation:
     @property
     def data_reason(self) -> str:
         """"training data changed at gs://…: generation A → B" for each rewritten dataset; "" for none."""
+        changes = self.data_changes
         return "; ".join(f"training data changed at {new.uri}: generation {old.generation} → {new.generation}"
-                         for old, new in self.data_changes)
+                         for old, new in changes) if changes else ""
 
     @property
     def data_diffs(self) -> tuple[FieldDiff, ...]:

@@ -138,11 +138,13 @@ class LockEntry:
 
     @property
     def generations(self) -> tuple[Generation, ...]:
+        if not self.superseded:  # most entries: asked for every entry of every plan
+            return (self.current,) if self.current else ()
         return tuple(g for g in (self.current, *self.superseded) if g)
 
     @property
     def recorded_keys(self) -> frozenset[str]:
-        return frozenset(g.key for g in self.generations)
+        return frozenset([g.key for g in self.generations])
 
     def with_generation(self, generation: Generation) -> LockEntry:
         """The recorded generation of the same key, replaced by what was learned about it."""
