@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler import collector
+
 SWITCH = "RECONCILER_CACHE"  # "off": no cache
 DIRECTORY = "RECONCILER_CACHE_DIR"
 
@@ -69,7 +71,8 @@ def load(file: Path) -> Any:
         with os.fdopen(descriptor, "rb") as source:
             if not (_private(os.fstat(source.fileno())) and stat.S_ISREG(os.fstat(source.fileno()).st_mode)):
                 return None
-            return pickle.load(source)
+            with collector.paused():  # a cache's value is many small objects at once
+                return pickle.load(source)
     except Exception:  # a truncated or foreign file: nothing kept, whatever unpickling raised
         return None
 

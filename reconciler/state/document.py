@@ -3,11 +3,9 @@ not JSON, a newer format, an invalid or out-of-scope entry) explained with where
 
 from __future__ import annotations
 
-import gc
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 
+from reconciler import collector
 from reconciler.errors import LockfileError
 from reconciler.state import codec, decoded, scope
 from reconciler.state.model import FORMAT_VERSION, Lock
@@ -20,8 +18,7 @@ def decode(raw: bytes, where: str, recovery: str, previous: str, noun: str = "fi
         return LockfileError(f"{where} is corrupt ({detail}); {recovery}")
 
     digest = codec.stored_digest(raw)
-    with _collector_paused():
-        kept = decoded.recall(where, digest)  # these very bytes decoded and checked before: the same Lock
+    kept = decoded.recall(where, digest)  # these very bytes decoded and checked before: the same Lock
     if kept is not None:
         return kept
     try:
@@ -30,7 +27,7 @@ def decode(raw: bytes, where: str, recovery: str, previous: str, noun: str = "fi
         raise corrupt(f"not UTF-8 text at byte {err.start}") from None
     if not text or text.isspace():  # as `not text.strip()`, without copying 20 MB
         raise corrupt(f"the {noun} is empty")
-    with _collector_paused():
+    with collector.paused():
         try:
             data = json.loads(text)
         except json.JSONDecodeError as err:
@@ -54,24 +51,6 @@ def decode(raw: bytes, where: str, recovery: str, previous: str, noun: str = "fi
             "live resources' ownership labels. Nothing was changed") from None
     decoded.remember(where, digest, lock)
     return lock
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Decoding a lock makes a million small objects (a 10,000-entry lock), none of them in a reference cycle:
-    the cyclic garbage collector, triggered over and over while they are made, walked them all again each time
-    and doubled the cost of the decode, to free nothing. Paused, it would still walk the 100,000 that make the
-    lock once it runs again, so they go straight to its oldest generation instead (what freeze then unfreeze
-    do): the lock lives as long as the command."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        gc.unfreeze()
-        if enabled:
-            gc.enable()
 
 
 def newer(where: str, version: int) -> LockfileError:
