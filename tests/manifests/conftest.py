@@ -1,8 +1,10 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from reconciler import manifest
+from reconciler import manifest, pickles
 from reconciler.manifest import yaml_nodes
 from tests.testing.manifests import write_files
 
@@ -39,3 +41,18 @@ def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(yaml_nodes, "compose", counting)  # the loader and manifest.config import it when parsing
     return seen
+
+
+@pytest.fixture
+def imports_twice(cache_dir: Path):
+    """`imports_twice(code)`: `python -c code` run twice, in fresh processes sharing `cache_dir`, each output
+    followed by which of YAML and pydantic the process imported (the second run reads the caches the first wrote)."""
+
+    def run(code: str) -> list[str]:
+        probe = f"import sys; {code}; print(sorted(m for m in ('yaml', 'pydantic') if m in sys.modules))"
+        env = {"PATH": "/usr/bin:/bin", pickles.DIRECTORY: str(cache_dir),
+               "PYTHONPATH": str(Path(__file__).parents[2])}
+        return [subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                               check=True).stdout for _ in range(2)]
+
+    return run

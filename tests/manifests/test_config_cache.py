@@ -5,8 +5,6 @@ any diagnostic or a credential in it is never kept."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -96,13 +94,9 @@ def test_a_reconciler_yaml_holding_a_credential_is_never_written_to_the_cache(tm
     assert not list(cache_dir.glob("config-*"))
 
 
-def test_status_reads_a_kept_reconciler_yaml_without_importing_yaml_or_pydantic(tmp_path, cache_dir):
+def test_status_reads_a_kept_reconciler_yaml_without_importing_yaml_or_pydantic(tmp_path, imports_twice):
     root = _root(tmp_path, config("demo-project"))
-    probe = ("import sys; from reconciler.manifest import load_config; import reconciler.operations; "
-             "import reconciler.cli.main; import reconciler.render; "
-             f"print(load_config({str(root)!r}).config.defaults.project, "
-             "sorted(m for m in ('yaml', 'pydantic') if m in sys.modules))")
-    env = {"PATH": "/usr/bin:/bin", pickles.DIRECTORY: str(cache_dir), "PYTHONPATH": str(Path(__file__).parents[2])}
-    runs = [subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
-            for _ in range(2)]
+    runs = imports_twice("from reconciler.manifest import load_config; import reconciler.operations; "
+                         "import reconciler.cli.main; import reconciler.render; "
+                         f"print(load_config({str(root)!r}).config.defaults.project, end=' ')")
     assert runs == ["demo-project ['pydantic', 'yaml']\n", "demo-project []\n"]

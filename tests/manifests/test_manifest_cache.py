@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -46,14 +44,10 @@ def test_a_second_load_parses_nothing_and_gives_the_same_state(tmp_path, cache_d
     assert sorted(p.name[:p.name.index("-")] for p in cache_dir.iterdir()) == ["config", "manifests"]
 
 
-def test_a_load_from_the_cache_imports_neither_yaml_nor_pydantic(tmp_path, cache_dir):
+def test_a_load_from_the_cache_imports_neither_yaml_nor_pydantic(tmp_path, imports_twice):
     root = _root(tmp_path, ROOT_FILES)
-    probe = ("import sys; from reconciler import manifest; "
-             f"print(len(manifest.load({str(root)!r}, env={{}}).resources), "
-             "sorted(m for m in ('yaml', 'pydantic') if m in sys.modules))")
-    env = {"PATH": "/usr/bin:/bin", pickles.DIRECTORY: str(cache_dir), "PYTHONPATH": str(Path(__file__).parents[2])}
-    runs = [subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
-            for _ in range(2)]
+    runs = imports_twice(f"from reconciler import manifest; print(len(manifest.load({str(root)!r}, env={{}}).resources), "
+                         "end=' ')")
     assert runs == ["2 ['pydantic', 'yaml']\n", "2 []\n"]
 
 
