@@ -20,6 +20,8 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import stat
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
     from reconciler.desired import DesiredResource
     from reconciler.manifest.schema import TunedModel
 
-FORMAT = 1
+FORMAT = 2
 KEEP = 32  # roots whose caches are kept
 KIND = pickles.Kind("manifests-", KEEP)
 
@@ -84,15 +86,31 @@ class CachedDocument:
 Cached = tuple[CachedDocument, ...]
 
 
-class DocumentCache:
-    """The cached documents of one manifest root; `get` on every file read, `put` on every clean miss, `save`
-    once at the end of a load without errors."""
+Signature = tuple[int, int, int, int, int]  # a file's device, inode, size, modification and change times (ns)
+SETTLED_NS = 2_000_000_000  # a file's times this much older than the cache: no write since can leave them equal
 
-    def __init__(self, file: Path, header: tuple, entries: dict[str, tuple[Reads, Cached]]):
+
+class DocumentCache:
+    """The cached documents of one manifest root; `recall` on every file the walk found as no link, `get` on
+    every file read, `put` on every clean miss, `save` once at the end of a load without errors.
+
+    A file is recalled without being read when its status is the one it had when it was last read clean, as git
+    trusts its index: same device, inode, size, and modification and change times (the change time no program
+    can set back), both older than the cache by more than a file system's timestamp granularity (a write in the
+    same tick as the read could leave them equal: such a file is read and hashed), and the credentials it was
+    checked against are today's (kept as a salted digest, never their values)."""
+
+    def __init__(self, file: Path, header: tuple, entries: dict[str, tuple[Reads, Cached]],
+                 stats: dict[str, tuple[Signature, str]] | None = None, written: int = 0, stamp: bytes = b"",
+                 salt: bytes = b""):
         self.file, self.header = file, header
         self.entries = entries
         self.used: dict[str, tuple[Reads, Cached]] = {}
         self.missed = False
+        self.stats = stats or {}  # path -> (signature when last read, key of its text), as of `written` (ns)
+        self.seen: dict[str, tuple[Signature, str]] = {}
+        self.written, self.stamp, self.salt = written, stamp, salt or os.urandom(16)
+        self.stamps: dict[tuple[tuple[str, str], ...], bytes] = {}
 
     @classmethod
     def open(cls, root: Path, defaults: tuple, environ: Mapping[str, str] = os.environ) -> DocumentCache | None:
@@ -102,11 +120,39 @@ class DocumentCache:
             return None
         header = (FORMAT, pickles.code(), tuple(defaults))
         stored = pickles.load(file)
-        entries = stored[1] if isinstance(stored, tuple) and len(stored) == 2 and stored[0] == header else {}
-        return cls(file, header, entries if isinstance(entries, dict) else {})
+        if not (isinstance(stored, tuple) and len(stored) == 3 and stored[0] == header
+                and isinstance(stored[1], dict) and isinstance(stored[2], tuple) and len(stored[2]) == 4):
+            return cls(file, header, {})
+        return cls(file, header, stored[1], *stored[2])
 
-    def get(self, text: str, env: Mapping[str, str], secrets: tuple[tuple[str, str], ...]) -> Cached | None:
-        """The documents of `text` when it was validated clean with the same ${VAR} values; None: read it."""
+    def recall(self, file: Path, env: Mapping[str, str], secrets: tuple[tuple[str, str], ...]
+               ) -> tuple[Cached | None, Signature | None]:
+        """The documents of `file` when its status says it is as it was read clean (see the class), with the same
+        ${VAR} values; else None: read it. And its signature now (None when it is no regular file), for `get`
+        and `put` to remember."""
+        try:
+            status = os.lstat(file)
+        except OSError:
+            return None, None
+        if not stat.S_ISREG(status.st_mode):
+            return None, None
+        signature = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
+        path = str(file)
+        found = self.stats.get(path)
+        if (found is None or found[0] != signature or self._stamp(secrets) != self.stamp
+                or status.st_mtime_ns >= self.written - SETTLED_NS or status.st_ctime_ns >= self.written - SETTLED_NS):
+            return None, signature
+        entry = self.entries.get(found[1])
+        if entry is None or any(env.get(name) != value for name, value in entry[0]):
+            return None, signature
+        self.used[found[1]] = entry
+        self.seen[path] = found
+        return entry[1], signature
+
+    def get(self, text: str, env: Mapping[str, str], secrets: tuple[tuple[str, str], ...], file: Path | None = None,
+            signature: Signature | None = None) -> Cached | None:
+        """The documents of `text` when it was validated clean with the same ${VAR} values; None: read it.
+        `file` and its `signature` (from `recall`, taken before the text was read) are remembered with it."""
         key = _key(text)
         found = self.entries.get(key)
         if found is None or any(secret in text for _, secret in secrets):
@@ -115,18 +161,36 @@ class DocumentCache:
         if any(env.get(name) != value for name, value in reads):
             return None
         self.used[key] = found
+        self._saw(file, signature, key)
         return documents
 
-    def put(self, text: str, reads: Mapping[str, str | None], documents: Cached) -> None:
-        self.used[_key(text)] = (tuple(sorted(reads.items())), documents)
+    def put(self, text: str, reads: Mapping[str, str | None], documents: Cached, file: Path | None = None,
+            signature: Signature | None = None) -> None:
+        key = _key(text)
+        self.used[key] = (tuple(sorted(reads.items())), documents)
         self.missed = True
+        self._saw(file, signature, key)
 
-    def save(self) -> None:
-        """Keep what this load used (no more: a file edited away is dropped), when it differs from what was read."""
-        if not self.missed and self.used.keys() == self.entries.keys():
+    def save(self, secrets: tuple[tuple[str, str], ...] = ()) -> None:
+        """Keep what this load used (no more: a file edited away is dropped), when it differs from what was read;
+        the files' signatures with it, as of now."""
+        stamp = self._stamp(secrets)
+        if not self.missed and self.used.keys() == self.entries.keys() and self.seen == self.stats \
+                and stamp == self.stamp:
             pickles.touch(self.file)  # used: the last to be pruned
         else:
-            KIND.store(self.file, (self.header, self.used))
+            KIND.store(self.file, (self.header, self.used, (self.seen, time.time_ns(), stamp, self.salt)))
+
+    def _saw(self, file: Path | None, signature: Signature | None, key: str) -> None:
+        if file is not None and signature is not None:
+            self.seen[str(file)] = (signature, key)
+
+    def _stamp(self, secrets: tuple[tuple[str, str], ...]) -> bytes:
+        """The credentials' values as a salted digest: whether they are the ones the files were checked against."""
+        if secrets not in self.stamps:  # worked out once per load, not once per file
+            said = repr(sorted(secrets)).encode("utf-8", "surrogatepass")
+            self.stamps[secrets] = hashlib.sha256(self.salt + said).digest()
+        return self.stamps[secrets]
 
 
 def _key(text: str) -> str:

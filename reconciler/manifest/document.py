@@ -31,7 +31,7 @@ class Document:
     flagged: frozenset[int] = frozenset()  # nodes already reported while reading the YAML
     _model: TunedModel | None = None
     line: int = 0  # 1-based line where the document starts
-    text: str = field(default="", repr=False)  # the file's text (cached documents)
+    text: str | None = field(default="", repr=False)  # the file's text (cached documents; None: not read)
     index: int = 0  # among the file's non-empty documents (cached documents)
     cached: CachedDocument | None = None  # its entry in the cache, when it is or will be cached
     facts: Facts | None = None  # once valid
@@ -47,6 +47,10 @@ class Document:
         if self._node is None:
             from reconciler.manifest.yaml_nodes import compose
 
+            if self.text is None:  # recalled by its status (manifest.cache): read now that a message needs a line
+                from reconciler.state import atomic
+
+                self.text = (atomic.read_regular(self.file) or b"").decode("utf-8-sig", "replace")
             self._node = list(compose(self.text, self.path, Diagnostics(secrets=())))[self.index]
         return self._node
 

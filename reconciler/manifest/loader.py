@@ -55,7 +55,7 @@ class _Loader:
             raise ManifestError(self._cause_first(config), ordered=True)
         built = _build(valid, rows, files, config)
         if cache is not None:
-            cache.save()
+            cache.save(self.diagnostics.secrets)
         return DesiredState(built, config, self.diagnostics.warnings, selected)
 
     def _examples(self, docs: list[Document]) -> dict[str, tuple[dict, ...]]:
@@ -121,10 +121,16 @@ class _Loader:
                    cache: DocumentCache | None) -> list[Document]:
         """The file's documents, each validated (`facts` and `model` set when valid): from the cache when it was read clean
         before with the same inputs, else read, and cached when not a single diagnostic came of it."""
+        secrets, signature = self.diagnostics.secrets, None
+        if plain and cache is not None:  # unchanged since it was read clean, by its status: not even read
+            cached, signature = cache.recall(file, self.env, secrets)
+            if cached is not None:
+                return [Document(shown, file, None, line=entry.line, text=None, index=index, cached=entry)
+                        for index, entry in enumerate(cached)]
         text = read_text(file, shown, MAX_MANIFEST_BYTES, self.root, self.diagnostics, plain=plain)
         if text is None:
             return []
-        cached = cache.get(text, self.env, self.diagnostics.secrets) if cache is not None else None
+        cached = cache.get(text, self.env, secrets, file, signature) if cache is not None else None
         if cached is not None:
             return [Document(shown, file, None, line=entry.line, text=text, index=index, cached=entry)
                     for index, entry in enumerate(cached)]
@@ -140,7 +146,7 @@ class _Loader:
         if cache is not None and self.diagnostics.count == before:
             for doc in documents:
                 doc.cached = CachedDocument.of(doc.line, doc.model)
-            cache.put(text, reads, tuple(doc.cached for doc in documents))
+            cache.put(text, reads, tuple(doc.cached for doc in documents), file, signature)
         return documents
 
     def _validate(self, doc: Document, config: Config) -> None:

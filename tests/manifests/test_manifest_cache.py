@@ -14,7 +14,7 @@ import pytest
 from reconciler import manifest
 from reconciler.errors import ManifestError
 from reconciler import pickles
-from reconciler.manifest import cache
+from reconciler.manifest import cache, loader
 from tests.testing.manifests import VERTEX, config
 
 ROOT_FILES = {"reconciler.yaml": config("demo-project"), "bot.yaml": VERTEX,
@@ -168,3 +168,81 @@ def test_only_the_last_roots_are_kept(tmp_path, cache_dir):
         (root / "bot.yaml").write_text(VERTEX)
         manifest.load(root, env={})
     assert len(list(cache_dir.glob("manifests-*.pickle"))) == cache.KEEP
+
+
+# ------------------------------------------------------------------------------ recalled by status, not even read
+
+@pytest.fixture
+def reads(monkeypatch) -> list[str]:
+    """The manifest files the loader read (read_text): those its cache did not recall by their status."""
+    seen: list[str] = []
+    read_text = loader.read_text
+
+    def counting(file, shown, *args, **options):
+        seen.append(Path(shown).name)
+        return read_text(file, shown, *args, **options)
+
+    monkeypatch.setattr(loader, "read_text", counting)
+    return seen
+
+
+@pytest.fixture
+def exact_times(monkeypatch):
+    """As if the file system's timestamps were exact: a file is settled once the cache is written after it (the
+    real margin, cache.SETTLED_NS, would make these tests wait two seconds for it)."""
+    monkeypatch.setattr(cache, "SETTLED_NS", 0)
+
+
+@pytest.mark.parametrize("change, read, parsed_again", [
+    # (what changes after a load whose files are settled, the files read again, those parsed again)
+    ("nothing", [], []),
+    ("edit", ["bot.yaml"], ["bot.yaml"]),
+    ("edit, times put back", ["bot.yaml"], ["bot.yaml"]),   # the change time cannot be put back
+    ("touch", ["bot.yaml"], []),                             # read and hashed: the same text
+    ("credential", ["bot.yaml", "other.yaml"], []),          # checked against the new value, by reading
+    ("variable", ["bot.yaml"], ["bot.yaml"]),
+    ("link", ["bot.yaml"], []),                              # a symlink now: resolved and read, as any link
+])
+def test_a_settled_file_is_not_even_read_until_its_status_or_inputs_change(tmp_path, cache_dir, parsed, reads, exact_times,
+                                                                           monkeypatch, change, read, parsed_again):
+    files = {**ROOT_FILES, "bot.yaml": VERTEX.replace("displayName: Support bot", "displayName: bot of ${COLOUR}")}
+    root = _root(tmp_path, files)
+    env = {"COLOUR": "red"}
+    first = manifest.load(root, env=env)
+    bot = root / "bot.yaml"
+    before = os.stat(bot)
+    if change.startswith("edit"):
+        bot.write_text(bot.read_text().replace("bot of", "bot in"))
+        if change.endswith("put back"):
+            os.utime(bot, ns=(before.st_atime_ns, before.st_mtime_ns))
+    elif change == "touch":
+        os.utime(bot)
+    elif change == "credential":
+        monkeypatch.setenv("GEMINI_API_KEY", "a-key-that-no-manifest-holds")
+    elif change == "variable":
+        env = {"COLOUR": "blue"}
+    elif change == "link":
+        bot.rename(root / "target.yml.txt")
+        bot.symlink_to(root / "target.yml.txt")
+    parsed.clear()
+    reads.clear()
+    second = manifest.load(root, env=env)
+    assert (sorted(reads), sorted(p for p in parsed if p != "reconciler.yaml")) == (read, parsed_again)
+    assert (second.resources == first.resources) == (change in ("nothing", "touch", "credential", "link"))
+
+
+def test_a_file_written_just_before_the_cache_is_read_again(tmp_path, cache_dir, reads):
+    root = _root(tmp_path, ROOT_FILES)
+    manifest.load(root, env={})  # written within SETTLED_NS of the files: a write in the same tick could hide
+    reads.clear()
+    manifest.load(root, env={})
+    assert sorted(reads) == ["bot.yaml", "other.yaml"]
+
+
+def test_a_message_about_a_recalled_document_still_says_where(tmp_path, cache_dir, reads, exact_times):
+    warned = VERTEX.replace("gemini-2.5-flash", "gemini-1.0-pro-002")  # a warning of the checks across manifests
+    root = _root(tmp_path, {**ROOT_FILES, "bot.yaml": warned})
+    first = manifest.load(root, env={})
+    reads.clear()
+    second = manifest.load(root, env={})
+    assert reads == [] and second.warnings == first.warnings  # its text read only to locate the warning
