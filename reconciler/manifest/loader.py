@@ -19,6 +19,7 @@ from reconciler.manifest import roots
 from reconciler.manifest.cache import CachedDocument, DocumentCache, Facts
 from reconciler.manifest.checks import check_all
 from reconciler.manifest.files import CONFIG_FILE, MAX_MANIFEST_BYTES, manifest_files, read_text
+from reconciler.manifest.diagnostics import Diagnostics
 from reconciler.manifest.document import Document
 
 # The models (schema: pydantic), their error messages (explain) and the canonical form (canonical) are imported
@@ -47,8 +48,8 @@ class _Loader:
                      for doc in self._documents(file, shown, plain, config, cache)]
         valid = [doc for doc in documents if doc.facts is not None]
         check_all(valid, config, self.diagnostics)
-        rows = self._examples([doc for doc in valid if doc.facts.trains_on_examples])
-        files = self._data_files([doc for doc in valid if doc.facts.local_files], config)
+        rows = _examples([doc for doc in valid if doc.facts.trains_on_examples], self.root, self.diagnostics)
+        files = _data_files([doc for doc in valid if doc.facts.local_files], self.root, config, self.diagnostics)
         selected = self._selected(documents, valid)
         self._warn_of_strays(config)
         if self.diagnostics.errors or self.diagnostics.unset:
@@ -57,22 +58,6 @@ class _Loader:
         if cache is not None:
             cache.save(self.diagnostics.secrets)
         return DesiredState(built, config, self.diagnostics.warnings, selected)
-
-    def _examples(self, docs: list[Document]) -> dict[str, tuple[dict, ...]]:
-        """The rows of each manifest that trains on examples (read on every load: they are not cached)."""
-        if not docs:
-            return {}
-        from reconciler.manifest.examples import read_examples
-
-        return {doc.facts.name: read_examples(doc, self.root, self.diagnostics) for doc in docs}
-
-    def _data_files(self, docs: list[Document], config: Config) -> dict[str, tuple[LocalData, ...]]:
-        """The training files in the repository of each manifest that has some (read on every load)."""
-        if not docs:
-            return {}
-        from reconciler.manifest.data_files import read_data_files
-
-        return {doc.facts.name: read_data_files(doc, self.root, config, self.diagnostics) for doc in docs}
 
     def _config(self) -> Config:
         """The root `path` belongs to (`found`) and its reconciler.yaml; its problems are reported."""
@@ -198,6 +183,25 @@ def _with_scope_defaults(data: dict, defaults: Defaults) -> dict:
     filled = {"project": defaults.project, "location": defaults.location}
     scope = {k: v for k, v in filled.items() if v is not None and k not in spec}
     return {**data, "spec": {**spec, **scope}}
+
+
+def _examples(docs: list[Document], root: Path, diagnostics: Diagnostics) -> dict[str, tuple[dict, ...]]:
+    """The rows of each manifest that trains on examples (read on every load: they are not cached)."""
+    if not docs:
+        return {}
+    from reconciler.manifest.examples import read_examples
+
+    return {doc.facts.name: read_examples(doc, root, diagnostics) for doc in docs}
+
+
+def _data_files(docs: list[Document], root: Path, config: Config,
+                diagnostics: Diagnostics) -> dict[str, tuple[LocalData, ...]]:
+    """The training files in the repository of each manifest that has some (read on every load)."""
+    if not docs:
+        return {}
+    from reconciler.manifest.data_files import read_data_files
+
+    return {doc.facts.name: read_data_files(doc, root, config, diagnostics) for doc in docs}
 
 
 def _dependency_order(docs: list[Document]) -> list[Document]:
