@@ -166,9 +166,11 @@ def connect_storage(*, api_endpoint: str | None = None, emulator: bool = False,
     endpoint = resolve_endpoint(api_endpoint, env)
     if emulator and endpoint is None:
         raise ValueError("emulator mode needs the emulator's URL as api_endpoint")
-    with httpx.Client(transport=transport, headers={"user-agent": USER_AGENT}) as token_client:
+    tls = httpx.create_ssl_context()  # one TLS context for both clients, as `connect` shares one: ~50 ms each
+    with httpx.Client(transport=transport, headers={"user-agent": USER_AGENT}, verify=tls) as token_client:
         credentials = auth.BearerToken(auth.EMULATOR_TOKEN) if emulator else auth.oauth(
             env, SCOPES, token_client=token_client, no_credentials=no_credentials, adc=adc)
-        with httpx.Client(auth=credentials, transport=transport, headers={"user-agent": USER_AGENT}) as http:
+        with httpx.Client(auth=credentials, transport=transport, headers={"user-agent": USER_AGENT},
+                          verify=tls) as http:
             yield StorageClient(http, endpoint=endpoint, policy=policy or request_policy(env),
                                 limiter=RateLimiter(rate=100, burst=100))
