@@ -15,7 +15,6 @@ from reconciler import operations, pickles
 from reconciler.clients import pagememo
 from reconciler.clients.http import Session
 from reconciler.errors import BadResponse
-from reconciler.platforms import vertex_read
 from tests.testing.manifests import write_manifests
 
 URL = "https://vertex.test/v1/projects/p/locations/l/tuningJobs"
@@ -116,15 +115,18 @@ def test_a_page_whose_token_is_not_last_is_recalled_only_with_the_same_bytes(cac
 
 def test_a_second_plan_reads_no_listed_item_and_plans_the_same(tmp_path, cache_dir, emulator, monkeypatch):
     root = tmp_path / "m"
-    write_manifests(root, 3, project="memo-project", location="us-central1")
+    write_manifests(root, 3, 1, project="memo-project", location="us-central1")  # and one Gemini API tune
     with operations.open_workspace(str(root), api_endpoint=emulator.base_url, emulator=True) as workspace:
         result = operations.apply(workspace, None, operations.ApplyOptions(), operations.Silent(), threading.Event())
         assert not result.failed
     emulator.advance(3600)
-    reads = []
-    for reader in (vertex_read.Job, vertex_read.Model, vertex_read.Endpoint):
-        monkeypatch.setattr(reader, "read", classmethod(
-            lambda cls, data, original=reader.read.__func__: reads.append(cls.__name__) or original(cls, data)))
+    reads = []  # the listed items read (Session.read_at: every reader a listing runs), by reader
+    read_at = Session.read_at
+
+    def counted(url, read, item):
+        reads.append(read.__qualname__)
+        return read_at(url, read, item)
+    monkeypatch.setattr(Session, "read_at", staticmethod(counted))
 
     def plan() -> tuple:
         reads.clear()
@@ -134,5 +136,6 @@ def test_a_second_plan_reads_no_listed_item_and_plans_the_same(tmp_path, cache_d
             return planned.has_changes, sorted(g.key for g in workspace.observed.generations)
 
     first = plan()
-    assert sorted(set(reads)) == ["Endpoint", "Job", "Model"] and first[0] is False and len(first[1]) == 3
+    assert sorted(set(reads)) == ["Endpoint.read", "Job.read", "Model.read", "tuned_model"]
+    assert first[0] is False and len(first[1]) == 4
     assert plan() == first and reads == []
