@@ -143,7 +143,7 @@ class DocumentCache:
                 or status.st_mtime_ns >= self.written - SETTLED_NS or status.st_ctime_ns >= self.written - SETTLED_NS):
             return None, signature
         entry = self.entries.get(found[1])
-        if entry is None or any(env.get(name) != value for name, value in entry[0]):
+        if entry is None or not reads_hold(entry[0], env):
             return None, signature
         self.used[found[1]] = entry
         self.seen[path] = found
@@ -153,12 +153,12 @@ class DocumentCache:
             signature: Signature | None = None) -> Cached | None:
         """The documents of `text` when it was validated clean with the same ${VAR} values; None: read it.
         `file` and its `signature` (from `recall`, taken before the text was read) are remembered with it."""
-        key = _key(text)
+        key = text_key(text)
         found = self.entries.get(key)
         if found is None or any(secret in text for _, secret in secrets):
             return None
         reads, documents = found
-        if any(env.get(name) != value for name, value in reads):
+        if not reads_hold(reads, env):
             return None
         self.used[key] = found
         self._saw(file, signature, key)
@@ -166,7 +166,7 @@ class DocumentCache:
 
     def put(self, text: str, reads: Mapping[str, str | None], documents: Cached, file: Path | None = None,
             signature: Signature | None = None) -> None:
-        key = _key(text)
+        key = text_key(text)
         self.used[key] = (tuple(sorted(reads.items())), documents)
         self.missed = True
         self._saw(file, signature, key)
@@ -193,5 +193,11 @@ class DocumentCache:
         return self.stamps[secrets]
 
 
-def _key(text: str) -> str:
+def reads_hold(reads: Reads, env: Mapping[str, str]) -> bool:
+    """Whether every ${VAR} a text interpolated when it was read still has the value it had (None: unset)."""
+    return all(env.get(name) == value for name, value in reads)
+
+
+def text_key(text: str) -> str:
+    """What a text is kept by: the sha256 of its characters."""
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

@@ -11,7 +11,6 @@ disk) is worked out on every read; a file that gave any diagnostic, or holds a c
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections import ChainMap
@@ -24,6 +23,7 @@ from reconciler import pickles
 from reconciler.desired import DEFAULT_WORKSPACE, Config, CostSettings, Defaults, DesiredState, StateSettings
 from reconciler.errors import Diagnostic, ManifestError
 from reconciler.manifest import roots
+from reconciler.manifest.cache import reads_hold, text_key
 from reconciler.manifest.causes import BrokenDefault, cause_first
 from reconciler.manifest.diagnostics import Diagnostics, credentials
 from reconciler.manifest.files import CONFIG_FILE, MAX_MANIFEST_BYTES, lock_file_problem, read_text
@@ -229,15 +229,14 @@ class _Kept:
     def __init__(self, root: Path, text: str, workspace: str, secrets: tuple[tuple[str, str], ...]):
         # never on disk with a credential in it
         self.file = None if any(secret in text for _, secret in secrets) else KIND.file(os.path.realpath(root))
-        self.key = (FORMAT, pickles.code(), hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(),
-                    workspace)
+        self.key = (FORMAT, pickles.code(), text_key(text), workspace)
 
     def recall(self, env: Mapping[str, str]) -> Said | None:
         stored = pickles.load(self.file) if self.file else None
         if not (isinstance(stored, tuple) and len(stored) == 3 and stored[0] == self.key):
             return None
         _, reads, said = stored
-        if not isinstance(said, Said) or any(env.get(name) != value for name, value in reads):
+        if not isinstance(said, Said) or not reads_hold(reads, env):
             return None
         pickles.touch(self.file)  # used: the last to be pruned
         return said
