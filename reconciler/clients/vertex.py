@@ -88,7 +88,7 @@ class VertexClient:
         `read` and `memo` as `Session.pages` (an unfiltered listing is read after its labels are compared)."""
         wanted = label_terms(filter)
         if wanted is not None and parent in self.unfiltered_job_lists:
-            yield from self._labelled(parent, wanted, page_size, read)
+            yield from self._jobs_labelled(parent, wanted, page_size, read)
             return
         started = False
         try:
@@ -100,10 +100,11 @@ class VertexClient:
                 raise
             log.info("tuningJobs.list in %s refused the label filter; listing all and filtering here", parent)
             self.unfiltered_job_lists.add(parent)
-            yield from self._labelled(parent, wanted, page_size, read)
+            yield from self._jobs_labelled(parent, wanted, page_size, read)
 
-    def _labelled(self, parent: str, wanted: dict[str, str], page_size: int | None,
-                  read: Callable[[dict], Any] | None) -> Iterator[Any]:
+    def _jobs_labelled(self, parent: str, wanted: dict[str, str], page_size: int | None,
+                       read: Callable[[dict], Any] | None) -> Iterator[Any]:
+        """The unfiltered listing's jobs carrying the `wanted` labels, each read (`read`) once they are kept."""
         url = self.url(f"{parent}/tuningJobs")
         for job in _labelled(self._list(parent, "tuningJobs", None, page_size), wanted):
             yield self.session.read_at(url, read, job) if read is not None else job
