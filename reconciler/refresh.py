@@ -6,8 +6,9 @@ every read of every platform runs concurrently here, and the result is one sorte
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from reconciler import platforms
@@ -76,8 +77,7 @@ def refresh(scopes: Iterable[tuple], claims: Claims, clients: Mapping[str, Any] 
             keys.setdefault(owner.name, []).append(key)
     # dataset reads are single small GETs: a pool of their own, wider than the listings' (Cloud Storage serves
     # thousands a second), so that a thousand datasets cost tens of round trips, not a hundred and twenty-five
-    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="refresh") as pool, \
-            ThreadPoolExecutor(max_workers=DATA_WORKERS, thread_name_prefix="datasets") as data_pool:
+    with _readers(max_workers, "refresh") as pool, _readers(DATA_WORKERS, "datasets") as data_pool:
         joins = []
         for name in sorted(set(by_platform) | set(keys)):
             client = clients.get(name)
@@ -100,11 +100,24 @@ def observe(generations: Mapping[str, Generation], clients: Mapping[str, Any] | 
     by_platform: dict[str, list[Generation]] = {}
     for g in generations.values():
         by_platform.setdefault(g.platform, []).append(g)
-    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="observe") as pool:
+    with _readers(max_workers, "observe") as pool:
         joins = [platforms.get(name).observe(clients[name], followed, pool.submit)
                  for name, followed in sorted(by_platform.items())]
         now = {key: found for join in joins for key, found in join().items()}
     return {name: now[g.key] if g.key in now else g for name, g in generations.items()}
+
+
+@contextmanager
+def _readers(workers: int, name: str) -> Iterator[ThreadPoolExecutor]:
+    """A pool of reads. Left at once when what uses it fails or is interrupted (Ctrl-C): its reads change
+    nothing, and waiting for one blocked on a silent server would hold the exit for the whole read timeout."""
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 def _distinct(scopes: Iterable[tuple]) -> list[Scope]:

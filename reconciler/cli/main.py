@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 from collections.abc import Sequence
 
@@ -83,6 +84,10 @@ def run() -> int:
     gc.set_threshold(100_000, 20, 100)
     code = main()
     gc.freeze()
+    if code == EXIT_INTERRUPTED:  # what is left are reads abandoned (refresh._readers): not waited for
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     return code
 
 
