@@ -4,6 +4,10 @@
 `finish(...)` split that in two for tests that signal the process in between. Every run is bounded in time
 and never reads our stdin (a missing `--yes` is refused, as in CI).
 
+Where the interpreter would start the same way, the process is forked from a zygote that has imported
+reconciler already (`tests.testing.zygote`: the suite runs about 600 commands, and imports were more than half
+of each one's CPU); it is a process of its own, a child of the test, all the same. `fork=False` exec's it.
+
 Environments: `environment()` is ours without any GOOGLE_* / GEMINI_* / RECONCILER_* variable, plus test
 credentials for a non-Google endpoint, no colour, wide lines and a 0.1 s poll interval; `bare_environment()`
 inherits nothing (no credentials, no HOME): what `validate` and `schema` must work with.
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.testing import ROOT
+from tests.testing.zygote import zygote_for
 
 TIMEOUT = 120.0
 
@@ -85,19 +90,46 @@ def command(*args: str) -> list[str]:
 
 
 class Process(subprocess.Popen):
-    """A running `reconciler`: a Popen that remembers when it started and what to write to its stdin."""
+    """A running `reconciler`: a Popen that remembers when it started and what to write to its stdin.
 
-    def __init__(self, argv: list[str], *, stdin_text: str | None = None, **options) -> None:
+    Forked from a zygote that has imported reconciler already wherever the interpreter would start the same way
+    (`zygote`; `fork=False` exec's it, as does RECONCILER_TEST_FORK=off). Either way it is a process of its
+    own, a child of this one, on these pipes: `forked` says which."""
+
+    def __init__(self, argv: list[str], *, stdin_text: str | None = None, fork: bool = True, **options) -> None:
         self.started = time.perf_counter()
         self.stdin_text = stdin_text
+        self.forked = False
+        self._fork = fork
         super().__init__(argv, stdin=subprocess.DEVNULL if stdin_text is None else subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **options)
 
+    def _execute_child(self, args, executable, preexec_fn, close_fds, pass_fds, cwd, env, startupinfo,
+                       creationflags, shell, p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite, *rest):
+        cwd = os.path.abspath(cwd or os.getcwd())
+        plain = (self._fork and list(args[:3]) == command() and not shell and executable is None
+                 and preexec_fn is None and not pass_fds and -1 not in (p2cread, c2pwrite, errwrite)
+                 and env is not None and os.path.isdir(cwd))
+        zygote = zygote_for(env, _pythonpath(), str(ROOT)) if plain else None
+        if zygote is not None:
+            try:
+                self.pid = zygote.fork(list(args[3:]), env, cwd, (p2cread, c2pwrite, errwrite))
+            except OSError:  # the zygote is gone: exec'd, as every command after this one
+                zygote.broken = True
+            else:
+                self._child_created = self.forked = True
+                self._close_pipe_fds(p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite)
+                return None
+        return super()._execute_child(args, executable, preexec_fn, close_fds, pass_fds, cwd, env, startupinfo,
+                                      creationflags, shell, p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite,
+                                      *rest)
+
 
 def start(*args: str, cwd: Path | str = ROOT, env: dict[str, str] | None = None,
-          stdin: str | None = None) -> Process:
-    """Spawn `reconciler ARGS`; pass the process to `finish`. `stdin` text is written to it (then closed)."""
-    return Process(command(*args), stdin_text=stdin, cwd=cwd, env=environment() if env is None else env)
+          stdin: str | None = None, fork: bool = True) -> Process:
+    """Start `reconciler ARGS`; pass the process to `finish`. `stdin` text is written to it (then closed)."""
+    return Process(command(*args), stdin_text=stdin, fork=fork, cwd=cwd,
+                   env=environment() if env is None else env)
 
 
 def finish(process: Process, args: tuple[str, ...], timeout: float = TIMEOUT) -> Result:
@@ -113,6 +145,6 @@ def finish(process: Process, args: tuple[str, ...], timeout: float = TIMEOUT) ->
 
 
 def run(*args: str, cwd: Path | str = ROOT, env: dict[str, str] | None = None, stdin: str | None = None,
-        timeout: float = TIMEOUT) -> Result:
-    """`reconciler ARGS` in `cwd` with `env` (default: `environment()`), timed from spawn to exit."""
-    return finish(start(*args, cwd=cwd, env=env, stdin=stdin), args, timeout)
+        timeout: float = TIMEOUT, fork: bool = True) -> Result:
+    """`reconciler ARGS` in `cwd` with `env` (default: `environment()`), timed from start to exit."""
+    return finish(start(*args, cwd=cwd, env=env, stdin=stdin, fork=fork), args, timeout)

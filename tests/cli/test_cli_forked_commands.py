@@ -1,0 +1,131 @@
+"""The suite forks most `reconciler` commands from a zygote that has imported it (tests.testing.zygote) instead of
+exec'ing `python -m reconciler`. These tests hold it to that promise: a forked command prints, exits, is
+signalled and dies exactly as an exec'd one, as a child of the test; and whatever would start an interpreter
+differently is exec'd."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.testing import cli as reconciler_cli
+from tests.testing import zygote
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forking needs a Linux subreaper")
+
+
+@pytest.mark.parametrize("args, endpoint, env", [
+    (("--help",), False, {}),
+    (("--version",), False, {}),
+    (("validate", "manifests"), False, {}),
+    (("validate", "manifests"), False, {"COLUMNS": "50"}),  # what the command reads of its own environment
+    (("validate", "no-such-directory"), False, {}),
+    (("plan", "manifests", "--detailed-exitcode"), True, {}),
+    (("plan", "manifests", "--markdown"), True, {}),
+    (("status", "manifests"), True, {}),
+    (("apply", "manifests"), True, {}),  # no --yes and no terminal: refused
+    (("plan", "manifests"), True, {"GOOGLE_OAUTH_ACCESS_TOKEN": ""}),  # no credentials
+], ids=lambda v: " ".join(v) if isinstance(v, tuple) else None)
+def test_a_forked_command_prints_and_exits_as_an_execd_one(cli, args, endpoint, env):
+    command = [*args, *(["--api-endpoint", cli.endpoint] if endpoint else [])]
+    environment = reconciler_cli.environment(env)
+    execd = reconciler_cli.run(*command, cwd=cli.cwd, env=environment, fork=False)
+    process = reconciler_cli.start(*command, cwd=cli.cwd, env=environment)
+    forked = reconciler_cli.finish(process, tuple(command))
+    assert process.forked
+    assert (forked.code, forked.out, forked.err) == (execd.code, execd.out, execd.err)
+
+
+class SilentServer:
+    """Accepts connections and never answers: a command blocked in its first request."""
+
+    def __init__(self) -> None:
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.socket.settimeout(60)
+        self.endpoint = "http://127.0.0.1:%d" % self.socket.getsockname()[1]
+        self.connections: list[socket.socket] = []
+
+    def blocked(self, cwd, *, fork: bool) -> reconciler_cli.Process:
+        """`plan` started, past its start-up and waiting for an answer to its first request."""
+        process = reconciler_cli.start("plan", "manifests", "--api-endpoint", self.endpoint, cwd=cwd, fork=fork)
+        self.connections.append(self.socket.accept()[0])  # kept open, unanswered
+        return process
+
+
+    def close(self) -> None:
+        for connection in [*self.connections, self.socket]:
+            connection.close()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[Callable[[], SilentServer]]:
+    """`silent_server()`: a new one (each command's connections its own), all closed at the end."""
+    servers: list[SilentServer] = []
+
+    def new() -> SilentServer:
+        servers.append(SilentServer())
+        return servers[-1]
+    yield new
+    for server in servers:
+        server.close()
+
+
+def test_a_forked_command_is_a_child_of_the_test_in_its_directory(cli, silent_server):
+    process = silent_server().blocked(cli.cwd, fork=True)
+    try:
+        assert process.forked
+        with open(f"/proc/{process.pid}/stat") as stat:
+            assert int(stat.read().rpartition(")")[2].split()[1]) == os.getpid()  # ppid
+        assert os.readlink(f"/proc/{process.pid}/cwd") == str(cli.cwd.resolve())
+    finally:
+        process.kill()
+    assert process.wait(timeout=30) == -signal.SIGKILL
+
+
+def test_ctrl_c_in_a_plan_waiting_on_a_silent_server_exits_130_at_once_forked_or_execd(cli, silent_server):
+    results = []
+    for fork in (False, True):
+        process = silent_server().blocked(cli.cwd, fork=fork)
+        assert process.forked is fork
+        process.send_signal(signal.SIGINT)
+        result = reconciler_cli.finish(process, ("plan",))
+        results.append((result.code, result.out, result.err))
+        assert result.seconds < 30, result  # not held until the blocked read times out (60 s)
+    assert results[0] == results[1]
+    assert results[0][0] == 130 and results[0][2].endswith("\ninterrupted\n")
+
+
+@pytest.mark.parametrize("env, switch, forked", [
+    ({}, None, True),
+    ({"PYTHONIOENCODING": "latin-1"}, None, True),  # forked from a zygote started with it: other streams
+    ({"LC_ALL": "C"}, None, True),                  # (one zygote per interpreter environment)
+    ({"PYTHONPATH": "/elsewhere"}, None, False),    # another reconciler, perhaps: exec'd
+    ({}, "off", False),
+])
+def test_a_command_is_forked_from_a_zygote_whose_interpreter_started_as_its_would(cli, monkeypatch, env, switch,
+                                                                                   forked):
+    if switch:
+        monkeypatch.setenv(zygote.SWITCH, switch)
+    environment = reconciler_cli.environment(env)
+    args = ("validate", "manifests")
+    process = reconciler_cli.start(*args, cwd=cli.cwd, env=environment)
+    result = reconciler_cli.finish(process, args)
+    assert process.forked is forked
+    execd = reconciler_cli.run(*args, cwd=cli.cwd, env=environment, fork=False)
+    assert (result.code, result.out, result.err) == (execd.code, execd.out, execd.err)
+
+
+def test_a_command_is_execd_once_its_zygote_is_gone(tmp_path):
+    environment = reconciler_cli.environment({"PYTHONHASHSEED": "4242"})  # a zygote of this test's own
+    before = reconciler_cli.start("--version", cwd=tmp_path, env=environment)
+    assert reconciler_cli.finish(before, ("--version",)).code == 0 and before.forked
+    gone = zygote.zygote_for(environment, environment["PYTHONPATH"], str(tmp_path))
+    gone.process.kill()
+    gone.process.wait(timeout=30)
+    after = reconciler_cli.start("--version", cwd=tmp_path, env=environment)
+    assert reconciler_cli.finish(after, ("--version",)).code == 0 and not after.forked
