@@ -124,11 +124,28 @@ def poll_interval() -> float:
     return _seconds("RECONCILER_POLL_INTERVAL", "5")
 
 
-def stop_on_interrupt() -> threading.Event:
-    """First Ctrl-C: finish the request in flight, persist, exit 130. Second: exit at once (the lock stays valid)."""
-    stop = threading.Event()
+class Stop(threading.Event):
+    """Set by the first Ctrl-C (or SIGTERM) once changes have started (`changing`): the request in flight is
+    finished and the lock saved, and a second one exits at once (the lock stays valid). Before that nothing has
+    been changed, so an interrupt stops the command at once (KeyboardInterrupt): reads are abandoned, a prompt is
+    left, the state lock is released as the stack unwinds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed = False
+
+    def changing(self) -> None:
+        self.armed = True
+
+
+def stop_on_interrupt(*, armed: bool = False) -> Stop:
+    """Handle Ctrl-C and SIGTERM as `Stop` says (`armed`: as if changes had started)."""
+    stop = Stop()
+    stop.armed = armed
 
     def handle(signum, frame):
+        if not stop.armed:
+            raise KeyboardInterrupt
         if stop.is_set():
             os._exit(EXIT_INTERRUPTED)
         stop.set()
@@ -172,10 +189,15 @@ def _bounded(kind: type, holds: Callable[[float], bool], wanted: str) -> Callabl
 class Terminal:
     """The operations Listener for a person at a terminal (or a CI log): renders through `render`."""
 
-    def __init__(self, out, *, confirm: bool = True):
+    def __init__(self, out, *, confirm: bool = True, stop: Stop | None = None):
         self.out = out
         self.ask = confirm
+        self.stop = stop
         self._lock_notice = -LOCK_NOTICE_EVERY
+
+    def changing(self) -> None:
+        if self.stop is not None:
+            self.stop.changing()
 
     def warn(self, message: str) -> None:
         print(_inert(message), file=sys.stderr)

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sys
-from collections.abc import Callable, Iterator
 
 import pytest
 
 from tests.testing import cli as reconciler_cli
 from tests.testing import zygote
+from tests.testing.silent import silent_server  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forking needs a Linux subreaper")
 
@@ -41,42 +40,8 @@ def test_a_forked_command_prints_and_exits_as_an_execd_one(cli, args, endpoint, 
     assert (forked.code, forked.out, forked.err) == (execd.code, execd.out, execd.err)
 
 
-class SilentServer:
-    """Accepts connections and never answers: a command blocked in its first request."""
-
-    def __init__(self) -> None:
-        self.socket = socket.create_server(("127.0.0.1", 0))
-        self.socket.settimeout(60)
-        self.endpoint = "http://127.0.0.1:%d" % self.socket.getsockname()[1]
-        self.connections: list[socket.socket] = []
-
-    def blocked(self, cwd, *, fork: bool) -> reconciler_cli.Process:
-        """`plan` started, past its start-up and waiting for an answer to its first request."""
-        process = reconciler_cli.start("plan", "manifests", "--api-endpoint", self.endpoint, cwd=cwd, fork=fork)
-        self.connections.append(self.socket.accept()[0])  # kept open, unanswered
-        return process
-
-
-    def close(self) -> None:
-        for connection in [*self.connections, self.socket]:
-            connection.close()
-
-
-@pytest.fixture
-def silent_server() -> Iterator[Callable[[], SilentServer]]:
-    """`silent_server()`: a new one (each command's connections its own), all closed at the end."""
-    servers: list[SilentServer] = []
-
-    def new() -> SilentServer:
-        servers.append(SilentServer())
-        return servers[-1]
-    yield new
-    for server in servers:
-        server.close()
-
-
 def test_a_forked_command_is_a_child_of_the_test_in_its_directory(cli, silent_server):
-    process = silent_server().blocked(cli.cwd, fork=True)
+    process = silent_server().blocked("plan", "manifests", cwd=cli.cwd)
     try:
         assert process.forked
         with open(f"/proc/{process.pid}/stat") as stat:
@@ -90,7 +55,7 @@ def test_a_forked_command_is_a_child_of_the_test_in_its_directory(cli, silent_se
 def test_ctrl_c_in_a_plan_waiting_on_a_silent_server_exits_130_at_once_forked_or_execd(cli, silent_server):
     results = []
     for fork in (False, True):
-        process = silent_server().blocked(cli.cwd, fork=fork)
+        process = silent_server().blocked("plan", "manifests", cwd=cli.cwd, fork=fork)
         assert process.forked is fork
         process.send_signal(signal.SIGINT)
         result = reconciler_cli.finish(process, ("plan",))

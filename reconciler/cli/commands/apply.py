@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> Result:
     targets = frozenset(saved.targets) if saved else frozenset(args.target)  # what they need is all it reads
     with session.workspace(args, root, limiter=limiter, targets=targets, remote=args.remote) as workspace:
         session.print_warnings(workspace.desired.warnings)
-        result = operations.apply(workspace, saved, options, session.Terminal(out, confirm=not args.yes), stop)
+        result = operations.apply(workspace, saved, options, session.Terminal(out, confirm=not args.yes, stop=stop),
+                                  stop)
     if not result.plan.has_changes:
         return "ok"  # nothing to do: an interrupt meanwhile stopped nothing
     if stop.is_set():
