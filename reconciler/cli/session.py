@@ -130,9 +130,9 @@ class Stop(threading.Event):
     been changed, so an interrupt stops the command at once (KeyboardInterrupt): reads are abandoned, a prompt is
     left, the state lock is released as the stack unwinds."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, armed: bool = False) -> None:
         super().__init__()
-        self.armed = False
+        self.armed = armed
 
     def changing(self) -> None:
         self.armed = True
@@ -140,8 +140,7 @@ class Stop(threading.Event):
 
 def stop_on_interrupt(*, armed: bool = False) -> Stop:
     """Handle Ctrl-C and SIGTERM as `Stop` says (`armed`: as if changes had started)."""
-    stop = Stop()
-    stop.armed = armed
+    stop = Stop(armed=armed)
 
     def handle(signum, frame):
         if not stop.armed:
