@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from reconciler import manifest, refresh
 from reconciler.apply import watch
+from reconciler.apply.stop import abandonable
 from reconciler.backends import ensure_bucket, open_backend
 from reconciler.desired import DIGEST_ALGORITHM, DesiredState
 from reconciler.errors import ManifestError, Unauthenticated, UserError
@@ -196,8 +197,6 @@ class Listener(Protocol):
     def planned(self, plan: Plan) -> None: ...
     def confirm(self, plan: Plan) -> None:
         """Raise UserError to refuse the plan (only asked when it was not reviewed as a saved plan)."""
-    def changing(self) -> None:
-        """Changes start now: from here an interrupt must let the request in flight finish and the lock be saved."""
     def did(self, line: str) -> None: ...
     def outcomes(self, outcomes: list[Outcome]) -> None: ...
     def waiting(self, generations: dict[str, Generation]) -> AbstractContextManager[Callable[[dict], None]]: ...
@@ -239,27 +238,27 @@ def apply(workspace: Workspace, saved: Plan | None, options: ApplyOptions, liste
         if holder.previous:
             listener.warn(f"warning: the previous run ({holder.previous.describe()}) ended without releasing the "
                           "state lock; taking over")
-        workspace.lock = workspace.backend.read()
-        workspace.refresh()
-        if saved:
-            plan, fresh = workspace.reviewed(saved)
-            if workspace.lock and saved.id in workspace.lock.applied_plans:
-                listener.say(f"Plan {saved.id} was already applied; only the follow-ups it reviewed are left "
-                             f"({len(plan.changes) or 'none'}).")
-            left = planfile.left_out(plan, fresh)
-            if left:
-                listener.warn(f"left alone: {len(left)} change(s) the reviewed plan does not show "
-                              f"({', '.join(sorted({c.name for c in left})[:10])}); review them in a new plan")
-        else:
-            fresh = workspace.plan(options.targets, options.replace)
-            plan = replace(fresh, changes=fresh.reviewed_follow_ups) if options.reviewed_only else fresh
-        listener.planned(plan)
-        if not plan.has_changes:
-            return ApplyResult(plan)
-        costing.check_limits(plan, workspace.desired, options.max_cost)  # before anything starts
-        if not saved and not options.reviewed_only:
-            listener.confirm(plan)
-        listener.changing()
+        with abandonable(stop):  # reading and deciding: an interrupt may end it here at once
+            workspace.lock = workspace.backend.read()
+            workspace.refresh()
+            if saved:
+                plan, fresh = workspace.reviewed(saved)
+                if workspace.lock and saved.id in workspace.lock.applied_plans:
+                    listener.say(f"Plan {saved.id} was already applied; only the follow-ups it reviewed are left "
+                                 f"({len(plan.changes) or 'none'}).")
+                left = planfile.left_out(plan, fresh)
+                if left:
+                    listener.warn(f"left alone: {len(left)} change(s) the reviewed plan does not show "
+                                  f"({', '.join(sorted({c.name for c in left})[:10])}); review them in a new plan")
+            else:
+                fresh = workspace.plan(options.targets, options.replace)
+                plan = replace(fresh, changes=fresh.reviewed_follow_ups) if options.reviewed_only else fresh
+            listener.planned(plan)
+            if not plan.has_changes:
+                return ApplyResult(plan)
+            costing.check_limits(plan, workspace.desired, options.max_cost)  # before anything starts
+            if not saved and not options.reviewed_only:
+                listener.confirm(plan)
         with Journal(workspace.backend, workspace.lock or Lock.empty(DIGEST_ALGORITHM)) as journal:
             waiter = _upstream_waiter(workspace, journal, options, listener) if options.wait else None
             executor = Executor(workspace.desired, workspace.observed, journal, workspace.clients,
@@ -279,17 +278,19 @@ def apply(workspace: Workspace, saved: Plan | None, options: ApplyOptions, liste
     return ApplyResult(plan, outcomes, failed)
 
 
-def refresh_only(workspace: Workspace, options: ApplyOptions, listener: Listener) -> list[str]:
+def refresh_only(workspace: Workspace, options: ApplyOptions, listener: Listener,
+                 stop: threading.Event | None = None) -> list[str]:
     """`apply --refresh-only`: record in the state what is live for what it records (a job ended, a model was
     deleted out of band), and nothing else: no API call changes anything. The names whose entry changed."""
     from reconciler.state.journal import Journal
 
     with workspace.backend.lock("reconciler apply --refresh-only", timeout=options.lock_timeout,
                                 waiting=listener.lock_busy):
-        workspace.lock = workspace.backend.read()
-        if workspace.lock is None:
-            return []
-        workspace.refresh()
+        with abandonable(stop or threading.Event()):  # reading: an interrupt may end it here at once
+            workspace.lock = workspace.backend.read()
+            if workspace.lock is None:
+                return []
+            workspace.refresh()
         before = workspace.lock
         with Journal(workspace.backend, before) as journal:
             journal.observe(workspace.observed.generations)
@@ -365,7 +366,6 @@ class Silent:
     def warn(self, message: str) -> None: ...
     def planned(self, plan: Plan) -> None: ...
     def confirm(self, plan: Plan) -> None: ...
-    def changing(self) -> None: ...
     def did(self, line: str) -> None: ...
     def outcomes(self, outcomes: list[Outcome]) -> None: ...
     def say(self, message: str) -> None: ...

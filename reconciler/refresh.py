@@ -109,8 +109,9 @@ def observe(generations: Mapping[str, Generation], clients: Mapping[str, Any] | 
 
 @contextmanager
 def _readers(workers: int, name: str) -> Iterator[ThreadPoolExecutor]:
-    """A pool of reads. Left at once when what uses it fails or is interrupted (Ctrl-C): its reads change
-    nothing, and waiting for one blocked on a silent server would hold the exit for the whole read timeout."""
+    """A pool of reads, left without waiting when what uses it fails or is interrupted: its reads change
+    nothing. An interrupted command then exits at once (`cli.main.run`), not after a read blocked on a server that
+    does not answer has timed out."""
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
     try:
         yield pool

@@ -9,12 +9,12 @@ import os
 import signal
 import stat
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+from reconciler.apply.stop import Stop
 from reconciler.errors import UserError
 
 EXIT_INTERRUPTED = 130
@@ -124,26 +124,14 @@ def poll_interval() -> float:
     return _seconds("RECONCILER_POLL_INTERVAL", "5")
 
 
-class Stop(threading.Event):
-    """Set by the first Ctrl-C (or SIGTERM) once changes have started (`changing`): the request in flight is
-    finished and the lock saved, and a second one exits at once (the lock stays valid). Before that nothing has
-    been changed, so an interrupt stops the command at once (KeyboardInterrupt): reads are abandoned, a prompt is
-    left, the state lock is released as the stack unwinds."""
-
-    def __init__(self, *, armed: bool = False) -> None:
-        super().__init__()
-        self.armed = armed
-
-    def changing(self) -> None:
-        self.armed = True
-
-
-def stop_on_interrupt(*, armed: bool = False) -> Stop:
-    """Handle Ctrl-C and SIGTERM as `Stop` says (`armed`: as if changes had started)."""
-    stop = Stop(armed=armed)
+def stop_on_interrupt() -> Stop:
+    """Ctrl-C and SIGTERM: a run that may be abandoned (`apply.stop`) ends at once (KeyboardInterrupt); otherwise
+    the first interrupt finishes the request in flight and saves the lock, and a second exits at once (the lock
+    stays valid)."""
+    stop = Stop()
 
     def handle(signum, frame):
-        if not stop.armed:
+        if stop.abandonable:
             raise KeyboardInterrupt
         if stop.is_set():
             os._exit(EXIT_INTERRUPTED)
@@ -188,15 +176,10 @@ def _bounded(kind: type, holds: Callable[[float], bool], wanted: str) -> Callabl
 class Terminal:
     """The operations Listener for a person at a terminal (or a CI log): renders through `render`."""
 
-    def __init__(self, out, *, confirm: bool = True, stop: Stop | None = None):
+    def __init__(self, out, *, confirm: bool = True):
         self.out = out
         self.ask = confirm
-        self.stop = stop
         self._lock_notice = -LOCK_NOTICE_EVERY
-
-    def changing(self) -> None:
-        if self.stop is not None:
-            self.stop.changing()
 
     def warn(self, message: str) -> None:
         print(_inert(message), file=sys.stderr)

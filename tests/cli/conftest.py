@@ -14,6 +14,7 @@ from tests.testing import cli as reconciler_cli
 from tests.testing.cli import Result
 from tests.testing.emulators import running
 from tests.testing.manifests import copy_examples
+from tests.testing.silent import silent_server  # noqa: F401  (fixture)
 
 
 @dataclass

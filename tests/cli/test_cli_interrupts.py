@@ -10,7 +10,6 @@ import signal
 import pytest
 
 from tests.testing import cli as reconciler_cli
-from tests.testing.silent import silent_server  # noqa: F401  (fixture)
 
 
 @pytest.mark.parametrize("args, signum", [

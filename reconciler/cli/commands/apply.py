@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> Result:
     root = planfile.root_of(saved, args.path) if saved else args.path
     if args.refresh_only:
         with session.workspace(args, root, limiter=limiter) as workspace:
-            recorded = operations.refresh_only(workspace, options, session.Terminal(out))
+            recorded = operations.refresh_only(workspace, options, session.Terminal(out), stop)
         out.print(f"Refresh: recorded what is live for {len(recorded)} entr{'y' if len(recorded) == 1 else 'ies'}"
                   f"{': ' + ', '.join(recorded) if recorded else ''}." if recorded
                   else "Refresh: the state already records what is live.", highlight=False, markup=False)
@@ -67,10 +67,9 @@ def run(args: argparse.Namespace) -> Result:
     targets = frozenset(saved.targets) if saved else frozenset(args.target)  # what they need is all it reads
     with session.workspace(args, root, limiter=limiter, targets=targets, remote=args.remote) as workspace:
         session.print_warnings(workspace.desired.warnings)
-        result = operations.apply(workspace, saved, options, session.Terminal(out, confirm=not args.yes, stop=stop),
-                                  stop)
+        result = operations.apply(workspace, saved, options, session.Terminal(out, confirm=not args.yes), stop)
     if not result.plan.has_changes:
-        return "ok"  # nothing to do: an interrupt meanwhile stopped nothing
+        return "ok"  # nothing to do
     if stop.is_set():
         return "interrupted"
     return "failed" if result.failed else "ok"

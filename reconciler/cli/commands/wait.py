@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> Result:
     from reconciler import operations, render
 
     out = render.console()
-    stop = session.stop_on_interrupt(armed=True)  # the jobs it follows may end meanwhile: recorded, then stop
+    stop = session.stop_on_interrupt()
     options = operations.ApplyOptions(timeout=args.timeout, poll_interval=session.poll_interval())
     with session.workspace(args, args.path, manifests=False) as workspace:  # it follows what the lock records
         selected = workspace.desired.selected  # a sub-path of the root: only its manifests (None: all)
