@@ -5,6 +5,7 @@ differently is exec'd."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -13,7 +14,6 @@ import pytest
 
 from tests.testing import cli as reconciler_cli
 from tests.testing import zygote
-from tests.testing.silent import silent_server  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forking needs a Linux subreaper")
 
@@ -94,3 +94,28 @@ def test_a_command_is_execd_once_its_zygote_is_gone(tmp_path):
     gone.process.wait(timeout=30)
     after = reconciler_cli.start("--version", cwd=tmp_path, env=environment)
     assert reconciler_cli.finish(after, ("--version",)).code == 0 and not after.forked
+
+
+def _without(name: str, env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k != name}
+
+
+@pytest.mark.parametrize("env", [
+    _without("PYTHONUNBUFFERED", reconciler_cli.environment()),
+    reconciler_cli.environment({"PYTHONUNBUFFERED": "1"}),   # streams written through, none line-buffered
+    reconciler_cli.environment({"PYTHONSAFEPATH": "1"}),     # no working directory in sys.path
+    reconciler_cli.environment({"TZ": "Asia/Tokyo"}),
+    reconciler_cli.environment({"PYTHONIOENCODING": "latin-1"}),
+    reconciler_cli.bare_environment(),                       # no locale: the interpreter coerces LC_CTYPE
+], ids=["buffered", "unbuffered", "safe-path", "tz", "io-encoding", "bare"])
+def test_a_forked_process_starts_as_an_execd_one(tmp_path, env):
+    """What a `python -m` process sees of its start-up (tests.testing.probe): streams, sys.path[0], argv, cwd,
+    environment, signal dispositions, open descriptors, stdin read as sent."""
+    seen = []
+    for fork in (True, False):
+        process = reconciler_cli.Process([sys.executable, "-m", "tests.testing.probe", "a", "b"], stdin_text="x\r\ny",
+                                         fork=fork, cwd=tmp_path, env=env)
+        out, err = process.communicate(input=process.stdin_text, timeout=60)
+        assert process.returncode == 0 and process.forked is fork, err
+        seen.append(json.loads(out))
+    assert seen[0] == seen[1]

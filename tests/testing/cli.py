@@ -107,14 +107,16 @@ class Process(subprocess.Popen):
     def _execute_child(self, args, executable, preexec_fn, close_fds, pass_fds, cwd, env, startupinfo,
                        creationflags, shell, p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite, *rest):
         cwd = os.path.abspath(cwd or os.getcwd())
-        plain = (self._fork and list(args[:3]) == command() and not shell and executable is None
+        restore_signals, gid, gids, uid, umask, new_session, *more = rest  # process_group since 3.11
+        plain = (self._fork and list(args[:2]) == command()[:2] and len(args) > 2 and not shell and executable is None
                  and preexec_fn is None and not pass_fds and -1 not in (p2cread, c2pwrite, errwrite)
-                 and env is not None and os.path.isdir(cwd))
+                 and env is not None and os.path.isdir(cwd) and restore_signals and umask < 0 and not new_session
+                 and (gid, gids, uid) == (None, None, None) and all(value in (None, -1) for value in more))
         zygote = zygote_for(env, _pythonpath(), str(ROOT)) if plain else None
         if zygote is not None:
             try:
-                self.pid = zygote.fork(list(args[3:]), env, cwd, (p2cread, c2pwrite, errwrite))
-            except OSError:  # the zygote is gone: exec'd, as every command after this one
+                self.pid = zygote.fork(args[2], list(args[3:]), env, cwd, (p2cread, c2pwrite, errwrite))
+            except OSError:  # the request was not sent (the zygote is gone): exec'd, as every command after it
                 zygote.broken = True
             else:
                 self._child_created = self.forked = True

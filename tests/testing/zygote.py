@@ -1,4 +1,4 @@
-"""`reconciler` processes forked from an interpreter that has already imported it: the suite's fixed cost.
+"""`python -m reconciler` processes forked from an interpreter that has already imported it: the suite's fixed cost.
 
 The suite runs about 600 `reconciler` commands, and a fresh `python -m reconciler` spends more than half of its
 CPU importing (pydantic building the manifest schema, httpx, rich, YAML) before it does anything a test looks at.
@@ -8,13 +8,14 @@ Each command is still a real process of its own, and a child of the test that st
 intermediate that forks the command and exits at once, and the test worker, a child subreaper
 (PR_SET_CHILD_SUBREAPER), inherits the orphan. So `Popen.wait`, exit codes, `kill -9` at any moment, signals
 and pipes are those of the process itself, exactly as for an exec'd one. The command gets the test's pipes
-(passed over a Unix socket), its working directory, environment and arguments, and runs `reconciler` as
-`python -m` would (`runpy`), through the interpreter's normal exit.
+(passed over a Unix socket), its working directory, environment and arguments, standard streams made as the
+interpreter makes them, and runs its module as `python -m` would (`runpy`), through the interpreter's normal exit.
+`tests/cli/test_cli_forked_commands.py` compares forked and exec'd processes (`tests.testing.probe`).
 
-What it cannot give is a fresh interpreter: so only commands whose interpreter would start the same way are
-forked (the same PYTHONPATH and PYTHON*/locale variables as the zygote's); everything else is exec'd as before,
-as are tests that look at imports or start-up (they spawn `python` themselves). `RECONCILER_TEST_FORK=off`
-exec's every command.
+What it cannot give is a fresh interpreter: only a process whose interpreter would start the same way is forked
+(the same PYTHONPATH; one zygote per set of PYTHON*, locale and TZ variables), modules are imported already, and
+every fork of one zygote has the same string hash seed. Everything else is exec'd as before, as are the tests
+that look at imports or start-up (they spawn `python` themselves). `RECONCILER_TEST_FORK=off` exec's every one.
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ _PR_SET_CHILD_SUBREAPER = 36
 
 
 def interpreter_environment(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """What of an environment decides how an interpreter starts (paths, flags, encodings, locale)."""
+    """What of an environment decides how an interpreter starts (paths, flags, encodings, locale, time zone)."""
     return tuple(sorted((k, v) for k, v in env.items()
-                        if k.startswith(("PYTHON", "LC_")) or k in ("LANG", "LANGUAGE")))
+                        if k.startswith(("PYTHON", "LC_")) or k in ("LANG", "LANGUAGE", "TZ")))
 
 
 # ------------------------------------------------------------------------------------------ the test worker
@@ -53,7 +54,8 @@ class Zygote:
         self._lock = threading.Lock()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **dict(signature)}
-        self.process = subprocess.Popen([sys.executable, "-m", "tests.testing.zygote", str(theirs.fileno())],
+        self.process = subprocess.Popen([sys.executable, "-m", "tests.testing.zygote", str(theirs.fileno()),
+                                         json.dumps(env)],
                                         pass_fds=[theirs.fileno()], env=env, cwd=cwd, stdin=subprocess.DEVNULL,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         theirs.close()
@@ -61,15 +63,21 @@ class Zygote:
         self.socket.settimeout(60)
         self.broken = self.socket.recv(64) != b"ready"
 
-    def fork(self, args: list[str], env: Mapping[str, str], cwd: str, fds: tuple[int, int, int]) -> int:
-        """The pid of a new `python -m reconciler ARGS` with `fds` as its stdin, stdout and stderr: a child of
-        this process (the zygote has already reaped the fork between them)."""
-        request = json.dumps({"args": args, "env": dict(env), "cwd": cwd}).encode()
+    def fork(self, module: str, args: list[str], env: Mapping[str, str], cwd: str, fds: tuple[int, int, int]) -> int:
+        """The pid of a new `python -m MODULE ARGS` with `fds` as its stdin, stdout and stderr: a child of this
+        process (the zygote has already reaped the fork between them)."""
+        request = json.dumps({"module": module, "args": args, "env": dict(env), "cwd": cwd}).encode()
         with self._lock:
-            socket.send_fds(self.socket, [request], list(fds))
-            answer = json.loads(self.socket.recv(_MAX_MESSAGE) or b"{}")
+            socket.send_fds(self.socket, [request], list(fds))  # OSError: not sent, exec it instead
+            try:
+                answer = json.loads(self.socket.recv(_MAX_MESSAGE) or b"{}")
+            except (OSError, ValueError) as err:  # sent: it may be running, so it must not be started again
+                self.broken = True
+                raise RuntimeError(f"the zygote did not answer a fork of `{module} {' '.join(args)}`") from err
         if not answer.get("pid"):
-            raise OSError(f"the zygote could not fork: {answer.get('error', 'it is gone')}")
+            self.broken = True
+            raise RuntimeError(f"the zygote could not fork `{module} {' '.join(args)}`: "
+                               f"{answer.get('error', 'it is gone')}")
         return int(answer["pid"])
 
 
@@ -148,34 +156,53 @@ def _serve(channel: socket.socket) -> tuple[dict, list[int]]:
 
 
 def _become(request: dict, fds: list[int]) -> None:
-    """Turn this fork into `python -m reconciler ARGS` started in `cwd` with `env`, on the test's pipes."""
+    """Turn this fork into `python -m MODULE ARGS` started in `cwd` with `env`, on the test's pipes."""
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
     for fd in fds:
         if fd > 2:
             os.close(fd)
     os.chdir(request["cwd"])
+    coerced = _COERCED_LOCALE if "LC_CTYPE" not in request["env"] else None
     os.environ.clear()
     os.environ.update(request["env"])
-    sys.path[0] = os.getcwd()  # as `python -m` puts it
+    if coerced is not None:  # PEP 538: the interpreter put it there at start-up, as it did in the zygote
+        os.environ["LC_CTYPE"] = coerced
+    if not sys.flags.safe_path:
+        sys.path[0] = os.getcwd()  # as `python -m` puts it
     _standard_streams()
     sys.argv = ["-m", *request["args"]]
 
 
 def _standard_streams() -> None:
-    """New sys.stdin/stdout/stderr on fds 0-2, made as the interpreter makes them at start-up (same encoding:
-    the same locale variables; line-buffered where a terminal; stderr always)."""
-    encoding, errors = sys.stdout.encoding, sys.stdout.errors
-    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)),
-                                                 encoding=sys.stdin.encoding, errors=sys.stdin.errors)
-    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
-                                                   encoding=encoding, errors=errors, line_buffering=os.isatty(1))
-    sys.stderr = sys.__stderr__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
-                                                   encoding=encoding, errors="backslashreplace",
-                                                   line_buffering=True)
+    """New sys.stdin/stdout/stderr on fds 0-2, made as the interpreter makes them at start-up (`create_stdio`):
+    the same encodings (the same locale variables), no newline translation; under PYTHONUNBUFFERED written
+    through, else line-buffered where a terminal, and stderr always."""
+    buffered = not sys.stdout.write_through  # as the zygote's own were made, under the same variables
+
+    def stream(fd: int, name: str, mode: str, errors: str) -> io.TextIOWrapper:
+        raw = io.FileIO(fd, mode, closefd=False)
+        raw.name = name
+        if mode == "r":
+            buffer = io.BufferedReader(raw)
+        else:
+            buffer = io.BufferedWriter(raw) if buffered else raw
+        return io.TextIOWrapper(buffer, encoding=sys.stdout.encoding, errors=errors, newline="\n",
+                                line_buffering=buffered and (fd == 2 or os.isatty(fd)), write_through=not buffered)
+
+    sys.stdin = sys.__stdin__ = stream(0, "<stdin>", "r", sys.stdin.errors)
+    sys.stdout = sys.__stdout__ = stream(1, "<stdout>", "w", sys.stdout.errors)
+    sys.stderr = sys.__stderr__ = stream(2, "<stderr>", "w", "backslashreplace")
+
+
+_COERCED_LOCALE: str | None = None  # LC_CTYPE as the interpreter set it at start-up, where it was not given
 
 
 def main() -> None:
+    global _COERCED_LOCALE
+    given = json.loads(sys.argv[2])
+    if "LC_CTYPE" not in given and "LC_CTYPE" in os.environ:
+        _COERCED_LOCALE = os.environ["LC_CTYPE"]
     channel = socket.socket(fileno=int(sys.argv[1]))
     _preload()
     gc.collect()
@@ -185,7 +212,7 @@ def main() -> None:
     _become(request, fds)
     import runpy
 
-    runpy.run_module("reconciler", run_name="__main__", alter_sys=True)
+    runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
 
 
 if __name__ == "__main__":
