@@ -61,7 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {for_terminal(str(err))}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
-        print(f"{chr(10) if sys.stderr.isatty() else ''}interrupted", file=sys.stderr)  # a terminal echoed ^C
+        after_echo = "\n" if sys.stderr.isatty() else ""  # a terminal echoed ^C: not on that line
+        print(f"{after_echo}interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as err:  # noqa: BLE001 - the one place a bug becomes exit 3
         import traceback
