@@ -15,7 +15,8 @@ import pytest
 from tests.testing import cli as reconciler_cli
 from tests.testing import zygote
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forking needs a Linux subreaper")
+pytestmark = [pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forking needs a Linux subreaper"),
+              pytest.mark.skipif(os.environ.get(zygote.SWITCH) == "off", reason=f"{zygote.SWITCH}=off: nothing forks")]
 
 
 @pytest.mark.parametrize("args, endpoint, env", [
