@@ -90,7 +90,8 @@ def command(*args: str) -> list[str]:
 
 
 class Process(subprocess.Popen):
-    """A running `reconciler`: a Popen that remembers when it started and what to write to its stdin.
+    """A running `python -m MODULE` (`reconciler`, or a probe): a Popen that remembers when it started and what to
+    write to its stdin.
 
     Forked from a zygote that has imported reconciler already wherever the interpreter would start the same way
     (`zygote`; `fork=False` exec's it, as does RECONCILER_TEST_FORK=off). Either way it is a process of its
@@ -117,7 +118,7 @@ class Process(subprocess.Popen):
             try:
                 self.pid = zygote.fork(args[2], list(args[3:]), env, cwd, (p2cread, c2pwrite, errwrite))
             except OSError:  # the request was not sent (the zygote is gone): exec'd, as every command after it
-                zygote.broken = True
+                pass
             else:
                 self._child_created = self.forked = True
                 self._close_pipe_fds(p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite)

@@ -50,12 +50,10 @@ class Zygote:
     """One zygote process (started on first use), for commands whose interpreter environment is `signature`."""
 
     def __init__(self, signature: tuple[tuple[str, str], ...], cwd: str):
-        self.signature = signature
         self._lock = threading.Lock()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **dict(signature)}
-        self.process = subprocess.Popen([sys.executable, "-m", "tests.testing.zygote", str(theirs.fileno()),
-                                         json.dumps(env)],
+        self.process = subprocess.Popen([sys.executable, "-m", "tests.testing.zygote", str(theirs.fileno())],
                                         pass_fds=[theirs.fileno()], env=env, cwd=cwd, stdin=subprocess.DEVNULL,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         theirs.close()
@@ -65,13 +63,19 @@ class Zygote:
 
     def fork(self, module: str, args: list[str], env: Mapping[str, str], cwd: str, fds: tuple[int, int, int]) -> int:
         """The pid of a new `python -m MODULE ARGS` with `fds` as its stdin, stdout and stderr: a child of this
-        process (the zygote has already reaped the fork between them)."""
+        process (the zygote has already reaped the fork between them). OSError: the request could not be sent
+        (exec it instead); RuntimeError: it was sent and not answered (it may be running: not to be started again).
+        Either way this zygote is not asked again."""
         request = json.dumps({"module": module, "args": args, "env": dict(env), "cwd": cwd}).encode()
         with self._lock:
-            socket.send_fds(self.socket, [request], list(fds))  # OSError: not sent, exec it instead
+            try:
+                socket.send_fds(self.socket, [request], list(fds))
+            except OSError:
+                self.broken = True
+                raise
             try:
                 answer = json.loads(self.socket.recv(_MAX_MESSAGE) or b"{}")
-            except (OSError, ValueError) as err:  # sent: it may be running, so it must not be started again
+            except (OSError, ValueError) as err:
                 self.broken = True
                 raise RuntimeError(f"the zygote did not answer a fork of `{module} {' '.join(args)}`") from err
         if not answer.get("pid"):
@@ -163,7 +167,9 @@ def _become(request: dict, fds: list[int]) -> None:
         if fd > 2:
             os.close(fd)
     os.chdir(request["cwd"])
-    coerced = _COERCED_LOCALE if "LC_CTYPE" not in request["env"] else None
+    # the same locale variables as the zygote's own (its key): one it has and the command was not given, the
+    # interpreter set at start-up (PEP 538 coercion), as it will for the command
+    coerced = os.environ.get("LC_CTYPE") if "LC_CTYPE" not in request["env"] else None
     os.environ.clear()
     os.environ.update(request["env"])
     if coerced is not None:  # PEP 538: the interpreter put it there at start-up, as it did in the zygote
@@ -195,14 +201,7 @@ def _standard_streams() -> None:
     sys.stderr = sys.__stderr__ = stream(2, "<stderr>", "w", "backslashreplace")
 
 
-_COERCED_LOCALE: str | None = None  # LC_CTYPE as the interpreter set it at start-up, where it was not given
-
-
 def main() -> None:
-    global _COERCED_LOCALE
-    given = json.loads(sys.argv[2])
-    if "LC_CTYPE" not in given and "LC_CTYPE" in os.environ:
-        _COERCED_LOCALE = os.environ["LC_CTYPE"]
     channel = socket.socket(fileno=int(sys.argv[1]))
     _preload()
     gc.collect()
