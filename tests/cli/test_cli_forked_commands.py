@@ -32,13 +32,19 @@ pytestmark = [pytest.mark.skipif(not sys.platform.startswith("linux"), reason="f
     (("plan", "manifests"), True, {"GOOGLE_OAUTH_ACCESS_TOKEN": ""}),  # no credentials
 ], ids=lambda v: " ".join(v) if isinstance(v, tuple) else None)
 def test_a_forked_command_prints_and_exits_as_an_execd_one(cli, args, endpoint, env):
-    command = [*args, *(["--api-endpoint", cli.endpoint] if endpoint else [])]
-    environment = reconciler_cli.environment(env)
-    execd = reconciler_cli.run(*command, cwd=cli.cwd, env=environment, fork=False)
-    process = reconciler_cli.start(*command, cwd=cli.cwd, env=environment)
-    forked = reconciler_cli.finish(process, tuple(command))
-    assert process.forked
-    assert (forked.code, forked.out, forked.err) == (execd.code, execd.out, execd.err)
+    command = (*args, *(["--api-endpoint", cli.endpoint] if endpoint else []))
+    forked, execd, was_forked = _both(command, cli.cwd, reconciler_cli.environment(env))
+    assert was_forked
+    assert forked == execd
+
+
+def _both(args: tuple[str, ...], cwd, env: dict[str, str]) -> tuple[tuple, tuple, bool]:
+    """`reconciler ARGS` as `start` starts it, then exec'd: (code, stdout, stderr) of each, and whether the first
+    was forked."""
+    process = reconciler_cli.start(*args, cwd=cwd, env=env)
+    started = reconciler_cli.finish(process, args)
+    execd = reconciler_cli.run(*args, cwd=cwd, env=env, fork=False)
+    return (started.code, started.out, started.err), (execd.code, execd.out, execd.err), process.forked
 
 
 def test_a_forked_command_is_a_child_of_the_test_in_its_directory(cli, silent_server):
@@ -77,13 +83,9 @@ def test_a_command_is_forked_from_a_zygote_whose_interpreter_started_as_its_woul
                                                                                    forked):
     if switch:
         monkeypatch.setenv(zygote.SWITCH, switch)
-    environment = reconciler_cli.environment(env)
-    args = ("validate", "manifests")
-    process = reconciler_cli.start(*args, cwd=cli.cwd, env=environment)
-    result = reconciler_cli.finish(process, args)
-    assert process.forked is forked
-    execd = reconciler_cli.run(*args, cwd=cli.cwd, env=environment, fork=False)
-    assert (result.code, result.out, result.err) == (execd.code, execd.out, execd.err)
+    started, execd, was_forked = _both(("validate", "manifests"), cli.cwd, reconciler_cli.environment(env))
+    assert was_forked is forked
+    assert started == execd
 
 
 def test_a_command_is_execd_once_its_zygote_is_gone(tmp_path):
