@@ -286,7 +286,7 @@ def refresh_only(workspace: Workspace, options: ApplyOptions, listener: Listener
 
     with workspace.backend.lock("reconciler apply --refresh-only", timeout=options.lock_timeout,
                                 waiting=listener.lock_busy):
-        with abandonable(stop or threading.Event()):  # reading: an interrupt may end it here at once
+        with abandonable(stop):  # reading: an interrupt may end it here at once
             workspace.lock = workspace.backend.read()
             if workspace.lock is None:
                 return []

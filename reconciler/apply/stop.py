@@ -22,9 +22,9 @@ class Stop(threading.Event):
 
 
 @contextmanager
-def abandonable(stop: threading.Event) -> Iterator[None]:
+def abandonable(stop: threading.Event | None) -> Iterator[None]:
     """The block only reads and decides: an interrupt may end it at once, and one that came before it began ends
-    it as it begins. A plain Event (a program, no interrupt handler) is left as it is."""
+    it as it begins. A plain Event or None (a program, no interrupt handler) is left as it is."""
     if not isinstance(stop, Stop):
         yield
         return
