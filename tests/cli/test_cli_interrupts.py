@@ -25,3 +25,16 @@ def test_an_interrupt_before_anything_changed_stops_at_once(cli, silent_server, 
     assert result.seconds < 30 and "Traceback" not in result.err, result  # the reads' timeout is 60 s
     after = cli.run("apply", "manifests", "--yes")  # the state lock was released, not left to be taken over
     assert after.code == 0 and "taking over" not in after.text, after
+
+
+def test_ctrl_c_while_refresh_only_reads_stops_at_once(cli, silent_server):
+    """`apply --refresh-only` changes the state only after it has read everything: until then, as above."""
+    assert cli.run("apply", "manifests", "--yes").code == 0  # a state with jobs in it to read
+    lock = (cli.cwd / "manifests" / "reconciler.lock").read_bytes()
+    process = silent_server().blocked("apply", "manifests", "--refresh-only", cwd=cli.cwd)
+    process.send_signal(signal.SIGINT)
+    result = reconciler_cli.finish(process, ("apply", "--refresh-only"))
+    assert result.code == 130 and result.err.splitlines()[-1] == "interrupted" and result.seconds < 30, result
+    assert (cli.cwd / "manifests" / "reconciler.lock").read_bytes() == lock
+    after = cli.run("apply", "manifests", "--refresh-only")
+    assert after.code == 0 and "taking over" not in after.text, after
