@@ -46,13 +46,16 @@ def mutable(desired: DesiredResource, current: Generation, entry: LockEntry | No
     Labels: only the keys this tool owns are compared, the manifest's and those it applied before (`entry`);
     a key the manifest dropped that it applied is drift (removed), any other label (the service's system
     labels, someone else's) never is."""
-    wanted = dict(desired.mutable)
-    owned = frozenset(wanted.get("labels") or ()) | (entry.spec.owned_labels if entry else frozenset())
+    wanted, now = desired.mutable, current.live
+    owned = entry.spec.owned_labels if entry else frozenset()
+    if wanted.get("labels"):
+        owned = owned.union(wanted["labels"])
     if owned or "labels" in wanted:  # owned labels exist only where the platform has labels
-        wanted["labels"] = dict(wanted.get("labels") or {})
-    live = {k: current.live.get(k) for k in wanted}
-    if "labels" in wanted:
-        live["labels"] = {k: v for k, v in (current.live.get("labels") or {}).items() if k in owned}
+        wanted = {**wanted, "labels": dict(wanted.get("labels") or {})}
+        live = {k: now.get(k) for k in wanted}
+        live["labels"] = {k: v for k, v in (now.get("labels") or {}).items() if k in owned}
+    else:
+        live = {k: now.get(k) for k in wanted}
     return values(live, wanted)
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from reconciler import platforms
 from reconciler.desired import DesiredState
+from reconciler.frozen import defaults, made
 from reconciler.observed import ENDED_BADLY, Generation, ObservedState, state_word
 from reconciler.ownership import digest_matches
 from reconciler.plan import binding, diff, order
@@ -19,6 +20,7 @@ from reconciler.plan.situation import Situation
 from reconciler.state.model import Lock, LockEntry
 
 
+_CHANGE_DEFAULTS = defaults(Change)
 DATA_CHANGED = "training data changed"  # the reason of a retrain for training data alone (datasets.edits adds to it)
 
 
@@ -42,16 +44,12 @@ def plan(desired: DesiredState, observed: ObservedState, lock: Lock | None, opti
         if name not in selected:
             continue
         wanted = resources.get(name)
-        situation = Situation(
-            name=name,
-            desired=wanted,
-            entry=entries.get(name),
-            live=observed.of(name),
-            replace=name in options.replace,
-            compare_specs=algorithm_changed,
-            data=tuple(observed.data[uri] for uri in wanted.remote_data.values() if uri in observed.data)
+        situation = made(Situation, {  # every field named (frozen.made): one per manifest, 10,000 at scale
+            "name": name, "desired": wanted, "entry": entries.get(name), "live": observed.of(name),
+            "replace": name in options.replace, "compare_specs": algorithm_changed, "adopted": (),
+            "data": tuple(observed.data[uri] for uri in wanted.remote_data.values() if uri in observed.data)
             if wanted and observed.data else (),  # most plans read no dataset: not even the manifest's URIs needed
-        )
+        })
         changes.extend(_decide(situation))
     changes = order.order_dependents(changes, resources, observed, entries)
     if lock and lock.authorized:
@@ -351,8 +349,9 @@ def _id_occupant(s: Situation) -> Generation | None:
 def _noop(s: Situation, reason: str, diffs: tuple[FieldDiff, ...] = (), attention: str = "") -> Change:
     if diffs:
         reason += f"; {len(diffs)} mutable field change(s) applied once training ends"
-    return Change(name=s.name, action="noop", platform=s.platform, reason=reason,
-                  digest=s.desired.digest if s.desired else "", attention=attention)
+    return made(Change, {  # every field named (frozen.made): most of a plan at scale is noops
+        **_CHANGE_DEFAULTS, "name": s.name, "action": "noop", "platform": s.platform, "reason": reason,
+        "digest": s.desired.digest if s.desired else "", "attention": attention, "spec": {}, "estimate": {}})
 
 
 def _spec_changed(s: Situation) -> bool:

@@ -11,15 +11,13 @@ only exactness: it accepts nothing the full decoder refuses, and makes the same 
 
 from __future__ import annotations
 
-import dataclasses
 from operator import contains
-from typing import Any, TypeVar
+from typing import Any
 
+from reconciler.frozen import defaults, made
 from reconciler.observed import ACTIVE_PHASES, GENERATION_KEYS, OLD_PHASES, TERMINAL_PHASES, DataVersion, Generation
 from reconciler.platforms import PLATFORMS
 from reconciler.state.model import AppliedSpec, Imported, Intent, LockEntry
-
-_T = TypeVar("_T")
 
 GENERATION_KINDS: dict[str, tuple[type | None, ...]] = {
     "platform": (str,), "owner": (str,), "digest": (str,), "phase": (str,), "job": (str, None),
@@ -29,7 +27,6 @@ GENERATION_KINDS: dict[str, tuple[type | None, ...]] = {
 }
 REQUIRED = ("platform", "owner", "digest", "phase")  # the rest have defaults
 PHASES = ACTIVE_PHASES | TERMINAL_PHASES
-
 
 
 class Irregular(Exception):
@@ -64,21 +61,6 @@ def _strings(values: list) -> tuple[str, ...]:
     return tuple(values)
 
 
-def _made(cls: type[_T], fields: dict[str, Any]) -> _T:
-    """`cls(**fields)`, `fields` naming every field of `cls` (and becoming the instance's own __dict__), for the
-    frozen dataclasses most of a lock is made of: none of them checks anything when made (no __post_init__), and
-    their generated __init__ sets each field through object.__setattr__, which took half the time of this path."""
-    made = object.__new__(cls)
-    object.__setattr__(made, "__dict__", fields)
-    return made
-
-
-def _defaults(cls: type) -> dict[str, Any]:
-    """The fields of `cls` that have a default value (not those made by a default factory: each value needs its
-    own, and the fast path makes them)."""
-    return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
-
-
 _ENTRY_KINDS = {"platform": (str,), "project": (str, _NULL), "location": (str, _NULL), "digest": (str,),
                 "spec": (dict,), "current": (dict, _NULL), "superseded": (list,), "pending": (dict, _NULL),
                 "protect": (bool,), "movedFrom": (list,), "imported": (dict, _NULL), "trainedOn": (list,),
@@ -91,7 +73,7 @@ def entry(name: str, data: Any) -> LockEntry:
     if data["platform"] not in PLATFORMS:
         raise Irregular
     current, pending, imported = data["current"], data.get("pending"), data.get("imported")
-    return _made(LockEntry, {
+    return made(LockEntry, {
         "name": name, "platform": data["platform"], "project": data["project"], "location": data["location"],
         "digest": data["digest"], "spec": _spec_fast(data["spec"]),
         "current": None if current is None else _generation_fast(current),
@@ -108,7 +90,7 @@ def entry(name: str, data: Any) -> LockEntry:
 # the lock's keys of a generation (never its telemetry: a lock holding that is refused) -> their exact types
 _GENERATION_EXACT = {GENERATION_KEYS[name]: _exact(kinds) for name, kinds in GENERATION_KINDS.items()}
 _GENERATION_REQUIRED = frozenset(GENERATION_KEYS[name] for name in REQUIRED)
-_GENERATION_DEFAULTS = _defaults(Generation)
+_GENERATION_DEFAULTS = defaults(Generation)
 _RESPELLED = [(key, name) for name, key in GENERATION_KEYS.items() if key != name and name in GENERATION_KINDS]
 
 
@@ -122,7 +104,7 @@ def _generation_fast(data: Any) -> Generation:
     if fields["platform"] not in PLATFORMS or fields["phase"] not in PHASES:
         raise Irregular
     fields["endpoints"] = _strings(fields["endpoints"]) if fields["endpoints"] else ()
-    return _made(Generation, fields)
+    return made(Generation, fields)
 
 
 _SPEC_KINDS = {"immutable": (dict,), "mutable": (dict,), "policy": (dict,), "managedLabels": (list,)}
@@ -132,7 +114,7 @@ _NOTHING: frozenset[str] = frozenset()
 def _spec_fast(data: Any) -> AppliedSpec:
     _plain(data, _SPEC_KINDS, _NOTHING)
     labels = data.get("managedLabels")
-    return _made(AppliedSpec, {"immutable": data.get("immutable"), "mutable": data.get("mutable"),
+    return made(AppliedSpec, {"immutable": data.get("immutable"), "mutable": data.get("mutable"),
                                "policy": data.get("policy"),
                                "managed_labels": None if labels is None else tuple(sorted(_strings(labels)))})
 
@@ -141,12 +123,12 @@ def _spec_fast(data: Any) -> AppliedSpec:
 _DATA_VERSION_KINDS = {"uri": (str,), "generation": (str,), "crc32c": (str,), "md5": (str,), "size": (int,),
                        "created": (str,), "problem": (str,)}
 _DATA_VERSION_REQUIRED = frozenset({"uri", "generation"})
-_DATA_VERSION_DEFAULTS = _defaults(DataVersion)
+_DATA_VERSION_DEFAULTS = defaults(DataVersion)
 
 
 def _data_version_fast(data: Any) -> DataVersion:
     _plain(data, _DATA_VERSION_KINDS, _DATA_VERSION_REQUIRED)
-    return _made(DataVersion, {**_DATA_VERSION_DEFAULTS, **data})
+    return made(DataVersion, {**_DATA_VERSION_DEFAULTS, **data})
 
 
 # rarer, made the ordinary way; every key required
