@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import dataclasses
 import io
 import os
 import socket
@@ -17,7 +18,7 @@ import yaml
 from reconciler.desired import Config, DesiredResource, DesiredState, Policy
 from reconciler.observed import DataVersion, Generation, ObservedState
 from reconciler.plan import planner
-from reconciler.plan.model import Plan
+from reconciler.plan.model import Change, Plan
 from reconciler.state.model import AppliedSpec, Intent, Lock, LockEntry
 
 TABLE = Path(__file__).parent / "decisions"
@@ -159,6 +160,13 @@ def test_every_action_of_the_vocabulary_is_covered_by_the_table():
 def test_plan_survives_a_json_round_trip(case):
     plan = run(case)
     assert Plan.from_json(plan.to_json()) == plan
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_every_change_holds_exactly_its_fields(case):
+    """No-ops are made without Change.__init__ (frozen.made): each must hold every field, and nothing else."""
+    fields = {f.name for f in dataclasses.fields(Change)}
+    assert {c.name: sorted(set(vars(c)) ^ fields) for c in run(case).changes if set(vars(c)) != fields} == {}
 
 
 def _refuse(what: str):

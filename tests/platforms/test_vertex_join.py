@@ -4,6 +4,7 @@ those of the whole resources read one by one, and a hostile listed item is still
 from __future__ import annotations
 
 from concurrent.futures import Future
+from dataclasses import fields
 
 import pytest
 
@@ -49,6 +50,15 @@ def now(fn, *args) -> Future:
     future: Future = Future()
     future.set_result(fn(*args))
     return future
+
+
+def test_a_joined_generation_holds_exactly_its_fields_as_its_constructor_would_make_them():
+    """The join makes generations without Generation.__init__ (frozen.made): a field added to Generation and
+    not to the join must fail here, not as an AttributeError in somebody's plan."""
+    [listed] = vertex_read.read(Listed([JOB], [MODEL], [ENDPOINT]), [P], [], ownership.Claims(), now)()
+    assert set(vars(listed)) == {f.name for f in fields(Generation)}
+    made = Generation(**vars(listed))
+    assert listed == made and repr(listed) == repr(made)
 
 
 def test_a_listed_job_is_the_generation_of_the_job_model_and_endpoint_read_whole():
