@@ -71,8 +71,11 @@ def load(file: Path) -> Any:
         with os.fdopen(descriptor, "rb") as source:
             if not (_private(os.fstat(source.fileno())) and stat.S_ISREG(os.fstat(source.fileno()).st_mode)):
                 return None
-            with collector.paused():  # a cache's value is many small objects at once
-                return pickle.load(source)
+            # read whole: unpickling a file reads it 64 KB at a time, and each read gives the interpreter lock to
+            # another thread and waits to get it back (the listings' memos load side by side, in threads)
+            data = source.read()
+        with collector.paused():  # a cache's value is many small objects at once
+            return pickle.loads(data)
     except Exception:  # a truncated or foreign file: nothing kept, whatever unpickling raised
         return None
 
