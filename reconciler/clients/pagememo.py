@@ -27,14 +27,14 @@ _TOKEN = b'"nextPageToken"'
 _TAIL = re.compile(rb'"nextPageToken"\s*:\s*"([^"\\]*)"\s*\}\s*\Z')
 
 
-def split(body: bytes) -> tuple[bytes, str | None]:
-    """`body` without its page token when that is the last member, unescaped (the key), and the token; else
-    the whole body and None."""
+def split(body: bytes) -> tuple[memoryview, str | None]:
+    """`body` without its page token when that is the last member, unescaped (the key: a view, not a copy of a
+    megabyte), and the token; else the whole body and None."""
     at = body.rfind(_TOKEN)
     found = _TAIL.match(body, at) if at >= 0 else None
     if found is None:
-        return body, None
-    return body[:at], found.group(1).decode("utf-8", "replace")
+        return memoryview(body), None
+    return memoryview(body)[:at], found.group(1).decode("utf-8", "replace")
 
 
 class PageMemo:
@@ -79,6 +79,8 @@ class PageMemo:
             KIND.store(self.file, (self.header, self.used))
 
 
-def _digest(head: bytes, token: str | None) -> bytes:
+def _digest(head: memoryview, token: str | None) -> bytes:
     """A page with its token set apart and one keyed whole never share a key."""
-    return hashlib.sha256((b"T" if token is not None else b"W") + head).digest()
+    digest = hashlib.sha256(b"T" if token is not None else b"W")
+    digest.update(head)  # not `prefix + head`: a second copy of the page
+    return digest.digest()
