@@ -125,7 +125,7 @@ class DocumentCache:
             return cls(file, header, {})
         return cls(file, header, stored[1], *stored[2])
 
-    def recall(self, file: Path, env: Mapping[str, str], secrets: tuple[tuple[str, str], ...]
+    def recall(self, file: str, env: Mapping[str, str], secrets: tuple[tuple[str, str], ...]
                ) -> tuple[Cached | None, Signature | None]:
         """The documents of `file` when its status says it is as it was read clean (see the class), with the same
         ${VAR} values; else None: read it. And its signature now (None when it is no regular file), for `get`
@@ -137,8 +137,7 @@ class DocumentCache:
         if not stat.S_ISREG(status.st_mode):
             return None, None
         signature = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
-        path = str(file)
-        found = self.stats.get(path)
+        found = self.stats.get(file)
         if (found is None or found[0] != signature or self._stamp(secrets) != self.stamp
                 or status.st_mtime_ns >= self.written - SETTLED_NS or status.st_ctime_ns >= self.written - SETTLED_NS):
             return None, signature
@@ -146,10 +145,10 @@ class DocumentCache:
         if entry is None or not reads_hold(entry[0], env):
             return None, signature
         self.used[found[1]] = entry
-        self.seen[path] = found
+        self.seen[file] = found
         return entry[1], signature
 
-    def get(self, text: str, env: Mapping[str, str], secrets: tuple[tuple[str, str], ...], file: Path | None = None,
+    def get(self, text: str, env: Mapping[str, str], secrets: tuple[tuple[str, str], ...], file: str | None = None,
             signature: Signature | None = None) -> Cached | None:
         """The documents of `text` when it was validated clean with the same ${VAR} values; None: read it.
         `file` and its `signature` (from `recall`, taken before the text was read) are remembered with it."""
@@ -164,7 +163,7 @@ class DocumentCache:
         self._saw(file, signature, key)
         return documents
 
-    def put(self, text: str, reads: Mapping[str, str | None], documents: Cached, file: Path | None = None,
+    def put(self, text: str, reads: Mapping[str, str | None], documents: Cached, file: str | None = None,
             signature: Signature | None = None) -> None:
         key = text_key(text)
         self.used[key] = (tuple(sorted(reads.items())), documents)
@@ -181,9 +180,9 @@ class DocumentCache:
         else:
             KIND.store(self.file, (self.header, self.used, (self.seen, time.time_ns(), stamp, self.salt)))
 
-    def _saw(self, file: Path | None, signature: Signature | None, key: str) -> None:
+    def _saw(self, file: str | None, signature: Signature | None, key: str) -> None:
         if file is not None and signature is not None:
-            self.seen[str(file)] = (signature, key)
+            self.seen[file] = (signature, key)
 
     def _stamp(self, secrets: tuple[tuple[str, str], ...]) -> bytes:
         """The credentials' values as a salted digest: whether they are the ones the files were checked against."""

@@ -24,7 +24,7 @@ def resolve(doc: Document, written: str, node: Node, root: Path, diagnostics: Di
     if os.path.isabs(written):
         diagnostics.at(doc.path, node, f"{what} {written!r} must be a path relative to the manifest")
         return None
-    file = doc.file.parent / written
+    file = Path(doc.file).parent / written
     shown = os.path.normpath(os.path.join(os.path.dirname(doc.path), written))
     if not inside(file, root):
         diagnostics.at(doc.path, node, f"{what} {written!r} resolves outside the manifest root; "

@@ -5,7 +5,6 @@ the nodes of a cached document are composed again only when a message needs a li
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.manifest.diagnostics import Diagnostics
@@ -25,7 +24,7 @@ class Document:
     its nodes composed again from `text` only when something reads them."""
 
     path: str
-    file: Path
+    file: str  # as the walk spelled it (files.manifest_files)
     _node: Node | None
     data: Any = None
     flagged: frozenset[int] = frozenset()  # nodes already reported while reading the YAML

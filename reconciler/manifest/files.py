@@ -17,26 +17,28 @@ CONFIG_FILE = "reconciler.yaml"
 MAX_MANIFEST_BYTES = 1024 * 1024
 
 
-def manifest_files(path: Path, root: Path, diagnostics: Diagnostics) -> Iterator[tuple[Path, str, bool]]:
+def manifest_files(path: Path, root: Path, diagnostics: Diagnostics) -> Iterator[tuple[str, str, bool]]:
     """(file, path as shown, plain) of `path` itself, or of every *.yaml / *.yml below it but reconciler.yaml,
     skipping hidden files and directories, in sorted order: a directory's files, then its sub-directories
     (symlinked ones are not entered, as `os.walk` does not; a symlinked file is listed, and read_text checks where it
-    leads). One scandir per directory and string work per name: the Path of a file is made only for a manifest.
+    leads). One scandir per directory and string work per name: a file is its path as a string, as the walk
+    joined it (a Path made for each of 10,000 files was a fifth of loading them from the cache).
     `plain`: the walk found no symlink there, under a directory inside `root`, so the file is inside it too
     (`read_text` then opens it without following links instead of resolving where it is)."""
     if not path.is_dir():
-        yield path, str(path), False
+        yield str(path), str(path), False
         return
     found, walked_inside = False, inside(path, root)  # sub-directories are entered only when they are no links
-    parent = Path()
+    walked, parent = "", ""
     for directory, name, link in _walk(str(path)):
         if name.endswith((".yaml", ".yml")) and not name.startswith("."):
-            if str(parent) != directory:
-                parent = Path(directory)
-            file = parent / name  # a name joined to its directory's Path: half the cost of parsing the whole path
-            if not is_config(file, root):
-                found = True
-                yield file, str(file), walked_inside and not link
+            if directory != walked:  # spelled as pathlib spells it: `.` stays out, `./sub` is `sub`
+                walked, parent = directory, str(Path(directory))
+            if name == CONFIG_FILE and Path(parent) == root:
+                continue
+            found = True
+            file = name if parent == "." else os.path.join(parent, name)
+            yield file, file, walked_inside and not link
     if not found:
         diagnostics.add(str(path), 0, 0, "no manifests (*.yaml, *.yml) found", "warning")
 
@@ -63,11 +65,7 @@ def _walk(directory: str) -> Iterator[tuple[str, str, bool]]:
         yield from _walk(subdir)
 
 
-def is_config(file: Path, root: Path) -> bool:
-    return file.name == CONFIG_FILE and file.parent == root
-
-
-def read_text(file: Path, shown: str, limit: int, root: Path, diagnostics: Diagnostics, *,
+def read_text(file: str | Path, shown: str, limit: int, root: Path, diagnostics: Diagnostics, *,
               plain: bool = False) -> str | None:
     """The file's text; None when it is outside `root`, unreadable, over `limit` bytes or not UTF-8 (reported).
     `plain`: found by `manifest_files` as no symlink under a directory inside `root`, so read without resolving
@@ -99,7 +97,7 @@ def read_text(file: Path, shown: str, limit: int, root: Path, diagnostics: Diagn
         return None
 
 
-def _read_plain(file: Path, limit: int) -> bytes | None:
+def _read_plain(file: str | Path, limit: int) -> bytes | None:
     """The bytes of a file the walk found as no link, not following one; None for anything else now."""
     try:
         return atomic.read_regular(file, limit)

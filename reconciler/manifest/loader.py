@@ -68,7 +68,7 @@ class _Loader:
         config, self.broken = config_file.read(self.root, self.env, self.diagnostics, self.workspace)
         return config
 
-    def _files(self) -> Iterator[tuple[Path, str, bool]]:
+    def _files(self) -> Iterator[tuple[str, str, bool]]:
         """Every manifest of the root (names are unique across it and `fromManifest` may point anywhere in it),
         and the file given even if it is no *.yaml; each with whether it is `plain` (`manifest_files`)."""
         given, walked = self.found.path, False
@@ -77,7 +77,7 @@ class _Loader:
             walked = walked or (a_file and os.path.samefile(file, given))
             yield file, shown, plain
         if a_file and not walked:
-            yield given, str(given), False
+            yield str(given), str(given), False
 
     def _selected(self, documents: list[Document], valid: list[Document]) -> frozenset[str] | None:
         """The names under the path given, when it is part of the root; None: the whole root."""
@@ -102,7 +102,7 @@ class _Loader:
     def _cause_first(self, config: Config) -> list[Diagnostic]:
         return config_file.causes_first(self.diagnostics, config, self.broken)
 
-    def _documents(self, file: Path, shown: str, plain: bool, config: Config,
+    def _documents(self, file: str, shown: str, plain: bool, config: Config,
                    cache: DocumentCache | None) -> list[Document]:
         """The file's documents, each validated (`facts` and `model` set when valid): from the cache when it was read clean
         before with the same inputs, else read, and cached when not a single diagnostic came of it."""
