@@ -166,6 +166,17 @@ def test_a_symlinked_directory_is_not_entered(tmp_path: Path):
     assert state.resources["support-bot"].source == f"{root / 'real' / 'bot.yaml'}:1"
 
 
+@pytest.mark.parametrize("given, shown", [(".", "a/bot.yaml"), ("./", "a/bot.yaml"), ("a", "a/bot.yaml"),
+                                          ("./a/", "a/bot.yaml"), ("a/../a", "a/../a/bot.yaml")])
+def test_a_file_is_named_as_pathlib_spells_it_whatever_the_spelling_of_the_path_given(tmp_path: Path, monkeypatch,
+                                                                                          given, shown):
+    """The walk joins strings (no Path per file): `./`, a trailing slash or `..` still give the names a Path would."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "bot.yaml").write_text(VERTEX)
+    monkeypatch.chdir(tmp_path)
+    assert manifest.load(given, env={}).resources["support-bot"].source == f"{shown}:1"
+
+
 def test_empty_directory_is_valid_with_a_warning(tmp_path: Path):
     state = manifest.load(tmp_path, env={})
 
