@@ -128,7 +128,7 @@ def lock_file_problem(root: Path, written: str) -> str:
     return f"{written!r} {atomic.kind(mode)}; the lock must be a regular file (links are never followed)"
 
 
-def inside(file: Path, root: Path) -> bool:
+def inside(file: str | Path, root: Path) -> bool:
     """Whether `file`, symlinks resolved, is inside `root` (which catches `..` and symlink escapes)."""
     absolute, top = os.path.abspath(file), _real(os.path.abspath(root))  # a relative path depends on the cwd
     head, name = os.path.split(absolute)

@@ -37,7 +37,7 @@ class Root:
         always: its directory is its root only for the lock)."""
         return self.directory if self.marker else self.path
 
-    def covers(self, file: Path) -> bool:
+    def covers(self, file: str | Path) -> bool:
         """Whether `file` is the path given or under it."""
         given, absolute = _absolute(self.path), _absolute(file)
         return absolute == given or absolute.startswith(given.rstrip(os.sep) + os.sep)
@@ -102,5 +102,5 @@ def _absolute_path(path: Path) -> Path:
     return Path(_absolute(path))
 
 
-def _absolute(path: Path) -> str:
+def _absolute(path: str | Path) -> str:
     return os.path.abspath(path)

@@ -362,14 +362,14 @@ def _serving_version(serving: dict[str, set[str]], job: Job) -> set[str]:
     """The endpoints serving the version the job made: a continuation's version `@2` must not claim `@1`'s."""
     if not serving or not job.made:  # nothing deployed anywhere, or no model made
         return set()
-    version = (job.model or "").partition("@")[2]  # after the last "/": the project's spelling cannot hold one
+    version = model_version(job.model or "")
     return serving.get(f"{job.made}@{version or '1'}", set()) | serving.get(job.made, set())
 
 
 def _endpoints(job: Job, model: Model | None, listed: Collection[str]) -> tuple[str, ...]:
     """Every endpoint serving the model or one of its checkpoints: the job's, the model's and the listed ones."""
     found = {*job.endpoints, *listed}
-    version = (job.model or "").partition("@")[2]
+    version = model_version(job.model or "")
     if model is not None and str(model.version or version) == version:  # the listed version is ours
         found.update(model.endpoints)
     return tuple(sorted(e for e in found if e))
@@ -387,6 +387,11 @@ def model_tail(name: str) -> str:
     return name_tail(name).split("@", 1)[0]
 
 
+def model_version(name: str) -> str:
+    """`projects/P/locations/L/models/M@V` -> `V` ("" when the name says no version): of the last segment only."""
+    return name.rpartition("/")[2].partition("@")[2]
+
+
 def deployed_version(deployed: dict) -> str:
     """The model version a DeployedModel serves: from `model@V`, else `modelVersionId` ("" when unsaid)."""
-    return (deployed.get("model") or "").partition("@")[2] or str(deployed.get("modelVersionId") or "")
+    return model_version(deployed.get("model") or "") or str(deployed.get("modelVersionId") or "")

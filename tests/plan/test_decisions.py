@@ -19,6 +19,7 @@ from reconciler.desired import Config, DesiredResource, DesiredState, Policy
 from reconciler.observed import DataVersion, Generation, ObservedState
 from reconciler.plan import planner
 from reconciler.plan.model import Change, Plan
+from reconciler.plan.situation import Situation
 from reconciler.state.model import AppliedSpec, Intent, Lock, LockEntry
 
 TABLE = Path(__file__).parent / "decisions"
@@ -163,10 +164,18 @@ def test_plan_survives_a_json_round_trip(case):
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_every_change_holds_exactly_its_fields(case):
-    """No-ops are made without Change.__init__ (frozen.made): each must hold every field, and nothing else."""
-    fields = {f.name for f in dataclasses.fields(Change)}
-    assert {c.name: sorted(set(vars(c)) ^ fields) for c in run(case).changes if set(vars(c)) != fields} == {}
+def test_every_change_and_situation_holds_exactly_its_fields(case, monkeypatch):
+    """No-ops and situations are made without their __init__ (frozen.made): each must hold every field of its
+    class, and nothing else (a cached property aside)."""
+    situations, decide = [], planner._decide
+    monkeypatch.setattr(planner, "_decide", lambda s: situations.append(s) or decide(s))
+    changes = run(case).changes
+    assert situations, "the planner decided nothing"
+
+    def wrong(value, cls, cached=frozenset()):
+        return sorted((set(vars(value)) - cached) ^ {f.name for f in dataclasses.fields(cls)})
+    assert {c.name: wrong(c, Change) for c in changes if wrong(c, Change)} == {}
+    assert {s.name: wrong(s, Situation, {"current"}) for s in situations if wrong(s, Situation, {"current"})} == {}
 
 
 def _refuse(what: str):

@@ -87,3 +87,11 @@ def test_stable_json_is_to_json_without_what_moves_while_a_job_trains():
     assert (full["endpoints"], full["lossHistory"]) == (["e"], [(1, 0.5)])
     volatile = {GENERATION_KEYS[name] for name in VOLATILE_FIELDS}
     assert generation.stable_json() == {k: v for k, v in full.items() if k not in volatile}
+
+
+@pytest.mark.parametrize("name, version", [
+    (f"{P}/models/7@2", "2"), (f"{P}/models/7", ""), ("projects/p@q/locations/l/models/7@3", "3"),
+    ("projects/p@q/locations/l/models/7", ""), ("", ""),
+])
+def test_a_model_version_is_read_from_the_last_segment_of_its_name(name, version):
+    assert vertex_read.model_version(name) == version
