@@ -44,15 +44,17 @@ def claims(desired: DesiredState, lock: Lock | None) -> Claims:
     every generation the lock records (with the digest recorded for it: the entry's, for a current generation
     recorded without one), and the digests a create may have used (each manifest's, and any pending intent's)."""
     recorded: dict[str, Recorded] = {}
-    wanted: dict[str, set[str]] = {name: {r.digest} for name, r in desired.resources.items()}
-    for name, entry in (lock.entries.items() if lock else ()):
-        for generation in (g for g in entry.generations if g.key):
-            fallback = entry.digest if generation is entry.current else ""
-            recorded[generation.key] = Recorded(name, generation.digest or fallback)
+    wanted: dict[str, frozenset[str]] = {name: frozenset((r.digest,)) for name, r in desired.resources.items()}
+    for name, entry in (lock.entries.items() if lock else ()):  # 10,000 entries at scale: no step to spare
+        current = entry.current
+        if current is not None and current.key:
+            recorded[current.key] = Recorded(name, current.digest or entry.digest)
+        for generation in entry.superseded:
+            if generation.key:
+                recorded[generation.key] = Recorded(name, generation.digest)
         if entry.pending is not None and entry.pending.digest:
-            wanted.setdefault(name, set()).add(entry.pending.digest)
-    return Claims(identity=desired.config.identity, recorded=recorded,
-                  wanted={name: frozenset(digests) for name, digests in wanted.items()})
+            wanted[name] = wanted.get(name, frozenset()) | {entry.pending.digest}
+    return Claims(identity=desired.config.identity, recorded=recorded, wanted=wanted)
 
 
 def refresh(scopes: Iterable[tuple], claims: Claims, clients: Mapping[str, Any] | Any, *,
