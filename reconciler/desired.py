@@ -16,6 +16,7 @@ from typing import Any
 from reconciler import ownership
 from reconciler.cost import DEFAULT_CHARS_PER_TOKEN
 from reconciler.errors import Diagnostic
+from reconciler.frozen import once
 from reconciler.policy import Policy
 
 DIGEST_ALGORITHM = "sha256/v1"
@@ -109,10 +110,10 @@ class DesiredResource:
     data: tuple[LocalData, ...] = ()  # training files kept in the repository (their digests are in `immutable`)
     staging: str | None = None  # where `data` is uploaded (reconciler.yaml `staging`), never part of the digest
 
-    @property
+    @once  # refresh and the planner both ask, of every manifest
     def remote_data(self) -> dict[str, str]:
         """The gs:// datasets this spec trains on, by field (`dataset`, `validationDataset`): not the repository's
-        files, not Vertex dataset resources."""
+        files, not Vertex dataset resources. Read, never changed: the same dict is handed to every caller."""
         training = self.immutable.get("training") or {}
         return {k: v for k, v in sorted(training.items()) if isinstance(v, str) and v.startswith("gs://")}
 

@@ -3,30 +3,13 @@ with the derived facts each decision reads (which generation is current, which a
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from reconciler.desired import DesiredResource
+from reconciler.frozen import once
 from reconciler.observed import DataVersion, Generation
 from reconciler.plan.model import FieldDiff
 from reconciler.state.model import LockEntry
-
-
-class _once:
-    """functools.cached_property as Python 3.12 has it: worked out on first use, then an attribute of the
-    instance. Python 3.11's takes a lock on every first use, which cost more than `current` itself, once per
-    manifest of a plan."""
-
-    def __init__(self, compute: Callable[[Any], Any]):
-        self.compute, self.name = compute, compute.__name__
-        self.__doc__ = compute.__doc__
-
-    def __get__(self, instance: Any, owner: type | None = None) -> Any:
-        if instance is None:
-            return self
-        value = instance.__dict__[self.name] = self.compute(instance)
-        return value
 
 
 @dataclass(frozen=True)
@@ -53,7 +36,7 @@ class Situation:
     def live_of(self, key: str) -> Generation | None:
         return next((g for g in self.live if g.key == key), None)
 
-    @_once  # asked by most decisions, and by `older`: a frozen value, so computed once
+    @once  # asked by most decisions, and by `older`: a frozen value, so computed once
     def current(self) -> Generation | None:
         """The live generation the lock (or an adoption in this plan) calls current."""
         if self.adopted:
