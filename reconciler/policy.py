@@ -6,7 +6,7 @@ none."""
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, astuple, dataclass
+from dataclasses import astuple, dataclass, fields
 from typing import Any, Literal
 
 
@@ -22,14 +22,18 @@ class Policy:
     maxCost: float | None = None
 
     def to_json(self, *, exclude_none: bool = False) -> dict[str, Any]:
-        fields = asdict(self)
-        return {k: v for k, v in fields.items() if v is not None} if exclude_none else fields
-
+        """Its fields by name; not `dataclasses.asdict`, which deep-copies every value (all of them scalars) and
+        was most of an apply's planning time at 1,000 trains, asked for four times each."""
+        values = {name: getattr(self, name) for name in _FIELDS}
+        return {k: v for k, v in values.items() if v is not None} if exclude_none else values
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickled (the manifest cache) as its values, and unpickled to one shared instance per distinct policy:
         10,000 manifests have a handful."""
         return intern, astuple(self)
+
+
+_FIELDS = tuple(f.name for f in fields(Policy))
 
 
 @functools.lru_cache(maxsize=256)
