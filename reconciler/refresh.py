@@ -45,13 +45,11 @@ def claims(desired: DesiredState, lock: Lock | None) -> Claims:
     recorded without one), and the digests a create may have used (each manifest's, and any pending intent's)."""
     recorded: dict[str, Recorded] = {}
     wanted: dict[str, frozenset[str]] = {name: frozenset((r.digest,)) for name, r in desired.resources.items()}
-    for name, entry in (lock.entries.items() if lock else ()):  # 10,000 entries at scale: no step to spare
-        current = entry.current
-        if current is not None and current.key:
-            recorded[current.key] = Recorded(name, current.digest or entry.digest)
-        for generation in entry.superseded:
-            if generation.key:
-                recorded[generation.key] = Recorded(name, generation.digest)
+    for name, entry in (lock.entries.items() if lock else ()):
+        for generation in entry.generations:
+            if generation.key:  # a current generation recorded without a digest has the entry's
+                fallback = entry.digest if generation is entry.current else ""
+                recorded[generation.key] = Recorded(name, generation.digest or fallback)
         if entry.pending is not None and entry.pending.digest:
             wanted[name] = wanted.get(name, frozenset()) | {entry.pending.digest}
     return Claims(identity=desired.config.identity, recorded=recorded, wanted=wanted)
