@@ -20,7 +20,7 @@ from reconciler.plan.situation import Situation
 from reconciler.state.model import Lock, LockEntry
 
 
-_CHANGE_DEFAULTS = defaults(Change)
+_CHANGE_DEFAULTS, _SITUATION_DEFAULTS = defaults(Change), defaults(Situation)
 DATA_CHANGED = "training data changed"  # the reason of a retrain for training data alone (datasets.edits adds to it)
 
 
@@ -44,9 +44,9 @@ def plan(desired: DesiredState, observed: ObservedState, lock: Lock | None, opti
         if name not in selected:
             continue
         wanted = resources.get(name)
-        situation = made(Situation, {  # every field named (frozen.made): one per manifest, 10,000 at scale
-            "name": name, "desired": wanted, "entry": entries.get(name), "live": observed.of(name),
-            "replace": name in options.replace, "compare_specs": algorithm_changed, "adopted": (),
+        situation = made(Situation, {  # frozen.made: one per manifest, 10,000 at scale
+            **_SITUATION_DEFAULTS, "name": name, "desired": wanted, "entry": entries.get(name),
+            "live": observed.of(name), "replace": name in options.replace, "compare_specs": algorithm_changed,
             "data": tuple(observed.data[uri] for uri in wanted.remote_data.values() if uri in observed.data)
             if wanted and observed.data else (),  # most plans read no dataset: not even the manifest's URIs needed
         })
@@ -349,7 +349,7 @@ def _id_occupant(s: Situation) -> Generation | None:
 def _noop(s: Situation, reason: str, diffs: tuple[FieldDiff, ...] = (), attention: str = "") -> Change:
     if diffs:
         reason += f"; {len(diffs)} mutable field change(s) applied once training ends"
-    return made(Change, {  # every field named (frozen.made): most of a plan at scale is noops
+    return made(Change, {  # frozen.made: most of a plan at scale is noops
         **_CHANGE_DEFAULTS, "name": s.name, "action": "noop", "platform": s.platform, "reason": reason,
         "digest": s.desired.digest if s.desired else "", "attention": attention, "spec": {}, "estimate": {}})
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from reconciler import ownership
-from reconciler.frozen import made
+from reconciler.frozen import defaults, made
 from reconciler.observed import Generation, Phase, name_tail
 from reconciler.platforms import decode
 from reconciler.platforms.base import Submit, get_or_none
@@ -288,21 +288,23 @@ def generation(job: dict, model: dict | None = None, *, model_exists: bool = Tru
                        model_exists=model_exists, serving=serving, job_name=job_name, recorded=recorded)
 
 
+_GENERATION_DEFAULTS = defaults(Generation)  # what a listed job does not say: no operation, loss or history
+
+
 def _generation(job: Job, model: Model | None = None, *, model_exists: bool = True,
                 serving: Collection[str] = (), job_name: str | None = None,
                 recorded: ownership.Recorded | None = None) -> Generation:
     labels = job.labels
     phase = PHASES.get(job.state)
-    return made(Generation, {  # every field named (frozen.made): 10,000 of these per plan at scale
-        "platform": "vertex",
+    return made(Generation, {  # frozen.made: 10,000 of these per plan at scale
+        **_GENERATION_DEFAULTS, "platform": "vertex",
         "owner": labels.get(ownership.NAME_LABEL) or (recorded.name if recorded else ""),
         "digest": labels.get(ownership.DIGEST_LABEL) or (recorded.digest if recorded else ""),
         "phase": phase or "queued", "job": job_name or job.name, "model": job.model,
         "model_exists": model_exists or job.model is None, "endpoints": _endpoints(job, model, serving),
-        "live": _live(job, model), "intent": labels.get(ownership.INTENT_LABEL, ""), "operation": "",
-        "progress": _progress(job, phase), "loss": None, "error": job.error, "state": job.state,
-        "create_time": job.create_time, "loss_history": (), "data_stats": job.data_stats,
-        "start_time": job.start_time,
+        "live": _live(job, model), "intent": labels.get(ownership.INTENT_LABEL, ""),
+        "progress": _progress(job, phase), "error": job.error, "state": job.state, "create_time": job.create_time,
+        "data_stats": job.data_stats, "start_time": job.start_time,
     })
 
 
